@@ -224,13 +224,13 @@ class JRParams:
     def __eq__(self, other):
         if not isinstance(other, JRParams):
             return NotImplemented
-        return all(
-            np.array_equal(getattr(self, f.name), getattr(other, f.name))
-            for f in fields(self)
-        )
+        if self._batch_shape != other._batch_shape:
+            return False
+        a, b = self.as_dict(broadcast=True), other.as_dict(broadcast=True)
+        return all(np.array_equal(a[k], b[k]) for k in a)
 
     def __hash__(self):
-        return hash(tuple(np.asarray(getattr(self, f.name)).tobytes() for f in fields(self)))
+        return hash(tuple(v.tobytes() for v in self.as_dict(broadcast=True).values()))
 
     def __repr__(self):
         parts = []

@@ -105,10 +105,11 @@ def psd_from_v(freqs, v, params, sigma=None):
 
 
 def _polymul(p, q):
-    out = [0.0] * (len(p) + len(q) - 1)
+    out = [None] * (len(p) + len(q) - 1)
     for i, pi in enumerate(p):
         for j, qj in enumerate(q):
-            out[i + j] = out[i + j] + pi * qj
+            term = pi * qj
+            out[i + j] = term if out[i + j] is None else out[i + j] + term
     return out
 
 
