@@ -142,16 +142,30 @@ def routh_hurwitz(coeffs):
     Returns
     -------
     col : list
-        ``len(coeffs)`` entries.
+        ``len(coeffs)`` entries (a row that ends early would contain an exact
+        zero; it does not occur for the JR polynomial, whose coefficients are
+        all non-zero).
     """
     n = len(coeffs)
+    width = (n + 1) // 2
     rows = [list(coeffs[0::2]), list(coeffs[1::2])]
-    width = len(rows[0])
-    rows[1] = rows[1] + [0.0] * (width - len(rows[1]))
+    rows[1] = rows[1] + [None] * (width - len(rows[1]))  # None: an exact zero
+    rows[0] = rows[0] + [None] * (width - len(rows[0]))
     for _ in range(n - 2):
         r1, r2 = rows[-2], rows[-1]
-        new = [(r2[0] * r1[j + 1] - r1[0] * r2[j + 1]) / r2[0] for j in range(width - 1)]
-        rows.append(new + [0.0])
+        new = []
+        for j in range(width - 1):
+            # (r2[0] r1[j+1] - r1[0] r2[j+1]) / r2[0], skipping exact zeros so the
+            # PyTensor graph stays small
+            if r1[j + 1] is None and r2[j + 1] is None:
+                new.append(None)
+            elif r2[j + 1] is None:
+                new.append(r1[j + 1])
+            elif r1[j + 1] is None:
+                new.append(-r1[0] * r2[j + 1] / r2[0])
+            else:
+                new.append(r1[j + 1] - r1[0] * r2[j + 1] / r2[0])
+        rows.append(new + [None])
     return [r[0] for r in rows]
 
 

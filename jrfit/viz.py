@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_bifurcation"]
+__all__ = ["plot_bifurcation", "plot_psd"]
 
 _CYCLE_COLORS = {"alpha limit cycle": "#1f77b4", "spike-like cycle": "#d62728"}
 _FP_COLOR = "0.1"
@@ -201,4 +201,67 @@ def plot_bifurcation(bif, ax=None, *, quantity="v", cycles=True, simulated=True,
     if legend:
         ax.legend(handles=handles, fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1.0),
                   borderaxespad=0.0, frameon=False)
+    return fig
+
+
+def plot_psd(freqs, psd, ax=None, *, label=None, color=None, unit="mV\u00b2/Hz", log=True,
+             title=None, figsize=(6.4, 4.0)):
+    """Plot a power spectral density against frequency (log power by default).
+
+    Parameters
+    ----------
+    freqs : array, shape (n_freqs,)
+        Frequencies, in Hz.
+    psd : array, shape (n_freqs,) | (n_spectra, n_freqs)
+        One-sided PSD, in ``unit`` (one line per row).
+    ax : matplotlib.axes.Axes | None
+        Axes to draw in; a new figure if None.
+    label : str | list of str | None
+        Legend label(s), one per line; no legend if None.
+    color : str | None
+        Line colour (default: matplotlib's colour cycle).
+    unit : str
+        Unit of ``psd``, for the axis label (default mV\u00b2/Hz, that of
+        :func:`jrfit.spectrum.linear_psd`).
+    log : bool
+        Logarithmic power axis (default True).
+    title : str | None
+        Axes title.
+    figsize : tuple of float
+        Size of a new figure, in inches.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    from .errors import JRFitError
+
+    freqs = np.asarray(freqs, float)
+    psd = np.asarray(psd, float)
+    rows = np.atleast_2d(psd)
+    if freqs.ndim != 1 or psd.ndim > 2 or rows.shape[-1] != freqs.size:
+        raise JRFitError(
+            f"'psd' must have shape (n_freqs,) or (n_spectra, n_freqs) with n_freqs = "
+            f"len(freqs) = {freqs.size}; got freqs {freqs.shape} and psd {psd.shape}."
+        )
+    labels = [label] if isinstance(label, str) or label is None else list(label)
+    if len(labels) == 1:
+        labels = labels * rows.shape[0]
+    if len(labels) != rows.shape[0]:
+        raise JRFitError(
+            f"'label' must be one string or one per spectrum ({rows.shape[0]}), got {len(labels)}."
+        )
+    fig, ax = _get_ax(ax, figsize)
+    for row, lab in zip(rows, labels):
+        ax.plot(freqs, row, color=color, lw=1.5, label=lab)
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlim(freqs.min(), freqs.max())
+    ax.set_xlabel("frequency (Hz)")
+    ax.set_ylabel(f"PSD ({unit})")
+    ax.grid(True, which="both" if log else "major", lw=0.4, alpha=0.4)
+    if any(lab is not None for lab in labels):
+        ax.legend(fontsize=8, frameon=False)
+    if title is not None:
+        ax.set_title(title)
     return fig

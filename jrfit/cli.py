@@ -1,0 +1,528 @@
+"""Command-line interface: ``jrfit <command> ...`` (also ``python -m jrfit``).
+
+A thin layer over the public functions: each command parses its options,
+calls the library and writes the result to ``--out`` atomically (a failed or
+interrupted run leaves no partial file), refusing to overwrite an existing
+file unless ``--overwrite`` is given. Every :class:`jrfit.errors.JRFitError`
+is reported as one line ``jrfit: error: ...`` on stderr with exit code 2.
+
+Adding a command: write ``_build_<name>(subparsers)``, which adds one
+sub-parser and sets ``func`` to a ``_run_<name>(args) -> int``, and list the
+builder in ``_COMMANDS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import inspect
+import json
+import math
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from ._io import atomic_path
+from ._logging import logger, set_log_level
+from .dynamics import bifurcation
+from .errors import JRFitError
+from .params import PARAM_INFO, JRParams
+from .simulate import simulate
+from .spectrum import linear_psd, stable_v
+
+__all__ = ["main", "build_parser"]
+
+_SIM_EXTS = (".fif", ".npz", ".csv")
+_SPECTRUM_EXTS = (".csv", ".npz")
+_FIG_EXTS = (".png", ".pdf", ".svg")
+_BIF_EXTS = (".json",) + _FIG_EXTS
+# frequency grid of `jrfit spectrum` (the band of jrfit.data.compute_spectrum)
+_FMIN, _FMAX, _N_FREQS = 2.0, 40.0, 381
+
+
+# ----------------------------------------------------------------------------
+# shared option helpers
+def _default(func, name):
+    """Default of a keyword of a library function (one source of truth)."""
+    return inspect.signature(func).parameters[name].default
+
+
+def _formatter(prog):
+    return argparse.RawDescriptionHelpFormatter(prog, max_help_position=30, width=92)
+
+
+def _param_table():
+    """Epilog listing the JR parameters, their defaults and units."""
+    lines = ["Jansen-Rit parameters for --set NAME=VALUE (default and unit):"]
+    for name, info in PARAM_INFO.items():
+        unit = "" if info["unit"] == "1" else info["unit"]
+        lines.append(f"  {name:6s} {info['default']:>7g} {unit:7s} {info['meaning']}")
+    return "\n".join(lines)
+
+
+def _add_params(p, shortcuts=True):
+    """Options that set JRParams fields: --set, and the --mu/--sigma shortcuts."""
+    g = p.add_argument_group("model parameters")
+    g.add_argument(
+        "--set", action="extend", nargs="+", default=[], metavar="NAME=VALUE",
+        help="override parameters of JRParams (Jansen & Rit 1995 defaults), each in its "
+             "unit (listed below), e.g. --set A=3.5 b=55 for A = 3.5 mV, b = 55 /s; "
+             "repeatable")
+    if shortcuts:
+        g.add_argument("--mu", type=float, metavar="P",
+                       help=f"mean input p, in /s (same as --set mu=P; default "
+                            f"{PARAM_INFO['mu']['default']:g} /s)")
+        g.add_argument("--sigma", type=float, metavar="S",
+                       help=f"input noise intensity, in /s^0.5 (same as --set sigma=S; "
+                            f"default {PARAM_INFO['sigma']['default']:g} /s^0.5)")
+
+
+def _add_output(p, exts, what, also=""):
+    g = p.add_argument_group("output")
+    g.add_argument("--out", required=True, metavar="FILE",
+                   help=f"output file; its extension ({', '.join(exts)}) chooses {what}")
+    g.add_argument("--overwrite", action="store_true",
+                   help=f"replace FILE{also} if it exists (default: refuse)")
+    return g
+
+
+def _common_parent():
+    """Options every command accepts after its name too (e.g. `jrfit simulate -v`)."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="log progress (level 'info')")
+    return parent
+
+
+# ----------------------------------------------------------------------------
+# helpers used by the commands
+def _param_changes(args):
+    """``{name: float}`` from ``--set NAME=VALUE`` and the shortcuts, checked."""
+    changes, origin = {}, {}
+    for item in args.set:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise JRFitError(
+                f"Invalid --set {item!r}: expected NAME=VALUE, e.g. --set A=3.5 "
+                "(see `jrfit <command> --help` for the names and units)."
+            )
+        if name not in PARAM_INFO:
+            allowed = ", ".join(PARAM_INFO)
+            raise JRFitError(
+                f"Unknown parameter {name!r} in --set {item}. Allowed names are {allowed} "
+                "(case-sensitive)."
+            )
+        unit = PARAM_INFO[name]["unit"]
+        try:
+            val = float(value)
+        except ValueError:
+            raise JRFitError(
+                f"Invalid value in --set {item}: {value.strip()!r} is not a number "
+                f"({name} is in {'no unit' if unit == '1' else unit})."
+            ) from None
+        if name in changes:
+            raise JRFitError(f"Parameter {name!r} is set twice ({origin[name]} and --set {item}).")
+        changes[name], origin[name] = val, f"--set {item}"
+    for name in ("mu", "sigma"):
+        val = getattr(args, name, None)
+        if val is not None:
+            if name in changes:
+                raise JRFitError(
+                    f"Parameter {name!r} is set twice ({origin[name]} and --{name} {val:g})."
+                )
+            changes[name], origin[name] = val, f"--{name} {val:g}"
+    return changes
+
+
+def _check_out(path, exts, overwrite, option="--out"):
+    """Check an output path before any work: extension, folder, existing file."""
+    path = Path(path)
+    ext = path.suffix.lower()
+    if ext not in exts:
+        raise JRFitError(
+            f"Unknown extension {path.suffix or '(none)'!r} of {option} {path}: allowed are "
+            f"{', '.join(exts)}."
+        )
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise JRFitError(
+            f"Output folder {parent} of {option} does not exist: create it or choose another "
+            f"{option}."
+        )
+    if path.is_dir():
+        raise JRFitError(f"{option} {path} is a folder; give a file name.")
+    if path.exists() and not overwrite:
+        raise JRFitError(f"{option} {path} exists; pass --overwrite to replace it.")
+    return path, ext
+
+
+def _save_figure(fig, tmp, ext):
+    fig.savefig(tmp, format=ext[1:], dpi=150)
+    import matplotlib.pyplot as plt  # only to release the figure (made by jrfit.viz)
+
+    plt.close(fig)
+
+
+def _channel_names(n):
+    # the default of Simulation.to_raw, passed explicitly so .fif, .npz and .csv agree
+    width = max(3, len(str(n - 1)))
+    return [f"JR{i:0{width}d}" for i in range(n)]
+
+
+def _params_record(params):
+    """JRParams as a structured array, shape batch_shape (readable without pickle)."""
+    d = params.as_dict(broadcast=True)
+    rec = np.empty(params.batch_shape, dtype=[(k, float) for k in d])
+    for k, v in d.items():
+        rec[k] = v
+    return rec
+
+
+def _finite(x):
+    """JSON-friendly float: None for nan/inf."""
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _range(a):
+    a = np.asarray(a, float)
+    return [_finite(np.nanmin(a)), _finite(np.nanmax(a))] if a.size else [None, None]
+
+
+def _bifurcation_dict(bif):
+    """Bifurcation as a JSON-ready dict (p in /s, v in mV, frequency in Hz)."""
+    points = [
+        dict(type=pt.kind, label=pt.label, p=_finite(pt.p), v=_finite(pt.v),
+             frequency=_finite(pt.frequency), criticality=pt.criticality,
+             lyapunov=_finite(pt.lyapunov), v_max=_finite(pt.v_max), v_min=_finite(pt.v_min),
+             cycle=pt.cycle)
+        for pt in bif.points
+    ]
+    branches = []
+    for br in bif.branches:
+        segs = [dict(stable=stable, p=[_finite(br.p[sl][0]), _finite(br.p[sl][-1])],
+                     v=[_finite(br.v[sl][0]), _finite(br.v[sl][-1])])
+                for sl, stable in br.segments()]
+        branches.append(dict(p=_range(br.p), v=_range(br.v), n_points=int(br.p.size),
+                             segments=segs))
+
+    def cycle_summary(cb):
+        return dict(kind=cb.kind, source=cb.source, p=_range(cb.p),
+                    frequency=_range(cb.frequency),
+                    peak_to_peak_max=_finite(np.max(cb.peak_to_peak)) if cb.p.size else None,
+                    v=[_range(cb.v_min)[0], _range(cb.v_max)[1]],
+                    n_points=int(cb.p.size), n_stable=int(np.sum(cb.stable)))
+
+    return dict(
+        jrfit_version=__version__,
+        units=dict(p="/s", v="mV", frequency="Hz", peak_to_peak="mV"),
+        p_range=[float(x) for x in bif.p_range],
+        params={k: float(v) for k, v in bif.params.as_dict().items()},
+        special_points=points,
+        fixed_point_branches=branches,
+        cycle_branches=[cycle_summary(cb) for cb in bif.cycles],
+        simulated_attractors=[cycle_summary(cb) for cb in bif.simulated],
+    )
+
+
+def _points_table(bif):
+    head = f"{'type':12s} {'p (/s)':>10s} {'v (mV)':>9s} {'freq (Hz)':>10s}  note"
+    lines = [head, "-" * len(head)]
+    for pt in bif.points:
+        f = f"{pt.frequency:10.2f}" if np.isfinite(pt.frequency) else f"{'-':>10s}"
+        lines.append(f"{pt.kind:12s} {pt.p:10.3f} {pt.v:9.3f} {f}  {pt.criticality}")
+    if not bif.points:
+        lines.append(f"(no special point for p in [{bif.p_range[0]:g}, {bif.p_range[1]:g}] /s)")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------
+# jrfit simulate
+def _build_simulate(subparsers, parent):
+    p = subparsers.add_parser(
+        "simulate", parents=[parent], formatter_class=_formatter,
+        help="simulate noise-driven columns (EEG proxy v = y1 - y2)",
+        description=(
+            "Simulate the EEG proxy v = y1 - y2 (mV) of noise-driven Jansen-Rit columns with\n"
+            "input p(t) = mu + sigma xi(t) (mu in /s, sigma in /s^0.5), anti-alias filtered\n"
+            "and decimated to --sfreq (see jrfit.simulate.simulate)."
+        ),
+        epilog=_param_table() + (
+            "\n\nOutput: .fif (MNE Raw, one EEG channel JR000, JR001, ... per column, in V),\n"
+            ".npz (times in s, data in mV, sfreq in Hz, params, ch_names, seed, dt, method)\n"
+            "or .csv (a 'time (s)' column, then one column per column in mV).\n\n"
+            "Example: jrfit simulate --duration 10 --mu-range 80 120 --n-columns 5 "
+            "--seed 0 --out sim_raw.fif"
+        ),
+    )
+    g = p.add_argument_group("simulation")
+    g.add_argument("--duration", type=float, required=True, metavar="S",
+                   help="length of the output, in s (after the transient)")
+    g.add_argument("--dt", type=float, default=_default(simulate, "dt"), metavar="S",
+                   help="integration step, in s (default %(default)g s); 1/(dt sfreq) must "
+                        "be an integer")
+    g.add_argument("--sfreq", type=float, default=_default(simulate, "sfreq"), metavar="HZ",
+                   help="output sampling rate, in Hz (default %(default)g Hz)")
+    g.add_argument("--transient", type=float, default=_default(simulate, "transient"),
+                   metavar="S", help="simulated and discarded time before the output, in s "
+                                     "(default %(default)g s)")
+    g.add_argument("--method", choices=("splitting", "euler"),
+                   default=_default(simulate, "method"),
+                   help="integrator (default %(default)s; euler needs dt of 0.05-0.1 ms)")
+    g.add_argument("--seed", type=int, metavar="N",
+                   help="seed of the noise (default: fresh entropy, logged with -v)")
+    g.add_argument("--n-columns", type=int, default=1, metavar="N",
+                   help="number of independent columns, one channel each (default 1)")
+    g.add_argument("--mu-range", type=float, nargs=2, metavar=("LO", "HI"),
+                   help="with --n-columns N: mu linearly spaced from LO to HI, in /s")
+    _add_params(p)
+    _add_output(p, _SIM_EXTS, "the format")
+    p.set_defaults(func=_run_simulate)
+
+
+def _run_simulate(args):
+    changes = _param_changes(args)
+    n = args.n_columns
+    if n < 1:
+        raise JRFitError(f"--n-columns must be a positive integer, got {n}.")
+    if args.mu_range is not None:
+        if "mu" in changes:
+            raise JRFitError("Give either --mu-range or a single mu (--mu / --set mu=), not both.")
+        if n < 2:
+            raise JRFitError(f"--mu-range needs --n-columns of 2 or more, got {n}.")
+        changes["mu"] = np.linspace(args.mu_range[0], args.mu_range[1], n)
+    params = JRParams(**changes)
+    if args.mu_range is None and n > 1:
+        params = params.replace(mu=np.full(n, params.mu))
+    out, ext = _check_out(args.out, _SIM_EXTS, args.overwrite)
+
+    sim = simulate(params, args.duration, dt=args.dt, sfreq=args.sfreq,
+                   transient=args.transient, method=args.method, seed=args.seed)
+    names = _channel_names(sim.n_columns)
+    with atomic_path(out) as tmp:
+        if ext == ".fif":
+            raw = sim.to_raw(ch_names=names)
+            with warnings.catch_warnings():
+                # the temporary name never ends in raw.fif; any .fif name is accepted
+                warnings.filterwarnings("ignore", message=".*does not conform to MNE naming")
+                raw.save(tmp, overwrite=True, verbose=False)
+        elif ext == ".npz":
+            np.savez(tmp, times=sim.times, data=sim.data, sfreq=sim.sfreq, dt=sim.dt,
+                     transient=sim.transient, method=sim.method, seed=str(sim.seed),
+                     ch_names=np.array(names), params=_params_record(sim.params))
+        else:
+            header = ",".join(["time (s)"] + [f"{c} (mV)" for c in names])
+            np.savetxt(tmp, np.column_stack([sim.times, sim.data.T]), delimiter=",",
+                       header=header, comments="", fmt="%.10g")
+    mu = np.ravel(sim.params.mu)
+    mu_txt = f"{mu[0]:g}" if mu.min() == mu.max() else f"{mu.min():g}-{mu.max():g}"
+    logger.info(
+        f"Simulated {sim.n_columns} column(s) x {sim.duration:g} s at {sim.sfreq:g} Hz "
+        f"(dt={sim.dt:g} s, {sim.method}, seed={sim.seed}, mu={mu_txt} /s, "
+        f"sigma={float(np.ravel(sim.params.sigma)[0]):g} /s^0.5) -> {out}"
+    )
+    return 0
+
+
+# ----------------------------------------------------------------------------
+# jrfit spectrum
+def _build_spectrum(subparsers, parent):
+    p = subparsers.add_parser(
+        "spectrum", parents=[parent], formatter_class=_formatter,
+        help="linearised PSD (mV^2/Hz) at the stable fixed point",
+        description=(
+            "One-sided linearised PSD of v = y1 - y2, 2 sigma^2 |H(i 2 pi f)|^2 in mV^2/Hz, at\n"
+            "the stable fixed point for input mu (see jrfit.spectrum.linear_psd). It exists\n"
+            "only where a fixed point is stable: with the default parameters mu below 89.83 /s\n"
+            "or above 315.70 /s (the default mu = 220 /s is on the alpha limit cycle)."
+        ),
+        epilog=_param_table() + (
+            "\n\nOutput: .csv (columns 'freq (Hz)' and 'psd (mV^2/Hz)') or .npz (freqs in Hz,\n"
+            "psd in mV^2/Hz, v in mV, branch, params).\n\n"
+            "Example: jrfit spectrum --mu 80 --fmax 30 --out psd.csv --plot psd.png"
+        ),
+    )
+    g = p.add_argument_group("spectrum")
+    g.add_argument("--fmin", type=float, default=_FMIN, metavar="HZ",
+                   help="lowest frequency, in Hz (default %(default)g Hz)")
+    g.add_argument("--fmax", type=float, default=_FMAX, metavar="HZ",
+                   help="highest frequency, in Hz (default %(default)g Hz)")
+    g.add_argument("--n-freqs", type=int, default=_N_FREQS, metavar="N",
+                   help="number of frequencies, evenly spaced from fmin to fmax "
+                        "(default %(default)d)")
+    g.add_argument("--branch", choices=("upper", "lower"), default="upper",
+                   help="stable fixed point to linearise at when two are stable "
+                        "(default %(default)s)")
+    _add_params(p)
+    o = _add_output(p, _SPECTRUM_EXTS, "the format", also=" and FIG")
+    o.add_argument("--plot", metavar="FIG", help=f"also save a figure of log-power against "
+                                                 f"frequency in Hz ({', '.join(_FIG_EXTS)})")
+    p.set_defaults(func=_run_spectrum)
+
+
+def _frequencies(fmin, fmax, n_freqs):
+    if not (math.isfinite(fmin) and math.isfinite(fmax)) or fmin < 0 or fmin >= fmax:
+        raise JRFitError(
+            f"--fmin and --fmax must satisfy 0 <= fmin < fmax (in Hz), got fmin={fmin:g} "
+            f"and fmax={fmax:g}."
+        )
+    if n_freqs < 2:
+        raise JRFitError(f"--n-freqs must be 2 or more, got {n_freqs}.")
+    return np.linspace(fmin, fmax, n_freqs)
+
+
+def _run_spectrum(args):
+    params = JRParams(**_param_changes(args))
+    freqs = _frequencies(args.fmin, args.fmax, args.n_freqs)
+    out, ext = _check_out(args.out, _SPECTRUM_EXTS, args.overwrite)
+    fig_path = None
+    if args.plot is not None:
+        fig_path, fig_ext = _check_out(args.plot, _FIG_EXTS, args.overwrite, option="--plot")
+        if fig_path.resolve() == out.resolve():
+            raise JRFitError("--plot and --out must be different files.")
+
+    v = stable_v(params, args.branch)
+    if not math.isfinite(v):
+        raise JRFitError(
+            f"No stable fixed point at mu = {params.mu:g} /s: the column is on a limit cycle "
+            "there, which the linearised spectrum does not describe. Choose a mu where a fixed "
+            "point is stable (`jrfit bifurcation` shows the ranges) or simulate the column "
+            f"(`jrfit simulate --mu {params.mu:g} ...`)."
+        )
+    psd = linear_psd(freqs, params, v=v)
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(atomic_path(out))
+        if ext == ".csv":
+            np.savetxt(tmp, np.column_stack([freqs, psd]), delimiter=",",
+                       header="freq (Hz),psd (mV^2/Hz)", comments="", fmt="%.10g")
+        else:
+            np.savez(tmp, freqs=freqs, psd=psd, v=v, branch=args.branch,
+                     params=_params_record(params), units="freqs: Hz, psd: mV^2/Hz, v: mV")
+        if fig_path is not None:
+            from .viz import plot_psd
+
+            fig = plot_psd(freqs, psd, title=f"linearised PSD, mu = {params.mu:g} /s, "
+                                             f"sigma = {params.sigma:g} /s^0.5")
+            _save_figure(fig, stack.enter_context(atomic_path(fig_path)), fig_ext)
+    logger.info(
+        f"Linearised PSD at mu={params.mu:g} /s (v={v:.3f} mV, {args.branch} branch), "
+        f"{freqs.size} frequencies in [{freqs[0]:g}, {freqs[-1]:g}] Hz, peak at "
+        f"{freqs[np.argmax(psd)]:.2f} Hz -> {out}" + (f", {fig_path}" if fig_path else "")
+    )
+    return 0
+
+
+# ----------------------------------------------------------------------------
+# jrfit bifurcation
+def _build_bifurcation(subparsers, parent):
+    p_lo, p_hi = _default(bifurcation, "p_range")
+    p = subparsers.add_parser(
+        "bifurcation", parents=[parent], formatter_class=_formatter,
+        help="bifurcation diagram in the input p (figure or JSON)",
+        description=(
+            "One-parameter bifurcation diagram of the column in the input p (/s): fixed points\n"
+            "and their stability, Hopf points, folds and, unless --no-cycles, limit cycles and\n"
+            "their folds (see jrfit.dynamics.bifurcation). The table of special points (p in\n"
+            "/s, v in mV, frequency in Hz) is always printed."
+        ),
+        epilog=_param_table() + (
+            "\n\nmu is not used: p is the bifurcation parameter.\n"
+            "Output: .png/.pdf/.svg (the diagram) or .json (special points: type, p in /s,\n"
+            "v in mV, frequency in Hz; fixed-point and cycle branch summaries).\n\n"
+            "Example: jrfit bifurcation --set B=25 --out bif.png"
+        ),
+    )
+    g = p.add_argument_group("diagram")
+    g.add_argument("--p-min", type=float, default=p_lo, metavar="P",
+                   help="lowest input p, in /s (default %(default)g /s)")
+    g.add_argument("--p-max", type=float, default=p_hi, metavar="P",
+                   help="highest input p, in /s (default %(default)g /s)")
+    g.add_argument("--no-cycles", action="store_true",
+                   help="skip limit cycles (fixed points, Hopf points and folds only: well "
+                        "under a second instead of 5-10 s)")
+    _add_params(p, shortcuts=False)
+    _add_output(p, _BIF_EXTS, "figure or JSON")
+    p.set_defaults(func=_run_bifurcation)
+
+
+def _run_bifurcation(args):
+    params = JRParams(**_param_changes(args))
+    out, ext = _check_out(args.out, _BIF_EXTS, args.overwrite)
+    bif = bifurcation(params, (args.p_min, args.p_max), cycles=not args.no_cycles)
+    with atomic_path(out) as tmp:
+        if ext == ".json":
+            tmp.write_text(json.dumps(_bifurcation_dict(bif), indent=2, allow_nan=False) + "\n")
+        else:
+            _save_figure(bif.plot(), tmp, ext)
+    sys.stdout.write(_points_table(bif) + "\n")
+    logger.info(f"{bif!r} -> {out}")
+    return 0
+
+
+# ----------------------------------------------------------------------------
+# parser and entry point
+_COMMANDS = (_build_simulate, _build_spectrum, _build_bifurcation)
+
+
+def build_parser():
+    """The argument parser of ``jrfit`` (one sub-parser per command)."""
+    parser = argparse.ArgumentParser(
+        prog="jrfit", formatter_class=_formatter,
+        description="Fit the Jansen-Rit neural-mass model to EEG: command-line tools. "
+                    "Units: time in s, rates in /s, noise in /s^0.5, potentials in mV, "
+                    "frequencies in Hz.",
+        epilog="`jrfit <command> --help` describes each command.",
+    )
+    parser.add_argument("--version", action="version", version=f"jrfit {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", default=False,
+                        help="log progress (level 'info')")
+    subparsers = parser.add_subparsers(title="commands", dest="command", metavar="<command>",
+                                       required=True)
+    parent = _common_parent()
+    for build in _COMMANDS:
+        build(subparsers, parent)
+    return parser
+
+
+def _error(msg):
+    sys.stderr.write(f"jrfit: error: {' '.join(str(msg).split())}\n")
+
+
+def main(argv=None):
+    """Run the command line ``jrfit <command> ...``.
+
+    Parameters
+    ----------
+    argv : list of str | None
+        Arguments without the program name (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    code : int
+        Exit status: 0 on success, 2 for invalid options or inputs (argparse's
+        errors and every :class:`jrfit.errors.JRFitError`), 1 if a file could
+        not be written, 130 if interrupted.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version and usage errors
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    old_level = set_log_level("info" if args.verbose else None)
+    try:
+        return int(args.func(args) or 0)
+    except JRFitError as exc:
+        _error(exc)
+        return 2
+    except OSError as exc:
+        _error(exc)
+        return 1
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return 130
+    finally:
+        set_log_level(old_level)

@@ -1,0 +1,279 @@
+"""Tests of the command line (jrfit.cli), run in-process through ``main``.
+
+Every output is read back and compared with the library function the command
+wraps, at the same parameters.
+"""
+
+import json
+import logging
+import subprocess
+import sys
+
+import mne
+import numpy as np
+import pytest
+
+from jrfit import JRParams, __version__
+from jrfit.cli import main
+from jrfit.simulate import simulate
+from jrfit.spectrum import linear_psd
+
+
+def _run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _strict_json(path):
+    """Parse JSON, rejecting NaN/Infinity (not valid JSON)."""
+
+    def bad(const):
+        raise AssertionError(f"non-standard JSON constant {const}")
+
+    return json.loads(path.read_text(), parse_constant=bad)
+
+
+# ----------------------------------------------------------------------------
+# simulate
+def test_simulate_fif_roundtrip(tmp_path, capsys, recwarn):
+    out = tmp_path / "sim.fif"  # not *_raw.fif: accepted, without MNE's naming warning
+    code, _, err = _run(capsys, "simulate", "--duration", 2, "--mu-range", 60, 80,
+                        "--n-columns", 3, "--seed", 1, "--sfreq", 200, "--out", out)
+    assert (code, err) == (0, "")
+    assert not [w for w in recwarn if "naming" in str(w.message)]
+    assert [p.name for p in tmp_path.iterdir()] == ["sim.fif"]  # no temporary left
+    raw = mne.io.read_raw_fif(out, preload=True, verbose="error")
+    assert raw.info["sfreq"] == 200.0
+    assert raw.ch_names == ["JR000", "JR001", "JR002"]
+    assert raw.get_channel_types() == ["eeg"] * 3
+    ref = simulate(JRParams(mu=np.linspace(60.0, 80.0, 3)), 2.0, sfreq=200.0, seed=1)
+    data = raw.get_data()
+    assert data.shape == (3, 400)
+    # MNE stores volts (float32 in the file): the library's mV times 1e-3
+    assert np.abs(ref.data).max() > 1.0  # so that mV stored as V could not pass
+    np.testing.assert_allclose(data, ref.data * 1e-3, rtol=1e-6, atol=1e-12)
+
+
+def test_simulate_npz_params_and_log(tmp_path, capsys, caplog):
+    out = tmp_path / "sim.npz"
+    level = logging.getLogger("jrfit").level
+    with caplog.at_level(logging.INFO, logger="jrfit"):
+        code, _, err = _run(capsys, "simulate", "--duration", 1, "--mu", 70, "--sigma", 2,
+                            "--set", "A=3.5", "b=55", "--n-columns", 2, "--seed", 3,
+                            "--dt", 2.5e-4, "--transient", 0.5, "-v", "--out", out)
+    assert code == 0, err
+    assert logging.getLogger("jrfit").level == level  # -v is undone after the call
+    summary = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Simulated")]
+    assert len(summary) == 1 and "\n" not in summary[0]
+    assert "2 column(s)" in summary[0] and "seed=3" in summary[0]
+    f = np.load(out)  # no pickle needed
+    params = JRParams(mu=[70.0, 70.0], sigma=2.0, A=3.5, b=55.0)
+    ref = simulate(params, 1.0, dt=2.5e-4, transient=0.5, seed=3)
+    np.testing.assert_array_equal(f["data"], ref.data)  # mV
+    np.testing.assert_array_equal(f["times"], ref.times)  # s
+    assert float(f["sfreq"]) == 250.0 and float(f["dt"]) == 2.5e-4
+    assert int(f["seed"]) == 3 and str(f["method"]) == "splitting"
+    assert list(f["ch_names"]) == ["JR000", "JR001"]
+    rec = f["params"]
+    assert rec.shape == (2,)
+    assert JRParams(**{k: rec[k] for k in rec.dtype.names}) == params
+    assert not np.allclose(f["data"][0], f["data"][1])  # independent noise per column
+
+
+def test_simulate_csv_and_verbose_after_command(tmp_path, capsys, caplog):
+    out = tmp_path / "sim.csv"
+    with caplog.at_level(logging.INFO, logger="jrfit"):
+        code, _, err = _run(capsys, "simulate", "--duration", 0.5, "--mu", 330, "--seed", 0,
+                            "--method", "euler", "--dt", 1e-4, "--out", out, "-v")
+    assert code == 0, err
+    assert any(r.getMessage().startswith("Simulated 1 column") for r in caplog.records)
+    lines = out.read_text().splitlines()
+    assert lines[0] == "time (s),JR000 (mV)"
+    table = np.loadtxt(out, delimiter=",", skiprows=1)
+    ref = simulate(JRParams(mu=330.0), 0.5, dt=1e-4, method="euler", seed=0)
+    np.testing.assert_allclose(table[:, 0], ref.times, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(table[:, 1], ref.data[0], rtol=1e-9)
+
+
+# ----------------------------------------------------------------------------
+# spectrum
+def test_spectrum_csv_matches_linear_psd(tmp_path, capsys):
+    out = tmp_path / "psd.csv"
+    code, _, err = _run(capsys, "spectrum", "--mu", 80, "--sigma", 3, "--set", "B=22.5",
+                        "--fmin", 1, "--fmax", 30, "--n-freqs", 117, "--out", out)
+    assert (code, err) == (0, "")
+    assert out.read_text().splitlines()[0] == "freq (Hz),psd (mV^2/Hz)"
+    table = np.loadtxt(out, delimiter=",", skiprows=1)
+    freqs = np.linspace(1.0, 30.0, 117)
+    np.testing.assert_allclose(table[:, 0], freqs, rtol=1e-12)
+    expected = linear_psd(freqs, JRParams(mu=80.0, sigma=3.0, B=22.5))
+    np.testing.assert_allclose(table[:, 1], expected, rtol=1e-8)
+
+
+def test_spectrum_npz_lower_branch_and_plot(tmp_path, capsys):
+    out, fig = tmp_path / "psd.npz", tmp_path / "psd.png"
+    code, _, err = _run(capsys, "spectrum", "--mu", 50, "--branch", "lower", "--out", out,
+                        "--plot", fig)
+    assert (code, err) == (0, "")
+    f = np.load(out)
+    params = JRParams(mu=50.0)  # bistable: two stable fixed points
+    np.testing.assert_allclose(f["psd"], linear_psd(f["freqs"], params, branch="lower"),
+                               rtol=1e-12)
+    assert not np.allclose(f["psd"], linear_psd(f["freqs"], params, branch="upper"))
+    assert f["freqs"][0] == 2.0 and f["freqs"][-1] == 40.0  # default band, Hz
+    assert float(f["v"]) < 0 and str(f["branch"]) == "lower"
+    assert float(f["params"]["mu"]) == 50.0
+    assert fig.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_spectrum_on_limit_cycle_fails_cleanly(tmp_path, capsys):
+    code, out, err = _run(capsys, "spectrum", "--mu", 220, "--out", tmp_path / "psd.csv",
+                          "--plot", tmp_path / "psd.png")
+    assert code == 2 and out == ""
+    assert err.startswith("jrfit: error:") and err.count("\n") == 1
+    for text in ("limit cycle", "mu = 220 /s", "jrfit bifurcation", "jrfit simulate"):
+        assert text in err
+    assert list(tmp_path.iterdir()) == []
+
+
+# ----------------------------------------------------------------------------
+# bifurcation
+def test_bifurcation_json_with_cycles(tmp_path, capsys):
+    out = tmp_path / "bif.json"
+    code, stdout, err = _run(capsys, "bifurcation", "--out", out)
+    assert (code, err) == (0, "")
+    d = _strict_json(out)
+    assert d["units"]["p"] == "/s" and d["units"]["frequency"] == "Hz"
+    hopf = [pt for pt in d["special_points"] if pt["type"] == "hopf"]
+    h = min(hopf, key=lambda pt: abs(pt["p"] - 89.83))
+    assert h["p"] == pytest.approx(89.83, abs=0.05)
+    assert h["frequency"] == pytest.approx(10.4, abs=0.05)
+    assert h["criticality"] == "supercritical"
+    lpc = [pt for pt in d["special_points"] if pt["type"] == "fold_cycles"]
+    assert len(lpc) == 1 and lpc[0]["p"] == pytest.approx(137.38, abs=0.05)
+    assert {c["kind"] for c in d["cycle_branches"]} == {"alpha limit cycle", "spike-like cycle"}
+    assert d["fixed_point_branches"] and all(b["segments"] for b in d["fixed_point_branches"])
+    # the table of special points is printed
+    assert "89.829" in stdout and "137.379" in stdout and "fold_cycles" in stdout
+
+
+def test_bifurcation_figure_and_range(tmp_path, capsys):
+    fig = tmp_path / "bif.svg"
+    code, stdout, err = _run(capsys, "bifurcation", "--no-cycles", "--p-min", 0,
+                             "--p-max", 200, "--set", "B=22", "--out", fig)
+    assert (code, err) == (0, "")
+    assert "<svg" in fig.read_text()[:2000]
+    rows = [ln.split() for ln in stdout.splitlines()[2:]]
+    assert [r[0] for r in rows] == ["hopf", "fold"]  # only the points in [0, 200] /s
+    assert float(rows[0][1]) == pytest.approx(89.83, abs=0.05)
+
+
+# ----------------------------------------------------------------------------
+# help, version, errors, overwrite
+@pytest.mark.parametrize("command, units", [
+    ("simulate", ("in s", "/s", "/s^0.5", "mV", "Hz")),
+    ("spectrum", ("Hz", "mV^2/Hz", "/s", "/s^0.5", "mV")),
+    ("bifurcation", ("/s", "mV", "Hz")),
+])
+def test_help_mentions_units(capsys, command, units):
+    code, out, _ = _run(capsys, command, "--help")
+    assert code == 0
+    for unit in units:
+        assert unit in out, unit
+
+
+def test_version_and_missing_command(capsys):
+    code, out, _ = _run(capsys, "--version")
+    assert (code, out.strip()) == (0, f"jrfit {__version__}")
+    code, _, err = _run(capsys)
+    assert code == 2 and "required" in err
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["simulate", "--duration", "1", "--set", "Q=1"], "Unknown parameter 'Q'"),
+    (["simulate", "--duration", "1", "--set", "A=abc"], "'abc' is not a number (A is in mV)"),
+    (["simulate", "--duration", "1", "--set", "A"], "expected NAME=VALUE"),
+    (["simulate", "--duration", "1", "--mu", "80", "--set", "mu=90"], "set twice"),
+    (["simulate", "--duration", "1", "--dt", "-1"], "'dt' must be finite and > 0 (in s)"),
+    (["simulate", "--duration", "1", "--sfreq", "300"], "integer multiple"),
+    (["simulate", "--duration", "1", "--mu-range", "80", "100"], "--n-columns of 2 or more"),
+    (["simulate", "--duration", "1", "--n-columns", "0"], "--n-columns must be"),
+    (["spectrum", "--mu", "80", "--fmin", "10", "--fmax", "5"], "0 <= fmin < fmax"),
+    (["spectrum", "--mu", "80", "--set", "a=0"], "JRParams.a"),
+    (["bifurcation", "--no-cycles", "--p-min", "100", "--p-max", "50"], "'p_range'"),
+])
+def test_bad_options_exit_2_without_output(tmp_path, capsys, argv, match):
+    ext = {"simulate": ".npz", "spectrum": ".csv", "bifurcation": ".json"}[argv[0]]
+    code, out, err = _run(capsys, *argv, "--out", tmp_path / f"x{ext}")
+    assert code == 2
+    assert err.startswith("jrfit: error:") and err.count("\n") == 1, err
+    assert match in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["simulate", "--duration", "1", "--out", "{tmp}/x.xyz"], "Unknown extension '.xyz'"),
+    (["bifurcation", "--out", "{tmp}/x.csv"], "allowed are .json, .png, .pdf, .svg"),
+    (["spectrum", "--mu", "80", "--out", "{tmp}/x.csv", "--plot", "{tmp}/x.gif"],
+     "of --plot"),
+    (["spectrum", "--mu", "80", "--out", "{tmp}/missing/x.csv"], "does not exist"),
+])
+def test_bad_output_paths(tmp_path, capsys, argv, match):
+    code, _, err = _run(capsys, *(a.format(tmp=tmp_path) for a in argv))
+    assert code == 2 and err.startswith("jrfit: error:") and match in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_argparse_errors_return_2(tmp_path, capsys):
+    code, _, err = _run(capsys, "simulate", "--duration", "1", "--dt", "abc",
+                        "--out", tmp_path / "x.npz")
+    assert code == 2 and "invalid float value" in err
+    code, _, err = _run(capsys, "spectrum", "--branch", "middle", "--out", tmp_path / "x.csv")
+    assert code == 2 and "invalid choice" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_overwrite(tmp_path, capsys):
+    out = tmp_path / "psd.csv"
+    assert _run(capsys, "spectrum", "--mu", 80, "--out", out)[0] == 0
+    first = out.read_bytes()
+    code, _, err = _run(capsys, "spectrum", "--mu", 70, "--out", out)
+    assert code == 2 and "--overwrite" in err
+    assert out.read_bytes() == first
+    assert _run(capsys, "spectrum", "--mu", 70, "--out", out, "--overwrite")[0] == 0
+    table = np.loadtxt(out, delimiter=",", skiprows=1)
+    np.testing.assert_allclose(table[:, 1], linear_psd(table[:, 0], JRParams(mu=70.0)),
+                               rtol=1e-8)
+    # an existing --plot figure is protected too, and then nothing is written
+    fig = tmp_path / "fig.png"
+    fig.write_bytes(b"old")
+    code, _, err = _run(capsys, "spectrum", "--mu", 80, "--out", tmp_path / "new.csv",
+                        "--plot", fig)
+    assert code == 2 and "--plot" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fig.png", "psd.csv"]
+
+
+def test_failure_while_writing_leaves_nothing(tmp_path, capsys, monkeypatch):
+    import jrfit.viz
+    from jrfit.errors import JRFitError
+
+    def broken(*args, **kwargs):
+        raise JRFitError("figure failed")
+
+    monkeypatch.setattr(jrfit.viz, "plot_psd", broken)
+    code, _, err = _run(capsys, "spectrum", "--mu", 80, "--out", tmp_path / "psd.csv",
+                        "--plot", tmp_path / "psd.png")
+    assert code == 2 and "figure failed" in err
+    assert list(tmp_path.iterdir()) == []  # the CSV written before is rolled back
+
+
+def test_python_m_jrfit(tmp_path):
+    res = subprocess.run([sys.executable, "-m", "jrfit", "--version"], capture_output=True,
+                         text=True, timeout=60)
+    assert res.returncode == 0 and res.stdout.strip() == f"jrfit {__version__}"
+    res = subprocess.run([sys.executable, "-m", "jrfit", "spectrum", "--out", "psd.csv"],
+                         capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert res.returncode == 2
+    assert res.stderr.startswith("jrfit: error: No stable fixed point at mu = 220 /s")
+    assert list(tmp_path.iterdir()) == []
