@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_bifurcation", "plot_psd"]
+__all__ = ["plot_bifurcation", "plot_psd", "plot_psd_fit", "plot_prior_posterior", "plot_correlation",
+           "plot_pair", "plot_stability", "plot_trace", "plot_posterior_bifurcation"]
 
 _CYCLE_COLORS = {"alpha limit cycle": "#1f77b4", "spike-like cycle": "#d62728"}
 _FP_COLOR = "0.1"
@@ -265,3 +266,665 @@ def plot_psd(freqs, psd, ax=None, *, label=None, color=None, unit="mV\u00b2/Hz",
     if title is not None:
         ax.set_title(title)
     return fig
+
+
+# =============================================================================
+# Results of a spectral fit (ArviZ InferenceData; see jrfit.report)
+#
+# The helpers below read one channel out of the result without matplotlib, so
+# jrfit.report can use them for its tables too.
+
+_RESULT_UNITS = {
+    "v": "mV", "p": "/s", "scale": "1", "bg": "mV\u00b2/Hz", "chi": "1",
+    "floor": "mV\u00b2/Hz", "peak_freq": "Hz", "damping": "/s",
+}
+_RESULT_MEANING = {
+    "v": "operating potential y1 - y2",
+    "p": "input to the excitatory interneurons",
+    "scale": "JR spectrum scale (absorbs A and \u03c3)",
+    "bg": "aperiodic background at 1 Hz",
+    "chi": "aperiodic exponent",
+    "floor": "white sensor floor",
+    "peak_freq": "peak frequency of the JR component",
+    "damping": "distance to the stability boundary (> 0: stable)",
+}
+_OBS_VARS = ("v", "p", "scale", "bg", "chi", "floor")
+_DERIVED_VARS = ("peak_freq", "damping")
+_POST_COLOR = "#1f77b4"
+_PRIOR_COLOR = "0.55"
+_DATA_COLOR = "0.05"
+
+
+def _result_error(msg):
+    from .errors import JRFitError
+
+    return JRFitError(msg)
+
+
+def _unit(name):
+    """Unit of a result variable (JR constants: :data:`jrfit.params.PARAM_INFO`)."""
+    from .params import PARAM_INFO
+
+    if name in _RESULT_UNITS:
+        return _RESULT_UNITS[name]
+    if name in PARAM_INFO:
+        return PARAM_INFO[name]["unit"]
+    return ""
+
+
+def _meaning(name):
+    from .params import PARAM_INFO
+
+    if name in _RESULT_MEANING:
+        return _RESULT_MEANING[name]
+    if name in PARAM_INFO:
+        return PARAM_INFO[name]["meaning"]
+    return ""
+
+
+def _label(name):
+    """Axis label with unit, e.g. 'a (/s)'; dimensionless names have none."""
+    unit = _unit(name)
+    return name if unit in ("", "1") else f"{name} ({unit})"
+
+
+def _free_params(idata):
+    """Free JR constants of the fit, from ``attrs['free_params']`` (JSON list)."""
+    import json
+
+    raw = idata.attrs.get("free_params") if hasattr(idata, "attrs") else None
+    if raw is not None:
+        try:
+            names = json.loads(raw) if isinstance(raw, str) else list(raw)
+        except ValueError:
+            raise _result_error(f"attrs['free_params'] is not a JSON list: {raw!r}.") from None
+        return [n for n in names if n in idata.posterior.data_vars]
+    # older or hand-made results: the JR constants present in the posterior
+    from .params import PARAM_INFO
+
+    return [n for n in PARAM_INFO if n in idata.posterior.data_vars]
+
+
+def _default_vars(idata, derived=False):
+    """Free constants, then v, p and the observation parameters present."""
+    names = _free_params(idata) + [n for n in _OBS_VARS if n in idata.posterior.data_vars]
+    if derived:
+        names += [n for n in _DERIVED_VARS if n in idata.posterior.data_vars]
+    return names
+
+
+def _channel_names(idata):
+    for group in ("observed_data", "posterior"):
+        if hasattr(idata, group) and "channel" in getattr(idata, group).coords:
+            return [str(c) for c in getattr(idata, group).coords["channel"].values]
+    raise _result_error("The result has no 'channel' coordinate in observed_data or posterior.")
+
+
+def _resolve_channel(idata, channel):
+    """Channel name from a name or an integer index."""
+    names = _channel_names(idata)
+    if isinstance(channel, (int, np.integer)) and not isinstance(channel, bool):
+        if not -len(names) <= channel < len(names):
+            raise _result_error(f"Channel index {channel} out of range: the result has "
+                                f"{len(names)} channels {names}.")
+        return names[int(channel)]
+    if str(channel) not in names:
+        raise _result_error(f"Channel {channel!r} is not in the result; its channels are {names}.")
+    return str(channel)
+
+
+def _sel(da, channel):
+    """Select a channel by name when the variable has a channel dimension."""
+    if "channel" in da.dims:
+        values = [str(c) for c in da.coords["channel"].values]
+        return da.isel(channel=values.index(channel))
+    return da
+
+
+def _draws(idata, var, channel, group="posterior"):
+    """Draws of ``var`` for one channel, flattened over (chain, draw); None if absent."""
+    if not hasattr(idata, group) or var not in getattr(idata, group).data_vars:
+        return None
+    da = _sel(getattr(idata, group)[var], channel)
+    return np.asarray(da.values, float).reshape(-1)
+
+
+def _chain_draws(idata, var, channel):
+    """Posterior draws of ``var`` for one channel, shape (n_chains, n_draws)."""
+    da = _sel(idata.posterior[var], channel).transpose("chain", "draw")
+    return np.asarray(da.values, float)
+
+
+def _spectra(idata, var, channel):
+    """Posterior-predictive spectra, shape (n_samples, n_freqs); None if absent."""
+    if not hasattr(idata, "posterior_predictive") or var not in idata.posterior_predictive:
+        return None
+    da = _sel(idata.posterior_predictive[var], channel)
+    da = da.transpose(*[d for d in da.dims if d != "freq"], "freq")
+    return np.asarray(da.values, float).reshape(-1, da.sizes["freq"])
+
+
+def _ranks(x):
+    """Average ranks of a 1-D array (ties share their mean rank)."""
+    order = np.argsort(x, kind="mergesort")
+    ranks = np.empty(len(x), float)
+    ranks[order] = np.arange(len(x), dtype=float)
+    xs = x[order]
+    # average over ties
+    _, start, counts = np.unique(xs, return_index=True, return_counts=True)
+    for s, c in zip(start, counts):
+        if c > 1:
+            ranks[order[s:s + c]] = s + 0.5 * (c - 1)
+    return ranks
+
+
+def _posterior_correlation(idata, channel, var_names=None):
+    """Spearman rank correlations of the posterior draws of one channel.
+
+    Rank correlation does not depend on monotone reparameterisations (a
+    parameter and its logarithm give the same value), so the scale-like
+    variables need no log transform.
+
+    Returns
+    -------
+    names : list of str
+        Variables with more than one distinct value.
+    corr : ndarray, shape (n, n)
+        Correlation matrix (1 on the diagonal).
+    """
+    names = list(var_names) if var_names is not None else _default_vars(idata)
+    cols, kept = [], []
+    for n in names:
+        x = _draws(idata, n, channel)
+        if x is None:
+            raise _result_error(f"Variable {n!r} is not in the posterior; it has "
+                                f"{sorted(idata.posterior.data_vars)}.")
+        if np.all(np.isfinite(x)) and np.ptp(x) > 0:
+            cols.append(_ranks(x))
+            kept.append(n)
+    if not cols:
+        return [], np.zeros((0, 0))
+    corr = np.atleast_2d(np.corrcoef(np.array(cols)))
+    np.fill_diagonal(corr, 1.0)
+    return kept, corr
+
+
+def _top_pairs(names, corr, n_pairs):
+    """The ``n_pairs`` pairs (i, j, r) of largest |r|, i < j."""
+    iu, ju = np.triu_indices(len(names), k=1)
+    r = corr[iu, ju]
+    order = np.argsort(-np.abs(r), kind="stable")[:n_pairs]
+    return [(names[iu[k]], names[ju[k]], float(r[k])) for k in order]
+
+
+def _kde(x, grid):
+    """Gaussian kernel density of x on grid (Scott's bandwidth); None if degenerate."""
+    from scipy.stats import gaussian_kde
+
+    x = x[np.isfinite(x)]
+    if x.size < 3 or np.ptp(x) <= 0:
+        return None
+    try:
+        return gaussian_kde(x)(grid)
+    except (np.linalg.LinAlgError, ValueError):
+        return None
+
+
+def _grid_axes(n, ncols, panel, axes=None):
+    """A figure with n panels in rows of ncols (unused panels hidden)."""
+    import matplotlib.pyplot as plt
+
+    if axes is not None:
+        axes = np.ravel(axes)
+        if axes.size < n:
+            raise _result_error(f"'axes' must hold at least {n} Axes, got {axes.size}.")
+        return axes[0].figure, axes
+    ncols = max(1, min(ncols, n))
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel[0] * ncols, panel[1] * nrows),
+                             layout="constrained", squeeze=False)
+    axes = axes.ravel()
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    return fig, axes
+
+
+def plot_psd_fit(idata, channel, ax=None, *, show_peak=True, legend=True, title=None,
+                 figsize=(7.2, 4.4)):
+    """Plot one channel's data spectrum with the posterior-predictive bands.
+
+    Drawn on a log power axis: the widest, lightest band is the 90 %
+    posterior-predictive interval of ``psd`` (model plus the Gamma sampling
+    noise of a spectral estimate: about 90 % of the data points should fall
+    in it); inside it the 90 % and 50 % intervals of ``psd_mean`` (the
+    noise-free model, i.e. the uncertainty of the fit itself) and the median
+    fitted spectrum; the data are black. A dotted line marks the posterior
+    median of ``peak_freq``.
+
+    Parameters
+    ----------
+    idata : arviz.InferenceData
+        Result of a spectral fit (groups ``observed_data`` and, for the bands,
+        ``posterior_predictive``).
+    channel : str | int
+        Channel name or index.
+    ax : matplotlib.axes.Axes | None
+        Axes to draw in; a new figure if None.
+    show_peak : bool
+        Mark the posterior median peak frequency (if ``peak_freq`` is in the
+        posterior).
+    legend : bool
+        Draw a legend.
+    title : str | None
+        Axes title (default: the channel name).
+    figsize : tuple of float
+        Size of a new figure, in inches.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    ch = _resolve_channel(idata, channel)
+    if not hasattr(idata, "observed_data") or "psd" not in idata.observed_data:
+        raise _result_error("The result has no observed_data['psd']: nothing to plot.")
+    obs = _sel(idata.observed_data["psd"], ch)
+    freqs = np.asarray(obs.coords["freq"].values, float)
+    obs = np.asarray(obs.values, float)
+    fig, ax = _get_ax(ax, figsize)
+    pp = _spectra(idata, "psd", ch)
+    pm = _spectra(idata, "psd_mean", ch)
+    if pp is not None:
+        lo, hi = np.nanquantile(pp, [0.05, 0.95], axis=0)
+        ax.fill_between(freqs, lo, hi, color=_POST_COLOR, alpha=0.13, lw=0,
+                        label="90 % predictive (model + sampling noise)")
+    if pm is not None:
+        q = np.nanquantile(pm, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
+        ax.fill_between(freqs, q[0], q[4], color=_POST_COLOR, alpha=0.25, lw=0,
+                        label="90 % of the fitted model")
+        ax.fill_between(freqs, q[1], q[3], color=_POST_COLOR, alpha=0.45, lw=0,
+                        label="50 % of the fitted model")
+        ax.plot(freqs, q[2], color=_POST_COLOR, lw=2.0, label="median fit", zorder=4)
+    ax.plot(freqs, obs, color=_DATA_COLOR, lw=1.0, marker=".", ms=2.5, label="data", zorder=5)
+    pk = _draws(idata, "peak_freq", ch)
+    if show_peak and pk is not None and np.any(np.isfinite(pk)):
+        med = float(np.nanmedian(pk))
+        lo, hi = np.nanquantile(pk, [0.05, 0.95])
+        if freqs.min() <= med <= freqs.max():
+            ax.axvline(med, color="#d62728", ls=":", lw=1.2, zorder=3,
+                       label=f"peak {med:.2f} Hz (90 %: {lo:.2f}-{hi:.2f})")
+    ax.set_yscale("log")
+    ax.set_xlim(freqs.min(), freqs.max())
+    ax.set_xlabel("frequency (Hz)")
+    ax.set_ylabel("PSD (mV\u00b2/Hz)")
+    ax.grid(True, which="both", lw=0.4, alpha=0.35)
+    ax.set_title(ch if title is None else title)
+    if legend:
+        ax.legend(fontsize=7.5, frameon=True, framealpha=0.85, loc="upper right")
+    return fig
+
+
+def plot_prior_posterior(idata, channel, var_names=None, *, axes=None, ncols=3,
+                         panel_size=(3.0, 2.3)):
+    """Plot prior and posterior densities of the parameters of one channel.
+
+    Each panel shows the prior (grey, filled; draws of the ``prior`` group)
+    and the posterior (blue) density, the posterior median (line), and the
+    contraction ``1 - var(posterior) / var(prior)`` in the title: near 1 the
+    data determined the parameter, near 0 the prior did.
+
+    Parameters
+    ----------
+    idata : arviz.InferenceData
+        Result of a spectral fit.
+    channel : str | int
+        Channel name or index.
+    var_names : list of str | None
+        Variables (default: the free JR constants, then v and p).
+    axes : array of matplotlib.axes.Axes | None
+        One Axes per variable; a new figure if None.
+    ncols : int
+        Panels per row of a new figure.
+    panel_size : tuple of float
+        Size of one panel of a new figure, in inches.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    ch = _resolve_channel(idata, channel)
+    if var_names is None:
+        var_names = _free_params(idata) + [n for n in ("v", "p") if n in idata.posterior]
+    var_names = list(var_names)
+    if not var_names:
+        raise _result_error("No variables to plot ('var_names' is empty).")
+    fig, axes = _grid_axes(len(var_names), ncols, panel_size, axes)
+    for ax, name in zip(axes, var_names):
+        post = _draws(idata, name, ch)
+        if post is None:
+            raise _result_error(f"Variable {name!r} is not in the posterior; it has "
+                                f"{sorted(idata.posterior.data_vars)}.")
+        prior = _draws(idata, name, ch, group="prior")
+        post = post[np.isfinite(post)]
+        lo, hi = np.quantile(post, [0.0, 1.0])
+        if prior is not None:
+            prior = prior[np.isfinite(prior)]
+            if prior.size:
+                plo, phi = np.quantile(prior, [0.01, 0.99])
+                lo, hi = min(lo, plo), max(hi, phi)
+        pad = 0.05 * (hi - lo) if hi > lo else max(abs(lo) * 0.05, 1e-6)
+        grid = np.linspace(lo - pad, hi + pad, 256)
+        title = name
+        if prior is not None and prior.size > 2:
+            dens = _kde(prior, grid)
+            if dens is not None:
+                ax.fill_between(grid, dens, color=_PRIOR_COLOR, alpha=0.35, lw=0, label="prior")
+            vp = np.var(prior)
+            if vp > 0:
+                title += f"   contraction {1 - np.var(post) / vp:.2f}"
+        dens = _kde(post, grid)
+        if dens is not None:
+            ax.plot(grid, dens, color=_POST_COLOR, lw=1.8, label="posterior")
+        else:  # a constant: a single line
+            ax.axvline(post[0], color=_POST_COLOR, lw=1.8, label="posterior")
+        ax.axvline(np.median(post), color=_POST_COLOR, lw=0.9, ls="--")
+        ax.set_xlim(grid[0], grid[-1])
+        ax.set_ylim(bottom=0)
+        ax.set_yticks([])
+        ax.set_xlabel(_label(name))
+        ax.set_title(title, fontsize=9)
+    axes[0].legend(fontsize=7, frameon=False, loc="upper right")
+    return fig
+
+
+def plot_correlation(idata, channel, var_names=None, ax=None, *, title=None, figsize=(5.4, 4.6)):
+    """Plot the posterior (Spearman rank) correlation matrix of one channel.
+
+    Parameters
+    ----------
+    idata : arviz.InferenceData
+        Result of a spectral fit.
+    channel : str | int
+        Channel name or index.
+    var_names : list of str | None
+        Variables (default: the free JR constants, v, p and the observation
+        parameters).
+    ax : matplotlib.axes.Axes | None
+        Axes to draw in; a new figure if None.
+    title : str | None
+        Axes title.
+    figsize : tuple of float
+        Size of a new figure, in inches.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    ch = _resolve_channel(idata, channel)
+    names, corr = _posterior_correlation(idata, ch, var_names)
+    fig, ax = _get_ax(ax, figsize)
+    im = ax.imshow(corr, cmap="RdBu_r", vmin=-1, vmax=1)
+    n = len(names)
+    for i in range(n):
+        for j in range(n):
+            if i != j:
+                txt = f"{corr[i, j]:.2f}".replace("-0.00", "0.00").replace("0.", ".", 1)
+                ax.text(j, i, txt, ha="center", va="center",
+                        fontsize=7, color="white" if abs(corr[i, j]) > 0.6 else "0.1")
+    ax.set_xticks(range(n), names, rotation=45, ha="right")
+    ax.set_yticks(range(n), names)
+    fig.colorbar(im, ax=ax, shrink=0.8, label="rank correlation")
+    ax.set_title(f"{ch}: posterior correlations" if title is None else title, fontsize=10)
+    return fig
+
+
+def plot_pair(idata, channel, var_names=None, *, pairs=None, n_pairs=4, max_points=1000,
+              axes=None, ncols=4, panel_size=(2.9, 2.7), seed=0):
+    """Scatter plots of the most correlated pairs of parameters of one channel.
+
+    A strong correlation (a narrow diagonal ridge) means the spectrum
+    constrains a combination of the two parameters rather than each one.
+
+    Parameters
+    ----------
+    idata : arviz.InferenceData
+        Result of a spectral fit.
+    channel : str | int
+        Channel name or index.
+    var_names : list of str | None
+        Variables to choose pairs from (default: the free JR constants, v, p
+        and the observation parameters).
+    pairs : list of (str, str) | None
+        Pairs to draw; default: the ``n_pairs`` of largest absolute Spearman
+        rank correlation.
+    n_pairs : int
+        Number of pairs when ``pairs`` is None.
+    max_points : int
+        At most this many draws are scattered (a random subset).
+    axes : array of matplotlib.axes.Axes | None
+        One Axes per pair; a new figure if None.
+    ncols : int
+        Panels per row of a new figure.
+    panel_size : tuple of float
+        Size of one panel of a new figure, in inches.
+    seed : int
+        Seed of the subset of draws.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    ch = _resolve_channel(idata, channel)
+    names, corr = _posterior_correlation(idata, ch, var_names)
+    if pairs is None:
+        pairs = _top_pairs(names, corr, int(n_pairs))
+    else:
+        pairs = [(x, y, float(corr[names.index(x), names.index(y)])
+                  if x in names and y in names else float("nan")) for x, y in pairs]
+    if not pairs:
+        raise _result_error("No pairs to plot: need at least two non-constant variables.")
+    fig, axes = _grid_axes(len(pairs), ncols, panel_size, axes)
+    chain_of = None
+    for ax, (x, y, r) in zip(axes, pairs):
+        xd, yd = _chain_draws(idata, x, ch), _chain_draws(idata, y, ch)
+        if chain_of is None:
+            chain_of = np.repeat(np.arange(xd.shape[0]), xd.shape[1])
+            rng = np.random.default_rng(seed)
+            n = chain_of.size
+            keep = np.sort(rng.choice(n, size=min(n, int(max_points)), replace=False))
+        xf, yf = xd.reshape(-1)[keep], yd.reshape(-1)[keep]
+        ax.scatter(xf, yf, s=5, c=[f"C{c % 10}" for c in chain_of[keep]], alpha=0.45, lw=0)
+        for vals, setter in ((xf, ax.set_xscale), (yf, ax.set_yscale)):
+            if np.all(vals > 0) and vals.max() / vals.min() > 30:
+                setter("log")
+        ax.set_xlabel(_label(x))
+        ax.set_ylabel(_label(y))
+        ax.set_title(f"r = {r:+.2f}", fontsize=9)
+        ax.grid(True, lw=0.3, alpha=0.4)
+    return fig
+
+
+def plot_stability(idata, channel, ax=None, *, title=None, figsize=(5.4, 3.4)):
+    """Histogram of the posterior distance to the stability boundary (``damping``).
+
+    ``damping`` is minus the real part of the leading Jacobian eigenvalue, in
+    /s: the decay rate of the slowest mode of the linearised column. Draws
+    near 0 sit next to a bifurcation (a Hopf point: the oscillation is about
+    to become a limit cycle), where the linearised spectrum is least reliable.
+
+    Parameters
+    ----------
+    idata : arviz.InferenceData
+        Result of a spectral fit (``damping`` in the posterior).
+    channel : str | int
+        Channel name or index.
+    ax : matplotlib.axes.Axes | None
+        Axes to draw in; a new figure if None.
+    title : str | None
+        Axes title.
+    figsize : tuple of float
+        Size of a new figure, in inches.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    ch = _resolve_channel(idata, channel)
+    d = _draws(idata, "damping", ch)
+    if d is None:
+        raise _result_error("The posterior has no 'damping' variable.")
+    d = d[np.isfinite(d)]
+    fig, ax = _get_ax(ax, figsize)
+    hi = max(float(np.max(d)) if d.size else 1.0, 1.0)
+    lo = min(float(np.min(d)) if d.size else 0.0, 0.0)
+    ax.hist(d, bins=40, range=(lo, hi) if hi > lo else None, color=_POST_COLOR, alpha=0.75)
+    ax.axvline(0.0, color="#d62728", lw=1.5, label="stability boundary")
+    ax.axvspan(lo - 0.05 * (hi - lo), 0.0, color="#d62728", alpha=0.08, lw=0, label="unstable")
+    ax.set_xlim(lo - 0.05 * (hi - lo), hi + 0.02 * (hi - lo))
+    if d.size:
+        med = float(np.median(d))
+        ax.axvline(med, color="0.1", ls="--", lw=1.0, label=f"median {med:.3g} /s")
+    ax.set_xlabel(_label("damping"))
+    ax.set_ylabel("posterior draws")
+    ax.legend(fontsize=7.5, frameon=False)
+    ax.set_title(f"{ch}: distance to the stability boundary" if title is None else title,
+                 fontsize=10)
+    return fig
+
+
+def plot_trace(idata, channel, var_names=None, *, axes=None, row_size=(9.0, 1.45)):
+    """Trace and rank plots of one channel's posterior, one row per variable.
+
+    Left: the draws of each chain against the iteration (divergent
+    transitions as red ticks at the bottom). Right: rank histograms, one per
+    chain (ranks of the draws among all chains; Vehtari et al. 2021): for
+    well-mixed chains every histogram is flat.
+
+    Parameters
+    ----------
+    idata : arviz.InferenceData
+        Result of a spectral fit.
+    channel : str | int
+        Channel name or index.
+    var_names : list of str | None
+        Variables (default: the free JR constants, v and p).
+    axes : array of matplotlib.axes.Axes, shape (n_vars, 2) | None
+        Axes to draw in; a new figure if None.
+    row_size : tuple of float
+        Size of one row of a new figure, in inches.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    ch = _resolve_channel(idata, channel)
+    if var_names is None:
+        var_names = _free_params(idata) + [n for n in ("v", "p") if n in idata.posterior]
+    var_names = list(var_names)
+    if not var_names:
+        raise _result_error("No variables to plot ('var_names' is empty).")
+    if axes is None:
+        fig, axes = plt.subplots(len(var_names), 2, figsize=(row_size[0], row_size[1] * len(var_names)),
+                                 layout="constrained", squeeze=False,
+                                 gridspec_kw=dict(width_ratios=(2.2, 1.0)))
+    else:
+        axes = np.asarray(axes).reshape(len(var_names), 2)
+        fig = axes[0, 0].figure
+    div = None
+    if hasattr(idata, "sample_stats") and "diverging" in idata.sample_stats:
+        div = np.asarray(_sel(idata.sample_stats["diverging"], ch).transpose("chain", "draw").values,
+                         bool)
+    for (ax_t, ax_r), name in zip(axes, var_names):
+        x = _chain_draws(idata, name, ch)
+        n_chains, n_draws = x.shape
+        it = np.arange(n_draws)
+        for c in range(n_chains):
+            ax_t.plot(it, x[c], lw=0.6, alpha=0.8, color=f"C{c % 10}")
+        if div is not None and div.shape == x.shape and div.any():
+            _, idx = np.nonzero(div)
+            ax_t.plot(idx, np.full(idx.shape, 0.0), ls="none", marker="|", ms=9, color="#d62728",
+                      transform=ax_t.get_xaxis_transform(), clip_on=False)
+        ax_t.set_xlim(0, n_draws - 1)
+        ax_t.set_ylabel(_label(name), fontsize=8)
+        ax_t.tick_params(labelsize=7)
+        ranks = _ranks(x.reshape(-1)).reshape(x.shape)
+        bins = np.linspace(0, x.size, min(20, max(n_draws // 5, 2)) + 1)
+        width = bins[1] - bins[0]
+        hists = np.array([np.histogram(ranks[c], bins=bins)[0] for c in range(n_chains)], float)
+        # the uniform level at 0.4 of a row, unless a bar would reach the next row
+        unit = min(0.4 / hists.mean(), 0.95 / hists.max())
+        for c in range(n_chains):
+            ax_r.bar(bins[:-1] + width / 2, hists[c] * unit, width=width, bottom=c,
+                     color=f"C{c % 10}", alpha=0.8, lw=0)
+            ax_r.axhline(c + hists.mean() * unit, color="0.3", lw=0.6, ls="--")
+        ax_r.set_yticks(np.arange(n_chains) + 0.2, [f"chain {c}" for c in range(n_chains)],
+                        fontsize=7)
+        ax_r.set_xticks([])
+        ax_r.set_xlim(0, x.size)
+    axes[-1, 0].set_xlabel("draw")
+    axes[-1, 1].set_xlabel("rank (all chains)")
+    axes[0, 0].set_title(f"{ch}: traces (red ticks: divergent transitions)", fontsize=9)
+    axes[0, 1].set_title("rank histograms (flat = well mixed)", fontsize=9)
+    return fig
+
+
+def plot_posterior_bifurcation(idata, channel, bif, *, max_points=500, zoom=True, seed=0,
+                               figsize=(9.0, 8.2)):
+    """Posterior operating points (p, v) on the bifurcation diagram.
+
+    Parameters
+    ----------
+    idata : arviz.InferenceData
+        Result of a spectral fit (``p`` and ``v`` in the posterior).
+    channel : str | int
+        Channel name or index.
+    bif : Bifurcation
+        Diagram of :func:`jrfit.dynamics.bifurcation`, e.g. at the posterior
+        median constants of this channel.
+    max_points : int
+        At most this many draws are drawn (a random subset).
+    zoom : bool
+        Add a second panel zoomed on the draws.
+    seed : int
+        Seed of the subset of draws.
+    figsize : tuple of float
+        Size of the figure, in inches.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    ch = _resolve_channel(idata, channel)
+    p, v = _draws(idata, "p", ch), _draws(idata, "v", ch)
+    if p is None or v is None:
+        raise _result_error("The posterior needs 'p' and 'v' to place the draws on the diagram.")
+    ok = np.isfinite(p) & np.isfinite(v)
+    p, v = p[ok], v[ok]
+    rng = np.random.default_rng(seed)
+    keep = rng.choice(p.size, size=min(p.size, int(max_points)), replace=False)
+    marks = (p[keep], v[keep])
+    n_rows = 2 if zoom and p.size else 1
+    fig, axes = plt.subplots(n_rows, 1, figsize=(figsize[0], figsize[1] * n_rows / 2),
+                             layout="constrained", squeeze=False)
+    plot_bifurcation(bif, axes[0, 0], marks=marks, marks_label=f"posterior (p, v), {ch}",
+                     title=f"{ch}: bifurcation diagram at the posterior-median constants")
+    if n_rows == 2:
+        def span(x, frac=0.25, min_width=1.0):
+            lo, hi = np.quantile(x, [0.0, 1.0])
+            pad = max(frac * (hi - lo), min_width)
+            return lo - pad, hi + pad
+
+        plot_bifurcation(bif, axes[1, 0], marks=marks, p_lim=span(p, min_width=10.0),
+                         v_lim=span(v, min_width=0.5), legend=False, simulated=False,
+                         title="zoom on the posterior draws")
+    return fig
+
+
+def _close(fig):
+    """Release a figure made by this module (for jrfit.report)."""
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)

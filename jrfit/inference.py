@@ -1,0 +1,524 @@
+"""PyMC model of a measured spectrum, NUTS sampling, diagnostics, results.
+
+The model is built and compiled once per structure (:class:`SpectralModel`);
+each channel's spectrum is swapped in with ``pm.set_data`` and sampled with the
+same compiled log-density and gradient. Before sampling, a grid over the
+operating potential v followed by L-BFGS finds the dominant mode (the
+posterior can be multimodal across fixed-point branches), and the chains start
+around it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import __version__
+from ._check import check_positive
+from ._logging import logger, verbose
+from .errors import FitError
+from .likelihood import predicted_psd, thin_factor, whittle_logp
+from .priors import SpectralPriors
+
+__all__ = ["SpectralModel", "FitConfig", "FitResult", "fit_spectrum", "diagnose", "THRESHOLDS"]
+
+THRESHOLDS = dict(r_hat=1.01, ess_bulk=400.0, ess_tail=400.0, divergences=0, bfmi=0.3)
+"""Convergence criteria: a fit failing any of them is marked as failed."""
+
+_OBS_VARS = ("log_scale", "log_bg", "chi", "log_floor")
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """Sampler settings.
+
+    Attributes
+    ----------
+    draws, tune : int
+        Draws kept and tuning steps, per chain.
+    chains : int
+        Number of chains (run one after another in this process, which keeps
+        the compiled model; see the benchmark for why).
+    seed : int
+        Random seed: the same seed gives the same draws.
+    target_accept : float
+        NUTS target acceptance rate.
+    n_grid : int
+        Operating-potential grid points tried for initialisation.
+    n_ppc : int
+        Posterior draws used for posterior-predictive spectra.
+    """
+
+    draws: int = 500
+    tune: int = 500
+    chains: int = 4
+    seed: int = 0
+    target_accept: float = 0.9
+    n_grid: int = 36
+    n_ppc: int = 200
+
+    def __post_init__(self):
+        for name in ("draws", "tune", "chains", "n_grid", "n_ppc"):
+            val = getattr(self, name)
+            if not isinstance(val, (int, np.integer)) or val < 1:
+                raise FitError(f"FitConfig.{name} must be a positive integer, got {val!r}.")
+        if not 0.5 <= self.target_accept < 1:
+            raise FitError(f"FitConfig.target_accept must be in [0.5, 1), got {self.target_accept!r}.")
+
+
+class SpectralModel:
+    """The compiled PyMC model of one channel's spectrum (reused across channels).
+
+    Parameters
+    ----------
+    priors : SpectralPriors | None
+        Priors and fixed constants (default :class:`~jrfit.priors.SpectralPriors`).
+    target_accept : float
+        NUTS target acceptance rate.
+    """
+
+    def __init__(self, priors=None, target_accept=0.9):
+        import pymc as pm
+        import pytensor.tensor as pt
+
+        from ._ops import JRLinearOp
+
+        self.priors = priors = priors or SpectralPriors()
+        self.free = priors.free
+        t0 = time.perf_counter()
+        op = JRLinearOp(self.free, priors.fixed.as_dict())
+        with pm.Model() as model:
+            freqs = pm.Data("freqs", np.array([1.0, 2.0]))
+            psd_obs = pm.Data("psd_obs", np.array([1.0, 1.0]))
+            n_eff = pm.Data("n_eff", 1.0)
+            jr = {}
+            for name, pr in priors.jr.items():
+                theta = pm.Normal(f"log_{name}", 0.0, pr.sd)
+                jr[name] = pm.Deterministic(name, pr.median * pt.exp(theta))
+            v_lo, v_hi = priors.v_bounds
+            v = pm.Uniform("v", v_lo, v_hi)
+            psd_jr, p, log_jac, stable = op(pt.stack([v] + [jr[n] for n in self.free]), freqs)
+            p = pm.Deterministic("p", p)
+            pp = priors.p
+            # prior stated on p, kept through |dp/dv| (MODEL_NOTES section 2)
+            pm.Potential("p_prior", -0.5 * ((p - pp.mean) / pp.sd) ** 2 + log_jac)
+            log_scale = pm.Normal("log_scale", priors.log_scale.mean, priors.log_scale.sd)
+            log_bg = pm.Normal("log_bg", priors.log_bg.mean, priors.log_bg.sd)
+            cp = priors.chi
+            chi = pm.TruncatedNormal("chi", cp.mean, cp.sd, lower=cp.lower, upper=cp.upper)
+            log_floor = pm.Normal("log_floor", priors.log_floor.mean, priors.log_floor.sd)
+            pred = pt.exp(log_scale) * psd_jr + pt.exp(log_bg) * freqs ** (-chi) + pt.exp(log_floor)
+            # only stable fixed points are admitted: elsewhere the linearised
+            # likelihood is not evaluated (the density is zero there)
+            is_stable = pt.gt(stable, 0.5)
+            pm.Potential("stability", pt.switch(is_stable, 0.0, -np.inf))
+            safe = pt.switch(is_stable, pred, psd_obs)
+            pm.Gamma("psd", alpha=n_eff, beta=n_eff / safe, observed=psd_obs)
+        self.model = model
+        self.step = pm.NUTS(model=model, target_accept=target_accept)
+        self._func = self.step._logp_dlogp_func
+        self._func.set_extra_values({})
+        self.compile_time = time.perf_counter() - t0
+        logger.info(f"Compiled the spectral model in {self.compile_time:.1f} s")
+
+    # ------------------------------------------------------------------
+    def set_data(self, freqs, psd, n_eff):
+        """Swap in one channel's normalised spectrum (no recompilation)."""
+        import pymc as pm
+
+        with self.model:
+            pm.set_data(dict(freqs=np.asarray(freqs, float), psd_obs=np.asarray(psd, float), n_eff=float(n_eff)))
+
+    def logp_dlogp(self, x):
+        """Log density and gradient at an unconstrained raveled point."""
+        return self._func(x)
+
+    def _unconstrained(self, v, jr_log, obs):
+        """Named point in PyMC's unconstrained space."""
+        v_lo, v_hi = self.priors.v_bounds
+        cp = self.priors.chi
+        chi = float(np.clip(obs[2], cp.lower + 1e-6, cp.upper - 1e-6))
+        point = {f"log_{n}": np.asarray(jr_log[i]) for i, n in enumerate(self.free)}
+        point["v_interval__"] = np.asarray(np.log((v - v_lo) / (v_hi - v)))
+        point["log_scale"] = np.asarray(obs[0])
+        point["log_bg"] = np.asarray(obs[1])
+        point["chi_interval__"] = np.asarray(np.log((chi - cp.lower) / (cp.upper - chi)))
+        point["log_floor"] = np.asarray(obs[3])
+        return point
+
+    def find_start(self, freqs, psd, n_eff, n_grid=36):
+        """Grid over v, then L-BFGS from the best grid points: a dominant mode.
+
+        Stage 1 (NumPy): for each operating potential v on a grid (stable fixed
+        points only) at the prior-median JR constants, fit the observation
+        parameters (scale, background, exponent, floor). Stage 2: L-BFGS on the
+        full compiled log density from the three best grid points.
+
+        Returns
+        -------
+        point : dict
+            Unconstrained start point (PyMC value-variable name -> value).
+        logp : float
+            Log density there.
+        """
+        from pymc.blocking import DictToArrayBijection, RaveledVars
+        from scipy.optimize import minimize
+
+        from ._ops import _stable, jr_linear_numpy
+
+        pr = self.priors
+        fixed = pr.fixed.as_dict()
+        freqs = np.asarray(freqs, float)
+        y = np.asarray(psd, float)
+        med = np.array([pr.jr[n].median for n in self.free])
+        v_lo, v_hi = pr.v_bounds
+        candidates = []
+        for v in np.linspace(v_lo, v_hi, n_grid + 2)[1:-1]:
+            theta = np.concatenate([[v], med])
+            if not _stable(theta, self.free, fixed):
+                continue
+            psd_jr, p, logjac = jr_linear_numpy(theta, freqs, self.free, fixed)
+            lp_p = -0.5 * ((p - pr.p.mean) / pr.p.sd) ** 2 + logjac
+
+            def neg(o, psd_jr=psd_jr):
+                pred = np.exp(o[0]) * psd_jr + np.exp(o[1]) * freqs ** (-o[2]) + np.exp(o[3])
+                lp = whittle_logp(y, pred, n_eff)
+                lp += pr.log_scale.logpdf(o[0]) + pr.log_bg.logpdf(o[1]) + pr.chi.logpdf(o[2]) + pr.log_floor.logpdf(o[3])
+                return -lp if np.isfinite(lp) else 1e300
+
+            o0 = [
+                np.log(np.max(y) / np.max(psd_jr)),
+                np.log(y[0] * freqs[0] ** 1.5 / 2),
+                1.5,
+                np.log(np.min(y) / 2),
+            ]
+            res = minimize(neg, o0, method="L-BFGS-B",
+                           bounds=[(None, None), (None, None), (pr.chi.lower, pr.chi.upper), (None, None)])
+            candidates.append((-res.fun + lp_p, v, res.x))
+        if not candidates:
+            raise FitError(
+                f"No stable operating point in the v range {pr.v_bounds} mV at the "
+                "prior-median constants: widen SpectralPriors.v_bounds or change the priors."
+            )
+        candidates.sort(key=lambda c: -c[0])
+        ip = self.model.initial_point()
+        ref = DictToArrayBijection.map({v.name: ip[v.name] for v in self._func._grad_vars})
+        info = ref.point_map_info
+
+        def neg_full(x):
+            with np.errstate(all="ignore"):
+                lp, g = self._func(RaveledVars(x, info))
+            if not np.isfinite(lp):
+                return 1e300, np.zeros_like(x)
+            return -lp, -g
+
+        best = None
+        for _, v, obs in candidates[:3]:
+            point = self._unconstrained(v, np.zeros(len(self.free)), obs)
+            x0 = DictToArrayBijection.map({name: point[name] for name, *_ in info})
+            res = minimize(neg_full, x0.data, jac=True, method="L-BFGS-B", options=dict(maxiter=500))
+            if best is None or -res.fun > best[0]:
+                best = (-res.fun, res.x)
+        point = DictToArrayBijection.rmap(RaveledVars(best[1], info))
+        return point, best[0]
+
+    def chain_starts(self, point, n_chains, rng, jitter=0.05):
+        """Starts for each chain: the mode plus small jitter, all with finite density."""
+        from pymc.blocking import DictToArrayBijection, RaveledVars
+
+        ref = DictToArrayBijection.map({v.name: np.asarray(point[v.name]) for v in self._func._grad_vars})
+        starts = []
+        for _ in range(n_chains):
+            for _try in range(50):
+                x = ref.data + jitter * rng.standard_normal(ref.data.size)
+                lp, _ = self._func(RaveledVars(x, ref.point_map_info))
+                if np.isfinite(lp):
+                    break
+            else:
+                x = ref.data
+            starts.append(DictToArrayBijection.rmap(RaveledVars(x, ref.point_map_info)))
+        return starts
+
+
+# ----------------------------------------------------------------------------
+def diagnose(idata):
+    """Convergence diagnostics of one fit.
+
+    Returns
+    -------
+    diag : dict
+        ``r_hat`` (max), ``ess_bulk`` and ``ess_tail`` (min), ``divergences``
+        (count), ``bfmi`` (min over chains), ``passed`` (bool) and ``problems``
+        (list of str): what failed, against :data:`THRESHOLDS`.
+    """
+    import arviz as az
+
+    post = idata.posterior
+    names = [n for n in post.data_vars if post[n].ndim == 2]
+    rhat = az.rhat(post[names])
+    ess_b = az.ess(post[names], method="bulk")
+    ess_t = az.ess(post[names], method="tail")
+    d = dict(
+        r_hat=float(max(float(rhat[n]) for n in names)),
+        ess_bulk=float(min(float(ess_b[n]) for n in names)),
+        ess_tail=float(min(float(ess_t[n]) for n in names)),
+        divergences=int(idata.sample_stats["diverging"].sum()),
+        bfmi=float(np.min(az.bfmi(idata))),
+    )
+    problems = []
+    T = THRESHOLDS
+    if not d["r_hat"] <= T["r_hat"]:
+        problems.append(f"R-hat {d['r_hat']:.3f} > {T['r_hat']}")
+    if not d["ess_bulk"] >= T["ess_bulk"]:
+        problems.append(f"bulk ESS {d['ess_bulk']:.0f} < {T['ess_bulk']:.0f}")
+    if not d["ess_tail"] >= T["ess_tail"]:
+        problems.append(f"tail ESS {d['ess_tail']:.0f} < {T['ess_tail']:.0f}")
+    if d["divergences"] > T["divergences"]:
+        problems.append(f"{d['divergences']} divergent transitions")
+    if not d["bfmi"] >= T["bfmi"]:
+        problems.append(f"BFMI {d['bfmi']:.2f} < {T['bfmi']}")
+    d["passed"] = not problems
+    d["problems"] = problems
+    return d
+
+
+# ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FitResult:
+    """Result of a fit: the InferenceData and the configuration that made it.
+
+    Attributes
+    ----------
+    idata : arviz.InferenceData
+        Posterior (natural units), prior, posterior predictive PSD, observed
+        data, sample stats; metadata in ``idata.attrs``.
+    config : dict
+        Settings (sampler, band, priors, input), JSON-serialisable.
+    """
+
+    idata: object
+    config: dict = field(default_factory=dict)
+
+    @property
+    def diagnostics(self):
+        """Per-channel convergence diagnostics (dict)."""
+        return json.loads(self.idata.attrs["diagnostics"])
+
+    @property
+    def passed(self):
+        """True if every channel passed its convergence checks."""
+        return all(d["passed"] for d in self.diagnostics.values())
+
+    def save(self, fname, overwrite=False):
+        """Write the InferenceData to NetCDF atomically."""
+        from pathlib import Path
+
+        from ._io import atomic_path
+
+        fname = Path(fname)
+        if fname.exists() and not overwrite:
+            raise FitError(f"{fname} exists; pass overwrite=True (--overwrite) to replace it.")
+        with atomic_path(fname) as tmp:
+            self.idata.to_netcdf(str(tmp))
+        return fname
+
+
+def _posterior_arrays(idata, free, ref):
+    post = idata.posterior
+    out = {n: post[n].values for n in free}
+    out["v"] = post["v"].values
+    out["p"] = post["p"].values
+    out["scale"] = np.exp(post["log_scale"].values)
+    out["bg"] = ref * np.exp(post["log_bg"].values)
+    out["chi"] = post["chi"].values
+    out["floor"] = ref * np.exp(post["log_floor"].values)
+    return out
+
+
+def _derived(arrays, priors, fmin, fmax):
+    """Peak frequency of the JR component (Hz) and damping (/s) per draw."""
+    from .model import eigenvalues
+    from .params import JRParams
+    from .spectrum import psd_from_v
+
+    shape = arrays["v"].shape
+    vals = {k: arrays[k].ravel() for k in priors.free}
+    params = priors.fixed.replace(**vals) if vals else priors.fixed
+    v = arrays["v"].ravel()
+    grid = np.linspace(max(fmin, 0.5), fmax, 400)
+    d = {k: (np.asarray(x)[:, None] if np.ndim(x) else x) for k, x in params.as_dict().items()}
+    psd = psd_from_v(grid, v[:, None], d)
+    peak = grid[np.argmax(psd, axis=1)]
+    ev = eigenvalues(v, JRParams(**{k: np.broadcast_to(x, v.shape) for k, x in params.as_dict().items()}))
+    damping = -ev[:, 0].real
+    return peak.reshape(shape), damping.reshape(shape)
+
+
+def _prior_samples(priors, rng, n=1000):
+    out = {k: pr.sample(rng, n) for k, pr in priors.jr.items()}
+    out["p"] = priors.p.sample(rng, n)
+    out["v"] = rng.uniform(*priors.v_bounds, n)
+    out["chi"] = priors.chi.sample(rng, n)
+    return out
+
+
+@verbose
+def fit_spectrum(spectrum, *, priors=None, config=None, model=None, progress=True, verbose=None):
+    """Fit the linearised JR spectrum to every channel of an observed spectrum.
+
+    Parameters
+    ----------
+    spectrum : ObservedSpectrum
+        Measured PSD (mV^2/Hz) with its effective segment count.
+    priors : SpectralPriors | None
+        Priors and fixed constants (default :class:`~jrfit.priors.SpectralPriors`).
+    config : FitConfig | None
+        Sampler settings.
+    model : SpectralModel | None
+        A compiled model to reuse (its priors are used); built if None.
+    progress : bool
+        Log one line per channel (and PyMC's progress bar when verbose).
+    verbose : bool | str | None
+        Log level for this call (True or 'info' shows progress).
+
+    Returns
+    -------
+    result : FitResult
+    """
+    import arviz as az
+    import pymc as pm
+    import xarray as xr
+
+    config = config or FitConfig()
+    t_start = time.perf_counter()
+    if model is None:
+        model = SpectralModel(priors, target_accept=config.target_accept)
+    priors = model.priors
+    k = thin_factor(spectrum)
+    freqs = np.asarray(spectrum.freqs, float)[::k]
+    n_eff_all = np.broadcast_to(np.asarray(spectrum.n_eff, float), (len(spectrum.ch_names),))
+    rng = np.random.default_rng(config.seed)
+    logger.info(
+        f"Fitting {len(spectrum.ch_names)} channel(s), {freqs[0]:.2f}-{freqs[-1]:.2f} Hz, "
+        f"{freqs.size} bins (every {k}. bin: bins closer than the window bandwidth are correlated)"
+    )
+    per_channel, diags, regimes, stability, ppc, ppc_mean, timings = [], {}, {}, {}, [], [], {}
+    for ci, ch in enumerate(spectrum.ch_names):
+        t0 = time.perf_counter()
+        y = np.asarray(spectrum.psd[ci], float)[::k]
+        if not np.all(np.isfinite(y)) or np.any(y <= 0):
+            raise FitError(f"Channel {ch!r} has non-finite or non-positive power in the band: check the recording.")
+        ref = float(np.median(y))
+        n_eff = float(n_eff_all[ci])
+        model.set_data(freqs, y / ref, n_eff)
+        start, lp = model.find_start(freqs, y / ref, n_eff, n_grid=config.n_grid)
+        starts = model.chain_starts(start, config.chains, rng)
+        with model.model, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            idata = pm.sample(
+                draws=config.draws, tune=config.tune, chains=config.chains, cores=1,
+                step=model.step, initvals=starts, random_seed=int(config.seed) + 1000 * ci,
+                progressbar=bool(progress) and logger.level <= 20, compute_convergence_checks=False,
+                return_inferencedata=True, idata_kwargs=dict(log_likelihood=False),
+            )
+        diag = diagnose(idata)
+        arrays = _posterior_arrays(idata, priors.free, ref)
+        arrays["peak_freq"], arrays["damping"] = _derived(arrays, priors, float(freqs[0]), float(freqs[-1]))
+        # posterior predictive: model mean and Gamma-noised spectra, data units
+        n_c, n_d = arrays["v"].shape
+        sel = rng.choice(n_c * n_d, size=min(config.n_ppc, n_c * n_d), replace=False)
+        flat = {kk: vv.reshape(-1)[sel] for kk, vv in arrays.items()}
+        jr = priors.fixed.as_dict()
+        jr.update({n: flat[n][:, None] for n in priors.free})
+        mean = predicted_psd(freqs, flat["v"][:, None], jr, flat["scale"][:, None] * ref,
+                             flat["bg"][:, None], flat["chi"][:, None], flat["floor"][:, None])
+        ppc_mean.append(mean)
+        ppc.append(rng.gamma(n_eff, mean / n_eff))
+        damp = arrays["damping"].ravel()
+        stability[ch] = dict(
+            damping_median=float(np.median(damp)), damping_q05=float(np.quantile(damp, 0.05)),
+            frac_near_boundary=float(np.mean(damp < 1.0)),
+        )
+        regimes[ch] = _regime_fractions(flat, priors)
+        diags[ch] = diag
+        per_channel.append((idata, arrays))
+        timings[ch] = time.perf_counter() - t0
+        status = "ok" if diag["passed"] else "FAILED: " + "; ".join(diag["problems"])
+        if progress:
+            logger.info(
+                f"  {ch}: peak {np.median(arrays['peak_freq']):.2f} Hz, damping "
+                f"{np.median(damp):.2f} /s, R-hat {diag['r_hat']:.3f}, ESS {diag['ess_bulk']:.0f}, "
+                f"{diag['divergences']} divergences [{timings[ch]:.1f} s] {status}"
+            )
+        if not diag["passed"]:
+            logger.warning(f"Channel {ch}: the fit did not pass its diagnostics ({'; '.join(diag['problems'])}).")
+    # ---- assemble one InferenceData over channels
+    chans = list(spectrum.ch_names)
+    names = list(priors.free) + ["v", "p", "scale", "bg", "chi", "floor", "peak_freq", "damping"]
+    post = xr.Dataset({
+        n: (("chain", "draw", "channel"), np.stack([a[n] for _, a in per_channel], axis=-1)) for n in names
+    }, coords=dict(chain=np.arange(config.chains), draw=np.arange(config.draws), channel=chans))
+    stats_names = [s for s in per_channel[0][0].sample_stats.data_vars]
+    stats = xr.Dataset({
+        s: (("chain", "draw", "channel"), np.stack([i.sample_stats[s].values for i, _ in per_channel], axis=-1))
+        for s in stats_names if per_channel[0][0].sample_stats[s].ndim == 2
+    }, coords=post.coords)
+    pri = _prior_samples(priors, rng)
+    prior = xr.Dataset({n: (("chain", "draw"), v[None]) for n, v in pri.items()},
+                       coords=dict(chain=[0], draw=np.arange(len(pri["p"]))))
+    n_ppc = ppc[0].shape[0]
+    pp = xr.Dataset({
+        "psd": (("chain", "draw", "channel", "freq"), np.stack(ppc, axis=1)[None]),
+        "psd_mean": (("chain", "draw", "channel", "freq"), np.stack(ppc_mean, axis=1)[None]),
+    }, coords=dict(chain=[0], draw=np.arange(n_ppc), channel=chans, freq=freqs))
+    obs = xr.Dataset({"psd": (("channel", "freq"), np.asarray(spectrum.psd, float)[:, ::k])},
+                     coords=dict(channel=chans, freq=freqs))
+    const = xr.Dataset({"n_eff": (("channel",), n_eff_all.copy())}, coords=dict(channel=chans))
+    idata = az.InferenceData(posterior=post, sample_stats=stats, prior=prior,
+                             posterior_predictive=pp, observed_data=obs, constant_data=const)
+    from datetime import datetime, timezone
+
+    attrs = dict(
+        jrfit_version=__version__,
+        input_file=str(spectrum.source or ""),
+        channels=json.dumps(chans),
+        preprocessing=json.dumps(list(spectrum.record), default=str),
+        fmin=float(freqs[0]), fmax=float(freqs[-1]),
+        units="mV^2/Hz",
+        method=spectrum.method,
+        thin=int(k),
+        priors=json.dumps(priors.to_dict()),
+        free_params=json.dumps(list(priors.free)),
+        seed=int(config.seed),
+        sampler=json.dumps(dict(draws=config.draws, tune=config.tune, chains=config.chains,
+                                target_accept=config.target_accept, sampler="PyMC NUTS")),
+        likelihood="linear (Whittle)",
+        diagnostics=json.dumps(diags),
+        regime=json.dumps(regimes),
+        stability=json.dumps(stability),
+        n_eff=json.dumps({c: float(n) for c, n in zip(chans, n_eff_all)}),
+        timings_s=json.dumps(dict(compile=model.compile_time, **timings,
+                                  total=time.perf_counter() - t_start)),
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+    idata.attrs.update(attrs)
+    idata.posterior.attrs.update(attrs)
+    cfg = dict(config=config.__dict__, priors=priors.to_dict())
+    return FitResult(idata=idata, config=cfg)
+
+
+def _regime_fractions(flat, priors, n=60):
+    """Fractions of posterior draws in each dynamical regime (at their own p)."""
+    from .dynamics import regime
+
+    m = min(n, flat["v"].size)
+    vals = {k: flat[k][:m] for k in priors.free}
+    params = priors.fixed.replace(mu=flat["p"][:m], **vals)
+    labels = regime(params)
+    labels = [str(x) for x in np.ravel(labels)]
+    uniq, counts = np.unique(labels, return_counts=True)
+    return {u: float(c) / m for u, c in zip(uniq, counts)}

@@ -1,0 +1,654 @@
+"""HTML report of a spectral fit: one self-contained file for a reader who did not run it.
+
+:func:`make_report` reads a fit result (ArviZ InferenceData, or the NetCDF
+file it was saved to) and writes one HTML file with :class:`mne.Report`,
+every figure embedded as a PNG. Sections:
+
+* **Summary**: input file, channels, band, likelihood, versions, seed; a
+  PASS/FAIL banner per channel from the recorded convergence diagnostics
+  (a failed channel lists its problems); an overview table of the channels.
+* **One section per channel**: the data spectrum with the posterior-predictive
+  bands; the parameter table (median, 90 % interval, R-hat, bulk and tail
+  ESS); prior against posterior densities; posterior correlations and the
+  most correlated pairs (what they mean for identifiability); the posterior
+  operating points on the bifurcation diagram at the posterior-median
+  constants, with the regime fractions and the distance to the stability
+  boundary; the diagnostics and trace/rank plots.
+* **Provenance**: the preprocessing record, the priors and every attribute of
+  the result.
+
+Figures come from :mod:`jrfit.viz` (matplotlib is imported only there).
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ._io import atomic_path
+from ._logging import logger, verbose
+from .errors import JRFitError
+from .viz import (
+    _channel_names,
+    _default_vars,
+    _draws,
+    _free_params,
+    _meaning,
+    _posterior_correlation,
+    _sel,
+    _spectra,
+    _top_pairs,
+    _unit,
+)
+
+__all__ = ["make_report"]
+
+# criteria used to highlight cells of the parameter table (those of
+# jrfit.inference.THRESHOLDS; the PASS/FAIL verdict itself is the recorded one)
+_RHAT_MAX = 1.01
+_ESS_MIN = 400.0
+_N_PAIRS = 4
+_MAX_BIF_CACHE = 32
+
+
+# ----------------------------------------------------------------------------
+# public API
+@verbose
+def make_report(idata_or_path, fname, *, title=None, overwrite=False, cycles=True, verbose=None):
+    """Write the HTML report of a spectral fit.
+
+    Parameters
+    ----------
+    idata_or_path : arviz.InferenceData | path-like
+        The fit result, or the NetCDF file it was saved to (read with
+        :func:`arviz.from_netcdf`).
+    fname : path-like
+        Output file; must end in ``.html``. Written atomically: if anything
+        fails, no (partial) file is left.
+    title : str | None
+        Title of the report (default: from the input file name).
+    overwrite : bool
+        Replace ``fname`` if it exists (default: refuse).
+    cycles : bool
+        Compute the limit cycles of the bifurcation diagram of each channel
+        (about 1-4 s per channel, cached for equal constants); if False only
+        the fixed points, Hopf points and folds (well under a second).
+    verbose : bool | str | int | None
+        Log level for this call (see :func:`jrfit.set_log_level`).
+
+    Returns
+    -------
+    fname : pathlib.Path
+        The report written.
+    """
+    import mne
+
+    from .viz import _close
+
+    fname = Path(fname).expanduser()
+    if fname.suffix.lower() != ".html":
+        raise JRFitError(f"The report file name must end in .html, got {str(fname)!r}.")
+    if fname.exists() and not overwrite:
+        raise JRFitError(f"{fname} exists; pass overwrite=True to replace it.")
+    idata, source = _load(idata_or_path)
+    _check_result(idata)
+    channels = _channel_names(idata)
+    attrs = dict(idata.attrs)
+    if title is None:
+        name = Path(str(attrs.get("input_file") or source or "")).name
+        title = f"jrfit spectral fit: {name}" if name else "jrfit spectral fit"
+    t0 = time.perf_counter()
+    logger.info("Report of %d channel(s) %s -> %s", len(channels), channels, fname)
+    rep = mne.Report(title=title, verbose=False)
+    diag = _json_attr(attrs, "diagnostics", {})
+
+    def add_fig(fig, item_title, caption, section, tags):
+        try:
+            rep.add_figure(fig, title=item_title, caption=caption, image_format="png",
+                           section=section, tags=tags)
+        finally:
+            _close(fig)
+
+    _add_summary(rep, idata, channels, attrs, diag, source)
+    for ch in channels:
+        t1 = time.perf_counter()
+        _add_channel(rep, idata, ch, attrs, diag, add_fig, cycles)
+        logger.info("  channel %s: %.1f s", ch, time.perf_counter() - t1)
+    _add_provenance(rep, attrs)
+    with atomic_path(fname) as tmp:
+        rep.save(tmp, open_browser=False, overwrite=True, verbose=False)
+        _umask_mode(tmp)
+    logger.info("Report written in %.1f s: %s", time.perf_counter() - t0, fname)
+    return fname
+
+
+# ----------------------------------------------------------------------------
+# input
+def _load(idata_or_path):
+    import arviz as az
+
+    if isinstance(idata_or_path, az.InferenceData):
+        return idata_or_path, None
+    if isinstance(idata_or_path, (str, Path)):
+        path = Path(idata_or_path).expanduser()
+        if not path.is_file():
+            raise JRFitError(f"Fit result {path} not found: pass the NetCDF file written by the fit.")
+        try:
+            return az.from_netcdf(path), str(path)
+        except (OSError, ValueError) as err:
+            raise JRFitError(f"Cannot read {path} as a fit result (NetCDF InferenceData): {err}") from None
+    raise JRFitError("'idata_or_path' must be an arviz.InferenceData or the path of a NetCDF file, "
+                     f"got {type(idata_or_path).__name__}.")
+
+
+def _check_result(idata):
+    groups = set(idata.groups())
+    missing = [g for g in ("posterior", "observed_data") if g not in groups]
+    if missing:
+        raise JRFitError(f"The fit result lacks the group(s) {missing}; it has {sorted(groups)}.")
+    post = idata.posterior
+    need = [n for n in ("v", "p") if n not in post]
+    if need:
+        raise JRFitError(f"The posterior lacks {need}; it has {sorted(post.data_vars)}.")
+    if "channel" not in post.dims:
+        raise JRFitError("The posterior has no 'channel' dimension: not a jrfit spectral-fit result.")
+    if "psd" not in idata.observed_data:
+        raise JRFitError("The fit result has no observed_data['psd'].")
+
+
+def _json_attr(attrs, key, default):
+    raw = attrs.get(key)
+    if raw is None:
+        return default
+    if not isinstance(raw, str):
+        return raw
+    try:
+        return json.loads(raw)
+    except ValueError:
+        logger.warning("attrs[%r] is not valid JSON; shown as text.", key)
+        return raw
+
+
+# ----------------------------------------------------------------------------
+# formatting
+def _umask_mode(path):
+    """Give a file the usual mode (0666 less the umask; mkstemp makes it 0600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
+
+
+def _fmt(x, digits=4):
+    """A number with ``digits`` significant digits (the format of the tables)."""
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return html.escape(str(x))
+    if not np.isfinite(x):
+        return "n/a"
+    return f"{x:.{digits}g}"
+
+
+def _rhat(x):
+    x = _float(x)
+    return f"{x:.3f}" if np.isfinite(x) else "n/a"
+
+
+def _ess(x):
+    x = _float(x)
+    return f"{x:.0f}" if np.isfinite(x) else "n/a"
+
+
+def _float(x):
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _esc(x):
+    return html.escape(str(x))
+
+
+def _table(header, rows, klass="table table-sm table-striped", raw=False):
+    """HTML table; cells are escaped unless ``raw`` (then they are HTML)."""
+    cell = (lambda c: str(c)) if raw else _esc
+    out = [f'<table class="{klass}"><thead><tr>']
+    out += [f"<th>{_esc(h)}</th>" for h in header]
+    out.append("</tr></thead><tbody>")
+    for r in rows:
+        out.append("<tr>" + "".join(f"<td>{cell(c)}</td>" for c in r) + "</tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def _bad(text, bad):
+    return f'<span style="color:#b00020;font-weight:bold">{_esc(text)}</span>' if bad else _esc(text)
+
+
+def _tag(ch):
+    tag = "".join(c if c.isalnum() or c in "-_." else "-" for c in str(ch))
+    return f"ch-{tag}"
+
+
+def _status(diag, ch):
+    """('PASS' | 'FAIL' | 'UNCHECKED', dict) from the recorded diagnostics."""
+    d = diag.get(ch) if isinstance(diag, dict) else None
+    if not isinstance(d, dict):
+        return "UNCHECKED", {}
+    return ("PASS" if d.get("passed") else "FAIL"), d
+
+
+def _banner(ch, status, d):
+    if status == "PASS":
+        detail = (f"R-hat {_rhat(d.get('r_hat'))}, bulk ESS {_ess(d.get('ess_bulk'))}, "
+                  f"tail ESS {_ess(d.get('ess_tail'))}, {d.get('divergences', 'n/a')} divergences, "
+                  f"BFMI {_fmt(d.get('bfmi'), 2)}")
+        return (f'<div class="alert alert-success jrfit-status jrfit-pass" role="status">'
+                f"<strong>PASS &#10003; {_esc(ch)}</strong>: the sampler passed the convergence "
+                f"checks ({_esc(detail)}).</div>")
+    if status == "FAIL":
+        problems = d.get("problems") or ["(no problem recorded)"]
+        items = "".join(f"<li>{_esc(p)}</li>" for p in problems)
+        return (f'<div class="alert alert-danger jrfit-status jrfit-fail" role="alert">'
+                f"<strong>FAIL &#10007; {_esc(ch)}</strong>: the sampler did not converge; "
+                f"do not interpret these estimates before refitting (more draws or tuning, a "
+                f"higher target_accept, or tighter priors). Problems:<ul>{items}</ul></div>")
+    return (f'<div class="alert alert-warning jrfit-status jrfit-unchecked" role="status">'
+            f"<strong>UNCHECKED {_esc(ch)}</strong>: no convergence diagnostics recorded for this "
+            f"channel; check the R-hat and ESS columns of its parameter table.</div>")
+
+
+def _interval(x, digits=4):
+    x = x[np.isfinite(x)]
+    if not x.size:
+        return "n/a"
+    lo, med, hi = np.quantile(x, [0.05, 0.5, 0.95])
+    return f"{_fmt(med, digits)} [{_fmt(lo, digits)}, {_fmt(hi, digits)}]"
+
+
+def _main_regime(reg):
+    if not isinstance(reg, dict) or not reg:
+        return "n/a"
+    label, frac = max(reg.items(), key=lambda kv: kv[1])
+    return f"{label} ({100 * float(frac):.0f} %)"
+
+
+# ----------------------------------------------------------------------------
+# (a) summary
+def _add_summary(rep, idata, channels, attrs, diag, source):
+    post = idata.posterior
+    free = _free_params(idata)
+    fmin, fmax = attrs.get("fmin"), attrs.get("fmax")
+    band = f"{_fmt(fmin)}-{_fmt(fmax)} Hz" if fmin is not None and fmax is not None else "n/a"
+    meta = [
+        ("input file", attrs.get("input_file", "n/a")),
+        ("result file", source or "(in memory)"),
+        ("channels", ", ".join(channels)),
+        ("frequency band", band),
+        ("likelihood", attrs.get("likelihood", "n/a")),
+        ("free JR constants", ", ".join(free) + " (plus the operating point v; p = p(v))"),
+        ("sampling", f"{post.sizes.get('chain', 0)} chains x {post.sizes.get('draw', 0)} draws"),
+        ("seed", attrs.get("seed", "n/a")),
+        ("jrfit version", attrs.get("jrfit_version", "n/a")),
+        ("fit created", attrs.get("created", "n/a")),
+        ("report created", time.strftime("%Y-%m-%dT%H:%M:%S%z")),
+    ]
+    statuses = {ch: _status(diag, ch) for ch in channels}
+    n_fail = sum(s == "FAIL" for s, _ in statuses.values())
+    n_unchecked = sum(s == "UNCHECKED" for s, _ in statuses.values())
+    if n_fail:
+        head = (f'<div class="alert alert-danger"><strong>{n_fail} of {len(channels)} channel(s) '
+                f"FAILED the convergence checks.</strong></div>")
+    elif n_unchecked:
+        head = (f'<div class="alert alert-warning">{n_unchecked} of {len(channels)} channel(s) '
+                f"have no recorded diagnostics.</div>")
+    else:
+        head = (f'<div class="alert alert-success">All {len(channels)} channel(s) passed the '
+                f"convergence checks.</div>")
+    banners = "".join(_banner(ch, *statuses[ch]) for ch in channels)
+    regimes = _json_attr(attrs, "regime", {})
+    n_eff = _json_attr(attrs, "n_eff", {})
+    rows = []
+    for ch in channels:
+        status = statuses[ch][0]
+        pk = _draws(idata, "peak_freq", ch)
+        dm = _draws(idata, "damping", ch)
+        rows.append([
+            _esc(ch),
+            _bad(status, status != "PASS"),
+            _esc(_interval(pk, 3)) if pk is not None else "n/a",
+            _esc(_interval(dm, 3)) if dm is not None else "n/a",
+            _esc(_main_regime(regimes.get(ch) if isinstance(regimes, dict) else None)),
+            _esc(_fmt(n_eff.get(ch), 3)) if isinstance(n_eff, dict) else "n/a",
+        ])
+    overview = _table(["channel", "status", "peak frequency (Hz), median [90 %]",
+                       "damping (/s), median [90 %]", "most probable regime",
+                       "n_eff (averaged periodograms)"], rows, raw=True)
+    guide = (
+        "<p><em>How to read this report.</em> Each channel was fitted separately: the "
+        "linearised Jansen-Rit spectrum (scaled) plus an aperiodic background "
+        "<code>bg / f^chi</code> and a white floor was fitted to the channel's power spectrum by "
+        "NUTS. Intervals are central 90 % posterior intervals. A channel marked FAIL did not "
+        "converge and its numbers are not trustworthy. <code>damping</code> is the decay rate "
+        "of the slowest mode of the column (/s); it is positive for a stable operating point, "
+        "and values near 0 mean the fit sits next to a bifurcation, where the linearisation is "
+        "least reliable.</p>"
+    )
+    body = (head + _table(["", ""], [(k, v) for k, v in meta]) + "<h5>Convergence</h5>"
+            + banners + "<h5>Channels</h5>" + overview + guide)
+    rep.add_html(body, title="Summary", section="Summary", tags=("summary",))
+
+
+# ----------------------------------------------------------------------------
+# (b)-(g) one channel
+def _add_channel(rep, idata, ch, attrs, diag, add_fig, cycles):
+    from . import viz
+
+    section = f"Channel {ch}"
+    tags = (_tag(ch),)
+    status, d = _status(diag, ch)
+    rep.add_html(_banner(ch, status, d), title=f"{ch}: status", section=section, tags=tags)
+
+    # (b) spectrum and fit
+    fig = viz.plot_psd_fit(idata, ch, title=f"{ch}: data and posterior predictive "
+                                            f"({'PASS' if status == 'PASS' else status})")
+    add_fig(fig, f"{ch}: spectrum and fit", _fit_caption(idata, ch), section, tags)
+
+    # (c) parameters
+    rep.add_html(_param_table(idata, ch), title=f"{ch}: parameters", section=section, tags=tags)
+
+    # (d) prior vs posterior
+    fig = viz.plot_prior_posterior(idata, ch)
+    add_fig(fig, f"{ch}: prior and posterior", (
+        "Prior (grey) and posterior (blue) densities; dashed line: posterior median. Contraction "
+        "= 1 - var(posterior)/var(prior): near 1 the spectrum determined the parameter, near 0 "
+        "it is held by its prior."), section, tags)
+
+    # (e) correlations
+    names, corr = _posterior_correlation(idata, ch)
+    if len(names) >= 2:
+        fig = viz.plot_correlation(idata, ch)
+        add_fig(fig, f"{ch}: posterior correlations", (
+            "Spearman rank correlations between the posterior draws (unchanged by log "
+            "transforms)."), section, tags)
+        pairs = _top_pairs(names, corr, _N_PAIRS)
+        fig = viz.plot_pair(idata, ch, pairs=[(x, y) for x, y, _ in pairs])
+        add_fig(fig, f"{ch}: most correlated pairs", (
+            "Posterior draws of the most correlated pairs (colour: chain)."), section, tags)
+        rep.add_html(_correlation_text(pairs), title=f"{ch}: identifiability", section=section,
+                     tags=tags)
+
+    # (f) dynamics
+    _add_dynamics(rep, idata, ch, attrs, add_fig, cycles, section, tags)
+
+    # (g) diagnostics
+    rep.add_html(_diagnostics_html(idata, ch, status, d), title=f"{ch}: diagnostics",
+                 section=section, tags=tags)
+    trace_vars = _free_params(idata)[:4] + [n for n in ("v", "p") if n in idata.posterior]
+    fig = viz.plot_trace(idata, ch, trace_vars)
+    add_fig(fig, f"{ch}: traces and ranks", (
+        "Traces of each chain (divergent transitions: red ticks) and rank histograms; "
+        "chains that mix well overlap in the traces and have flat rank histograms."),
+        section, tags)
+
+
+def _fit_caption(idata, ch):
+    obs = np.asarray(_sel(idata.observed_data["psd"], ch).values, float)
+    pp = _spectra(idata, "psd", ch)
+    text = ("Black: the data. Blue line: median of the fitted (noise-free) model; dark and light "
+            "blue bands: its 50 % and 90 % posterior intervals; lightest band: 90 % "
+            "posterior-predictive interval including the sampling noise of a spectral "
+            "estimate.")
+    if pp is not None:
+        lo, hi = np.nanquantile(pp, [0.05, 0.95], axis=0)
+        cover = float(np.mean((obs >= lo) & (obs <= hi)))
+        text += (f" {100 * cover:.0f} % of the data points lie in the 90 % predictive band "
+                 "(a well-calibrated fit: about 90 %; much less means misfit, much more an "
+                 "overestimated noise level).")
+    else:
+        text += " (No posterior-predictive samples in the result.)"
+    return text
+
+
+def _param_table(idata, ch):
+    import arviz as az
+    import xarray as xr
+
+    names = _default_vars(idata, derived=True)
+    ds = xr.Dataset({n: _sel(idata.posterior[n], ch) for n in names})
+    with np.errstate(all="ignore"):
+        rhat = az.rhat(ds)
+        ess_b = az.ess(ds, method="bulk")
+        ess_t = az.ess(ds, method="tail")
+    rows = []
+    free = set(_free_params(idata))
+    for n in names:
+        x = np.asarray(ds[n].values, float).reshape(-1)
+        x = x[np.isfinite(x)]
+        med, lo, hi = (np.quantile(x, [0.5, 0.05, 0.95]) if x.size else (np.nan,) * 3)
+        r, eb, et = float(rhat[n]), float(ess_b[n]), float(ess_t[n])
+        kind = "free JR constant" if n in free else ""
+        rows.append([
+            f"<b>{_esc(n)}</b>",
+            _esc(_meaning(n)) + (f" <small>({kind})</small>" if kind else ""),
+            _esc(_unit(n)),
+            _fmt(med), f"[{_fmt(lo)}, {_fmt(hi)}]",
+            _bad(_rhat(r), not r <= _RHAT_MAX),
+            _bad(_ess(eb), not eb >= _ESS_MIN),
+            _bad(_ess(et), not et >= _ESS_MIN),
+        ])
+    table = _table(["parameter", "meaning", "unit", "median", "90 % interval", "R-hat",
+                    "bulk ESS", "tail ESS"], rows, raw=True)
+    note = (f"<p><small>Red: R-hat above {_RHAT_MAX} or ESS below {_ESS_MIN:.0f}. "
+            "bg (at 1 Hz) and floor are in mV\u00b2/Hz; scale is dimensionless (it multiplies "
+            "the JR spectrum computed at \u03c3 = 1 /s^0.5 and A fixed).</small></p>")
+    return table + note
+
+
+def _correlation_text(pairs):
+    def strength(r):
+        a = abs(r)
+        return "strong" if a >= 0.8 else "moderate" if a >= 0.5 else "weak"
+
+    items = "".join(f"<li><b>{_esc(x)}</b> and <b>{_esc(y)}</b>: r = {r:+.2f} ({strength(r)})</li>"
+                    for x, y, r in pairs)
+    return (
+        f"<p>Most correlated pairs:</p><ul>{items}</ul>"
+        "<p>A strong correlation means the spectrum constrains a combination of the two "
+        "parameters rather than each one, so their separate intervals overstate what is known "
+        "(MODEL_NOTES section 6). The linearised spectrum of one column depends on five "
+        "combinations only: the rate constants a and b, two loop gains and the input scale. "
+        "A and the noise intensity \u03c3 are exactly degenerate with the overall scale (they "
+        "are fixed and <code>scale</code> absorbs them); B, C and p trade off against each "
+        "other along the loop gains and are held mainly by their priors (compare their "
+        "contraction above). Correlations are a property of the model, not a sampler "
+        "failure, but strong curved ridges slow the chains down (low ESS).</p>"
+    )
+
+
+# (f) bifurcation diagram, regimes, stability
+def _posterior_constants(idata, ch, attrs):
+    """JRParams at the posterior-median free constants (fixed ones from the priors)."""
+    from .params import JRParams
+    from .priors import SpectralPriors
+
+    pri = _json_attr(attrs, "priors", None)
+    base = JRParams(sigma=1.0)
+    if isinstance(pri, dict):
+        try:
+            base = SpectralPriors.from_dict(pri).fixed
+        except (KeyError, TypeError, ValueError) as err:
+            logger.warning("attrs['priors'] could not be read (%s); using the JR 1995 defaults "
+                           "for the fixed constants.", err)
+    med = {}
+    for n in _free_params(idata):
+        x = _draws(idata, n, ch)
+        # 4 significant digits: reproducible and reusable by the cache
+        med[n] = float(f"{np.nanmedian(x):.4g}")
+    return base.replace(**med)
+
+
+@functools.lru_cache(maxsize=_MAX_BIF_CACHE)
+def _bifurcation_cached(params, p_range, cycles):
+    from .dynamics import bifurcation
+
+    return bifurcation(params, p_range, cycles=cycles, verbose=False)
+
+
+def _add_dynamics(rep, idata, ch, attrs, add_fig, cycles, section, tags):
+    from . import viz
+
+    p = _draws(idata, "p", ch)
+    p = p[np.isfinite(p)]
+    lo, hi = (np.quantile(p, [0.005, 0.995]) if p.size else (0.0, 0.0))
+    # a round range containing the default (-60, 360) /s and the draws
+    p_range = (float(min(-60.0, 20 * np.floor((lo - 20) / 20))),
+               float(max(360.0, 20 * np.ceil((hi + 20) / 20))))
+    params = _posterior_constants(idata, ch, attrs)
+    consts = ", ".join(f"{n} = {_fmt(getattr(params, n))} {_unit(n)}" for n in _free_params(idata))
+    t0 = time.perf_counter()
+    try:
+        bif = _bifurcation_cached(params, p_range, bool(cycles))
+    except JRFitError as err:
+        logger.warning("Bifurcation diagram of channel %s failed: %s", ch, err)
+        bif = None
+        rep.add_html(f'<div class="alert alert-warning">The bifurcation diagram at the '
+                     f"posterior-median constants ({_esc(consts)}) could not be computed: "
+                     f"{_esc(err)}</div>", title=f"{ch}: bifurcation diagram", section=section,
+                     tags=tags)
+    logger.info("  bifurcation diagram (%s cycles): %.1f s", "with" if cycles else "without",
+                time.perf_counter() - t0)
+    if bif is not None:
+        fig = viz.plot_posterior_bifurcation(idata, ch, bif)
+        add_fig(fig, f"{ch}: bifurcation diagram", (
+            f"Fixed points and limit cycles against the input p at the posterior-median "
+            f"constants ({consts}; the other constants fixed), with posterior draws of the "
+            f"operating point (p, v) in cyan. Only the constants are fixed at their medians: "
+            f"the diagram of each draw differs slightly."
+            + ("" if cycles else " Limit cycles not computed (cycles=False).")),
+            section, tags)
+    rep.add_html(_stability_html(idata, ch, attrs), title=f"{ch}: regime and stability",
+                 section=section, tags=tags)
+    if "damping" in idata.posterior:
+        fig = viz.plot_stability(idata, ch)
+        add_fig(fig, f"{ch}: distance to the stability boundary", (
+            "Posterior of damping = -Re(leading eigenvalue) of the Jacobian at the operating "
+            "point, in /s: the decay rate of the slowest mode. 1/damping is its time "
+            "constant; damping near 0 means the column is close to a Hopf bifurcation."),
+            section, tags)
+
+
+def _stability_html(idata, ch, attrs):
+    regimes = _json_attr(attrs, "regime", {})
+    reg = regimes.get(ch) if isinstance(regimes, dict) else None
+    out = []
+    if isinstance(reg, dict) and reg:
+        rows = [(label, f"{100 * float(frac):.1f} %")
+                for label, frac in sorted(reg.items(), key=lambda kv: -float(kv[1]))]
+        out.append("<p>Dynamical regime of the posterior draws (jrfit.dynamics.regime):</p>")
+        out.append(_table(["regime", "fraction of draws"], rows))
+    else:
+        out.append("<p>No regime fractions recorded in the result.</p>")
+    stab = _json_attr(attrs, "stability", {})
+    s = stab.get(ch) if isinstance(stab, dict) else None
+    if isinstance(s, dict) and s:
+        rows = [(k, _fmt(v)) for k, v in s.items()]
+        out.append("<p>Stability (recorded by the fit; damping in /s):</p>")
+        out.append(_table(["quantity", "value"], rows))
+    d = _draws(idata, "damping", ch)
+    if d is not None and np.any(np.isfinite(d)):
+        d = d[np.isfinite(d)]
+        med = float(np.median(d))
+        tau = f"{1e3 / med:.0f} ms" if med > 0 else "n/a (unstable)"
+        out.append(
+            f"<p>Distance to the stability boundary: damping {_esc(_interval(d, 3))} /s "
+            f"(median [90 %]); the slowest mode decays with time constant {tau}; "
+            f"{100 * float(np.mean(d <= 0)):.1f} % of the draws are unstable (damping &le; 0).</p>")
+    return "".join(out)
+
+
+# (g) diagnostics
+def _diagnostics_html(idata, ch, status, d):
+    rows = [[
+        _esc(ch), _bad(status, status != "PASS"),
+        _esc(_rhat(d.get("r_hat"))), _esc(_ess(d.get("ess_bulk"))),
+        _esc(_ess(d.get("ess_tail"))), _esc(d.get("divergences", "n/a")),
+        _esc(_fmt(d.get("bfmi"), 3)),
+        "<br>".join(_esc(p) for p in d.get("problems", [])) or "none",
+    ]]
+    out = ["<p>Recorded diagnostics (worst over the parameters: largest R-hat, smallest ESS; "
+           "BFMI: smallest over the chains):</p>",
+           _table(["channel", "status", "R-hat", "bulk ESS", "tail ESS", "divergences", "BFMI",
+                   "problems"], rows, raw=True)]
+    if hasattr(idata, "sample_stats"):
+        ss = idata.sample_stats
+        facts = []
+        if "diverging" in ss:
+            facts.append(("divergent transitions (sample_stats)",
+                          int(np.asarray(_sel(ss["diverging"], ch).values).sum())))
+        if "tree_depth" in ss:
+            facts.append(("largest tree depth", int(np.asarray(_sel(ss["tree_depth"], ch).values).max())))
+        for key, label in (("acceptance_rate", "mean acceptance rate"), ("step_size", "mean step size")):
+            if key in ss:
+                facts.append((label, _fmt(float(np.nanmean(_sel(ss[key], ch).values)), 3)))
+        if facts:
+            out.append(_table(["sampler statistic", "value"], facts))
+    return "".join(out)
+
+
+# ----------------------------------------------------------------------------
+# (h) provenance
+def _add_provenance(rep, attrs):
+    section = "Provenance"
+    tags = ("provenance",)
+    steps = _json_attr(attrs, "preprocessing", None)
+    if isinstance(steps, list) and steps:
+        rows = []
+        for i, st in enumerate(steps, 1):
+            if isinstance(st, dict):
+                rest = {k: v for k, v in st.items() if k != "step"}
+                rows.append((i, st.get("step", "?"),
+                             "; ".join(f"{k} = {json.dumps(v) if not isinstance(v, str) else v}"
+                                       for k, v in rest.items())))
+            else:
+                rows.append((i, str(st), ""))
+        rep.add_html(_table(["#", "step", "parameters and results"], rows),
+                     title="Preprocessing", section=section, tags=tags)
+    else:
+        rep.add_html("<p>No preprocessing record in the result.</p>", title="Preprocessing",
+                     section=section, tags=tags)
+    pri = _json_attr(attrs, "priors", None)
+    if isinstance(pri, dict):
+        from .priors import SpectralPriors
+
+        try:
+            rows = SpectralPriors.from_dict(pri).table()
+            rep.add_html(_table(["name", "unit", "prior"], rows), title="Priors", section=section,
+                         tags=tags)
+        except (KeyError, TypeError, ValueError) as err:
+            rep.add_html(f"<p>The priors could not be read: {_esc(err)}</p>", title="Priors",
+                         section=section, tags=tags)
+    else:
+        rep.add_html("<p>No priors recorded in the result.</p>", title="Priors",
+                     section=section, tags=tags)
+    shown = {}
+    for k, v in attrs.items():
+        if isinstance(v, str):
+            try:
+                v = json.loads(v)
+            except ValueError:
+                pass
+        elif isinstance(v, np.generic):
+            v = v.item()
+        elif isinstance(v, np.ndarray):
+            v = v.tolist()
+        shown[k] = v
+    rep.add_code(json.dumps(shown, indent=2, default=str), title="All attributes of the result",
+                 language="json", section=section, tags=tags)
