@@ -277,3 +277,37 @@ def test_python_m_jrfit(tmp_path):
     assert res.returncode == 2
     assert res.stderr.startswith("jrfit: error: No stable fixed point at mu = 220 /s")
     assert list(tmp_path.iterdir()) == []
+
+
+# ----------------------------------------------------------------------------
+# fit-psd / report
+def test_fit_psd_writes_result_and_report_then_report_rebuilds(tmp_path, capsys):
+    import arviz as az
+
+    from jrfit.example import make_example_recording
+
+    rec = make_example_recording(tmp_path / "ex_raw.fif")
+    out = tmp_path / "res"
+    code = main(["fit-psd", str(rec), "--channels", "O1", "--reference", "none",
+                 "--draws", "30", "--tune", "30", "--chains", "2", "--quiet", "--out", str(out)])
+    assert code == 0
+    nc = out / "ex_raw_jrfit.nc"
+    html = out / "ex_raw_report.html"
+    assert nc.is_file() and html.is_file()
+    idata = az.from_netcdf(nc)
+    assert list(idata.posterior["channel"].values) == ["O1"]
+    assert idata.attrs["input_file"].endswith("ex_raw.fif")
+    # too short to converge: the result says so
+    assert "WARNING" in capsys.readouterr().out
+    html.unlink()
+    assert main(["report", str(nc)]) == 0
+    assert html.is_file() and "O1" in html.read_text()
+
+
+def test_fit_psd_bad_input_leaves_nothing(tmp_path, capsys):
+    out = tmp_path / "res"
+    assert main(["fit-psd", str(tmp_path / "missing.edf"), "--out", str(out)]) == 2
+    assert "missing.edf" in capsys.readouterr().err
+    assert not out.exists()
+    assert main(["report", str(tmp_path / "missing.nc")]) == 2
+    assert "not found" in capsys.readouterr().err
