@@ -58,7 +58,7 @@ class FitConfig:
     chains: int = 4
     seed: int = 0
     target_accept: float = 0.9
-    n_grid: int = 36
+    n_grid: int = 24
     n_ppc: int = 200
 
     def __post_init__(self):
@@ -99,7 +99,9 @@ class SpectralModel:
             for name, pr in priors.jr.items():
                 theta = pm.Normal(f"log_{name}", 0.0, pr.sd)
                 jr[name] = pm.Deterministic(name, pr.median * pt.exp(theta))
-            v_lo, v_hi = priors.v_bounds
+            # support of v: the stable branch chosen at initialisation (set_branch)
+            v_lo = pm.Data("v_lo", float(priors.v_bounds[0]))
+            v_hi = pm.Data("v_hi", float(priors.v_bounds[1]))
             v = pm.Uniform("v", v_lo, v_hi)
             psd_jr, p, log_jac, stable = op(pt.stack([v] + [jr[n] for n in self.free]), freqs)
             p = pm.Deterministic("p", p)
@@ -137,9 +139,17 @@ class SpectralModel:
         """Log density and gradient at an unconstrained raveled point."""
         return self._func(x)
 
+    def set_branch(self, v_lo, v_hi):
+        """Restrict v (mV) to one stable fixed-point branch (no recompilation)."""
+        import pymc as pm
+
+        with self.model:
+            pm.set_data(dict(v_lo=float(v_lo), v_hi=float(v_hi)))
+        self._v_support = (float(v_lo), float(v_hi))
+
     def _unconstrained(self, v, jr_log, obs):
         """Named point in PyMC's unconstrained space."""
-        v_lo, v_hi = self.priors.v_bounds
+        v_lo, v_hi = getattr(self, "_v_support", self.priors.v_bounds)
         cp = self.priors.chi
         chi = float(np.clip(obs[2], cp.lower + 1e-6, cp.upper - 1e-6))
         point = {f"log_{n}": np.asarray(jr_log[i]) for i, n in enumerate(self.free)}
@@ -171,40 +181,69 @@ class SpectralModel:
         from ._ops import _stable, jr_linear_numpy
 
         pr = self.priors
+        self.set_branch(*pr.v_bounds)
         fixed = pr.fixed.as_dict()
         freqs = np.asarray(freqs, float)
         y = np.asarray(psd, float)
         med = np.array([pr.jr[n].median for n in self.free])
         v_lo, v_hi = pr.v_bounds
+        # the rate constants set the peak frequency: try a few common scalings of
+        # the free rate constants together with the v grid
+        rate_idx = [i for i, n in enumerate(self.free) if n in ("a", "b")]
+        scalings = (-0.3, -0.15, 0.0, 0.15, 0.3) if rate_idx else (0.0,)
         candidates = []
-        for v in np.linspace(v_lo, v_hi, n_grid + 2)[1:-1]:
-            theta = np.concatenate([[v], med])
-            if not _stable(theta, self.free, fixed):
-                continue
-            psd_jr, p, logjac = jr_linear_numpy(theta, freqs, self.free, fixed)
-            lp_p = -0.5 * ((p - pr.p.mean) / pr.p.sd) ** 2 + logjac
+        for s_rate in scalings:
+            theta_c = med.copy()
+            theta_c[rate_idx] = med[rate_idx] * np.exp(s_rate)
+            lp_rate = sum(pr.jr[self.free[i]].logpdf(theta_c[i]) for i in rate_idx)
+            for v in np.linspace(v_lo, v_hi, n_grid + 2)[1:-1]:
+                theta = np.concatenate([[v], theta_c])
+                if not _stable(theta, self.free, fixed):
+                    continue
+                psd_jr, p, logjac = jr_linear_numpy(theta, freqs, self.free, fixed)
+                lp_p = -0.5 * ((p - pr.p.mean) / pr.p.sd) ** 2 + logjac + lp_rate
 
-            def neg(o, psd_jr=psd_jr):
-                pred = np.exp(o[0]) * psd_jr + np.exp(o[1]) * freqs ** (-o[2]) + np.exp(o[3])
-                lp = whittle_logp(y, pred, n_eff)
-                lp += pr.log_scale.logpdf(o[0]) + pr.log_bg.logpdf(o[1]) + pr.chi.logpdf(o[2]) + pr.log_floor.logpdf(o[3])
-                return -lp if np.isfinite(lp) else 1e300
+                def neg(o, psd_jr=psd_jr):
+                    with np.errstate(over="ignore", invalid="ignore"):
+                        pred = np.exp(o[0]) * psd_jr + np.exp(o[1]) * freqs ** (-o[2]) + np.exp(o[3])
+                        lp = whittle_logp(y, pred, n_eff)
+                    lp += pr.log_scale.logpdf(o[0]) + pr.log_bg.logpdf(o[1]) + pr.chi.logpdf(o[2]) + pr.log_floor.logpdf(o[3])
+                    return -lp if np.isfinite(lp) else 1e300
 
-            o0 = [
-                np.log(np.max(y) / np.max(psd_jr)),
-                np.log(y[0] * freqs[0] ** 1.5 / 2),
-                1.5,
-                np.log(np.min(y) / 2),
-            ]
-            res = minimize(neg, o0, method="L-BFGS-B",
-                           bounds=[(None, None), (None, None), (pr.chi.lower, pr.chi.upper), (None, None)])
-            candidates.append((-res.fun + lp_p, v, res.x))
+                o0 = [
+                    np.log(np.max(y) / np.max(psd_jr)),
+                    np.log(y[0] * freqs[0] ** 1.5 / 2),
+                    1.5,
+                    np.log(np.min(y) / 2),
+                ]
+                res = minimize(neg, o0, method="L-BFGS-B",
+                               bounds=[(None, None), (None, None), (pr.chi.lower, pr.chi.upper), (None, None)],
+                               options=dict(maxiter=100))
+                candidates.append((-res.fun + lp_p, v, res.x, theta_c))
         if not candidates:
             raise FitError(
                 f"No stable operating point in the v range {pr.v_bounds} mV at the "
                 "prior-median constants: widen SpectralPriors.v_bounds or change the priors."
             )
         candidates.sort(key=lambda c: -c[0])
+        # the posterior can have modes on different fixed-point branches (e.g. the
+        # quiescent and the active focus), separated by unstable operating points
+        # that a sampler may jump over: restrict v to the stable branch of the best
+        # grid point (computed at the prior-median constants, widened by half a
+        # grid step on each side; the stability constraint still applies inside)
+        v_best, theta_best = candidates[0][1], candidates[0][3]
+        grid = np.linspace(v_lo, v_hi, 400)
+        ok = np.array([_stable(np.concatenate([[g], theta_best]), self.free, fixed) for g in grid])
+        i = int(np.argmin(np.abs(grid - v_best)))
+        lo_i, hi_i = i, i
+        while lo_i > 0 and ok[lo_i - 1]:
+            lo_i -= 1
+        while hi_i < grid.size - 1 and ok[hi_i + 1]:
+            hi_i += 1
+        step = grid[1] - grid[0]
+        branch = (max(v_lo, grid[lo_i] - 2 * step), min(v_hi, grid[hi_i] + 2 * step))
+        self.set_branch(*branch)
+        candidates = [c for c in candidates if branch[0] < c[1] < branch[1]]
         ip = self.model.initial_point()
         ref = DictToArrayBijection.map({v.name: ip[v.name] for v in self._func._grad_vars})
         info = ref.point_map_info
@@ -217,13 +256,14 @@ class SpectralModel:
             return -lp, -g
 
         best = None
-        for _, v, obs in candidates[:3]:
-            point = self._unconstrained(v, np.zeros(len(self.free)), obs)
+        for _, v, obs, theta_c in candidates[:3]:
+            point = self._unconstrained(v, np.log(theta_c / med), obs)
             x0 = DictToArrayBijection.map({name: point[name] for name, *_ in info})
             res = minimize(neg_full, x0.data, jac=True, method="L-BFGS-B", options=dict(maxiter=500))
             if best is None or -res.fun > best[0]:
                 best = (-res.fun, res.x)
         point = DictToArrayBijection.rmap(RaveledVars(best[1], info))
+        self.branch = branch
         return point, best[0]
 
     def chain_starts(self, point, n_chains, rng, jitter=0.05):
@@ -407,6 +447,7 @@ def fit_spectrum(spectrum, *, priors=None, config=None, model=None, progress=Tru
         f"{freqs.size} bins (every {k}. bin: bins closer than the window bandwidth are correlated)"
     )
     per_channel, diags, regimes, stability, ppc, ppc_mean, timings = [], {}, {}, {}, [], [], {}
+    branches = {}
     for ci, ch in enumerate(spectrum.ch_names):
         t0 = time.perf_counter()
         y = np.asarray(spectrum.psd[ci], float)[::k]
@@ -416,6 +457,7 @@ def fit_spectrum(spectrum, *, priors=None, config=None, model=None, progress=Tru
         n_eff = float(n_eff_all[ci])
         model.set_data(freqs, y / ref, n_eff)
         start, lp = model.find_start(freqs, y / ref, n_eff, n_grid=config.n_grid)
+        branches[ch] = [float(x) for x in model.branch]
         starts = model.chain_starts(start, config.chains, rng)
         with model.model, warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -501,6 +543,7 @@ def fit_spectrum(spectrum, *, priors=None, config=None, model=None, progress=Tru
         regime=json.dumps(regimes),
         stability=json.dumps(stability),
         n_eff=json.dumps({c: float(n) for c, n in zip(chans, n_eff_all)}),
+        v_branch=json.dumps(branches),
         timings_s=json.dumps(dict(compile=model.compile_time, **timings,
                                   total=time.perf_counter() - t_start)),
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
