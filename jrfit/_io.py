@@ -32,6 +32,9 @@ def atomic_path(path, suffix=None):
     os.close(fd)
     try:
         yield Path(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes private files; use the usual mode
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

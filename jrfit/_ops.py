@@ -48,20 +48,28 @@ def jr_linear_numpy(theta, freqs, names, fixed):
         Input p(v), in /s.
     logjac : array
         log|dp/dv| (analytic continuation of the absolute value).
+    op : dict
+        The operating point (:func:`jrfit.model.operating_point`).
     """
     theta = np.asarray(theta)
     d = _jr_dict(theta, names, fixed)
-    expand = {k: (np.asarray(x)[..., None] if np.ndim(x) else x) for k, x in d.items()}
-    psd = psd_from_v(freqs, np.asarray(theta[0])[..., None], expand)
-    p = operating_point(theta[0], d)["p"]
-    slope = dp_dv(theta[0], d)
+    op = operating_point(theta[0], d)  # once: shared by the PSD, p and dp/dv
+
+    def col(x):
+        return np.asarray(x)[..., None] if np.ndim(x) else x
+
+    expand = {k: col(x) for k, x in d.items()}
+    psd = psd_from_v(freqs, col(theta[0]), expand, op={k: col(x) for k, x in op.items()})
+    p = op["p"]
+    slope = dp_dv(theta[0], d, op=op)
     logjac = np.log(slope * np.sign(np.real(slope)))
-    return psd, p, logjac
+    return psd, p, logjac, op
 
 
-def _stable(theta, names, fixed):
+def _stable(theta, names, fixed, op=None):
+    """True if the fixed point at theta = (v, *free) is stable (Routh-Hurwitz)."""
     d = _jr_dict(np.asarray(theta, float), names, fixed)
-    col = routh_hurwitz(char_poly_coeffs(theta[0], d))
+    col = routh_hurwitz(char_poly_coeffs(theta[0], d, op=op))
     return all(float(c) > 0 for c in col[1:])
 
 
@@ -104,9 +112,12 @@ def _complex_step(theta, freqs, names, fixed_items):
     n = theta.size
     scale = np.maximum(np.abs(theta), 1.0)
     pert = theta[:, None] + 1j * _H * np.diag(scale)  # column k perturbs theta[k]
-    psd, p, logjac = jr_linear_numpy(pert, freqs, names, dict(fixed_items))
+    psd, p, logjac, op = jr_linear_numpy(pert, freqs, names, dict(fixed_items))
     h = _H * scale
-    values = (np.real(psd[0]).copy(), float(np.real(p[0])), float(np.real(logjac[0])))
+    # stability from the real part of the same operating point (no recomputation)
+    op_real = {k: float(np.real(np.ravel(x)[0])) for k, x in op.items()}
+    stable = _stable(theta, names, dict(fixed_items), op=op_real)
+    values = (np.real(psd[0]).copy(), float(np.real(p[0])), float(np.real(logjac[0])), stable)
     out = (values, (np.imag(psd) / h[:, None]).T.copy(), np.imag(p) / h, np.imag(logjac) / h)
     assert out[1].shape == (freqs.size, n)
     _CACHE["last"] = (key, out)
@@ -139,11 +150,11 @@ class JRLinearOp(Op):
 
     def perform(self, node, inputs, outputs):
         theta, freqs = inputs
-        (psd, p, logjac), *_ = _complex_step(theta, freqs, self.names, self.fixed_items)
+        (psd, p, logjac, stable), *_ = _complex_step(theta, freqs, self.names, self.fixed_items)
         outputs[0][0] = np.array(psd, float)
         outputs[1][0] = np.asarray(p, float)
         outputs[2][0] = np.asarray(logjac, float)
-        outputs[3][0] = np.asarray(1.0 if _stable(theta, self.names, dict(self.fixed_items)) else 0.0)
+        outputs[3][0] = np.asarray(1.0 if stable else 0.0)
 
     def grad(self, inputs, output_grads):
         theta, freqs = inputs

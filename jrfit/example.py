@@ -89,7 +89,7 @@ def make_example_recording(fname=None, *, seed=_SEED, overwrite=False, verbose=N
     truth = dict(channels=EXAMPLE_TRUTH, sigma=_SIGMA, gain_uV_per_mV=_GAIN_UV_PER_MV, seed=seed,
                  note="JR columns at stable foci + pink + white + 50 Hz noise, jrfit simulator")
     raw.info["description"] = json.dumps(truth)
-    with atomic_path(fname) as tmp:
+    with atomic_path(fname, suffix="_raw.fif" if fname.name.endswith("_raw.fif") else None) as tmp:
         raw.save(tmp, overwrite=True, verbose=False)
     with atomic_path(fname.with_name("jr_example_truth.json")) as tmp:
         tmp.write_text(json.dumps(truth, indent=2))

@@ -57,7 +57,7 @@ class FitConfig:
     tune: int = 500
     chains: int = 4
     seed: int = 0
-    target_accept: float = 0.9
+    target_accept: float = 0.95
     n_grid: int = 24
     n_ppc: int = 200
 
@@ -81,7 +81,7 @@ class SpectralModel:
         NUTS target acceptance rate.
     """
 
-    def __init__(self, priors=None, target_accept=0.9):
+    def __init__(self, priors=None, target_accept=0.95):
         import pymc as pm
         import pytensor.tensor as pt
 
@@ -200,7 +200,7 @@ class SpectralModel:
                 theta = np.concatenate([[v], theta_c])
                 if not _stable(theta, self.free, fixed):
                     continue
-                psd_jr, p, logjac = jr_linear_numpy(theta, freqs, self.free, fixed)
+                psd_jr, p, logjac, _ = jr_linear_numpy(theta, freqs, self.free, fixed)
                 lp_p = -0.5 * ((p - pr.p.mean) / pr.p.sd) ** 2 + logjac + lp_rate
 
                 def neg(o, psd_jr=psd_jr):

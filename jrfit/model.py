@@ -202,7 +202,7 @@ def p_of_v(v, params):
     return operating_point(v, params)["p"]
 
 
-def dp_dv(v, params):
+def dp_dv(v, params, op=None):
     """Derivative dp/dv of :func:`p_of_v`, in /s/mV (exact, closed form).
 
     Its zeros are the saddle-node (fold) points of the fixed-point branch, and
@@ -210,7 +210,7 @@ def dp_dv(v, params):
     operating point is parameterised by v.
     """
     P = _attrs(params)
-    op = operating_point(v, params)
+    op = operating_point(v, params) if op is None else op
     dy0 = P.A / P.a * op["g0"]
     return P.a / P.A * (1.0 + P.B / P.b * P.C4 * P.C3 * op["g2"] * dy0) - P.C2 * P.C1 * op["g1"] * dy0
 

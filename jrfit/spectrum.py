@@ -52,17 +52,17 @@ def _abs2(x):
     return x[0] * x[0] + x[1] * x[1]
 
 
-def _loop_gains(v, P):
-    op = operating_point(v, P)
+def _loop_gains(v, P, op=None):
+    op = operating_point(v, P) if op is None else op
     k1 = P.C1 * P.C2 * op["g1"]
     k2 = P.C3 * P.C4 * op["g2"]
     return op["g0"], k1, k2
 
 
-def _tf_parts(freqs, v, params):
+def _tf_parts(freqs, v, params, op=None):
     """Numerator and denominator of H(i 2 pi f) as (re, im) pairs."""
     P = _attrs(params)
-    g0, k1, k2 = _loop_gains(v, P)
+    g0, k1, k2 = _loop_gains(v, P, op)
     w = 2.0 * np.pi * freqs
     pa = (P.a * P.a - w * w, 2.0 * P.a * w)  # (iw + a)^2
     pb = (P.b * P.b - w * w, 2.0 * P.b * w)  # (iw + b)^2
@@ -75,7 +75,7 @@ def _tf_parts(freqs, v, params):
     return num, den
 
 
-def psd_from_v(freqs, v, params, sigma=None):
+def psd_from_v(freqs, v, params, sigma=None, op=None):
     """One-sided PSD of v = y1 - y2 at the fixed point with potential v.
 
     Backend-agnostic: NumPy arrays give an array, PyTensor variables a graph.
@@ -92,6 +92,8 @@ def psd_from_v(freqs, v, params, sigma=None):
         Parameters (A, B, a, b, C, c1..c4, e0, r, v0; values may be tensors).
     sigma : array | None
         Noise intensity, in /s^0.5 (default ``params.sigma``).
+    op : dict | None
+        :func:`jrfit.model.operating_point` at v, if already computed.
 
     Returns
     -------
@@ -100,7 +102,7 @@ def psd_from_v(freqs, v, params, sigma=None):
     """
     P = _attrs(params)
     sigma = P.sigma if sigma is None else sigma
-    num, den = _tf_parts(freqs, v, P)
+    num, den = _tf_parts(freqs, v, P, op)
     return 2.0 * sigma * sigma * _abs2(num) / _abs2(den)
 
 
@@ -113,14 +115,15 @@ def _polymul(p, q):
     return out
 
 
-def char_poly_coeffs(v, params):
+def char_poly_coeffs(v, params, op=None):
     """Coefficients of D(s), highest power first (7 entries, leading 1).
 
     D(s) is the characteristic polynomial of the 6x6 Jacobian at the fixed
-    point with operating potential v (mV). Backend-agnostic.
+    point with operating potential v (mV). Backend-agnostic. ``op`` is
+    :func:`jrfit.model.operating_point` at v, if already computed.
     """
     P = _attrs(params)
-    g0, k1, k2 = _loop_gains(v, P)
+    g0, k1, k2 = _loop_gains(v, P, op)
     a, b = P.a, P.b
     sa2 = [1.0, 2.0 * a, a * a]
     sb2 = [1.0, 2.0 * b, b * b]
