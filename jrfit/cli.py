@@ -495,6 +495,8 @@ def _build_fit_psd(subparsers, parent):
     s.add_argument("--draws", type=int, default=500, help="draws kept per chain (default 500)")
     s.add_argument("--tune", type=int, default=500, help="tuning steps per chain (default 500)")
     s.add_argument("--chains", type=int, default=4, help="chains (default 4)")
+    s.add_argument("--cores", type=int, default=1,
+                   help="processes for the chains (default 1: one compiled model for every channel)")
     s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", default=".", metavar="DIR", help="output folder (default: current)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
@@ -541,7 +543,7 @@ def _run_fit_psd(args):
         reference = [c.strip() for c in reference.split(",")]
     line = args.line_freq
     line = None if str(line).lower() == "none" else (line if line == "auto" else float(line))
-    config = FitConfig(draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed)
+    config = FitConfig(draws=args.draws, tune=args.tune, chains=args.chains, cores=args.cores, seed=args.seed)
     out_dir, nc, html = _fit_outputs(args.out, Path(args.recording).stem, args.overwrite)
     spectrum = prepare_spectrum(args.recording, picks=args.channels, regions=regions,
                                 fmin=args.fmin, fmax=args.fmax, method=args.method,

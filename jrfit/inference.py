@@ -41,8 +41,13 @@ class FitConfig:
     draws, tune : int
         Draws kept and tuning steps, per chain.
     chains : int
-        Number of chains (run one after another in this process, which keeps
-        the compiled model; see the benchmark for why).
+        Number of chains.
+    cores : int
+        Processes the chains run in. 1 (default) runs them one after another
+        in this process with the model compiled once for every channel; more
+        cores send the compiled step to worker processes, which re-link it
+        from PyTensor's cache for every channel (measured on 2 cores: 27 s
+        instead of 49 s for one channel of the example).
     seed : int
         Random seed: the same seed gives the same draws.
     target_accept : float
@@ -56,13 +61,14 @@ class FitConfig:
     draws: int = 500
     tune: int = 500
     chains: int = 4
+    cores: int = 1
     seed: int = 0
     target_accept: float = 0.95
     n_grid: int = 24
     n_ppc: int = 200
 
     def __post_init__(self):
-        for name in ("draws", "tune", "chains", "n_grid", "n_ppc"):
+        for name in ("draws", "tune", "chains", "cores", "n_grid", "n_ppc"):
             val = getattr(self, name)
             if not isinstance(val, (int, np.integer)) or val < 1:
                 raise FitError(f"FitConfig.{name} must be a positive integer, got {val!r}.")
@@ -462,7 +468,7 @@ def fit_spectrum(spectrum, *, priors=None, config=None, model=None, progress=Tru
         with model.model, warnings.catch_warnings():
             warnings.simplefilter("ignore")
             idata = pm.sample(
-                draws=config.draws, tune=config.tune, chains=config.chains, cores=1,
+                draws=config.draws, tune=config.tune, chains=config.chains, cores=config.cores,
                 step=model.step, initvals=starts, random_seed=int(config.seed) + 1000 * ci,
                 progressbar=bool(progress) and logger.level <= 20, compute_convergence_checks=False,
                 return_inferencedata=True, idata_kwargs=dict(log_likelihood=False),
@@ -536,7 +542,7 @@ def fit_spectrum(spectrum, *, priors=None, config=None, model=None, progress=Tru
         priors=json.dumps(priors.to_dict()),
         free_params=json.dumps(list(priors.free)),
         seed=int(config.seed),
-        sampler=json.dumps(dict(draws=config.draws, tune=config.tune, chains=config.chains,
+        sampler=json.dumps(dict(draws=config.draws, tune=config.tune, chains=config.chains, cores=config.cores,
                                 target_accept=config.target_accept, sampler="PyMC NUTS")),
         likelihood="linear (Whittle)",
         diagnostics=json.dumps(diags),

@@ -25,7 +25,6 @@ from __future__ import annotations
 import functools
 import html
 import json
-import os
 import time
 from pathlib import Path
 
@@ -123,7 +122,6 @@ def make_report(idata_or_path, fname, *, title=None, overwrite=False, cycles=Tru
     _add_provenance(rep, attrs)
     with atomic_path(fname) as tmp:
         rep.save(tmp, open_browser=False, overwrite=True, verbose=False)
-        _umask_mode(tmp)
     logger.info("Report written in %.1f s: %s", time.perf_counter() - t0, fname)
     return fname
 
@@ -177,13 +175,6 @@ def _json_attr(attrs, key, default):
 
 # ----------------------------------------------------------------------------
 # formatting
-def _umask_mode(path):
-    """Give a file the usual mode (0666 less the umask; mkstemp makes it 0600)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(path, 0o666 & ~mask)
-
-
 def _fmt(x, digits=4):
     """A number with ``digits`` significant digits (the format of the tables)."""
     try:
