@@ -420,8 +420,22 @@ class SpecialPoint:
         )
 
 
+class _CycleMeasures:
+    """Frequency and amplitude from ``period`` (s), ``v_max`` and ``v_min`` (mV)."""
+
+    @property
+    def frequency(self):
+        """Frequency, in Hz."""
+        return 1.0 / self.period
+
+    @property
+    def peak_to_peak(self):
+        """Peak-to-peak amplitude of v, in mV."""
+        return self.v_max - self.v_min
+
+
 @dataclass(frozen=True)
-class CycleBranch:
+class CycleBranch(_CycleMeasures):
     """A branch of limit cycles.
 
     Attributes
@@ -458,15 +472,6 @@ class CycleBranch:
     source: str
     multipliers: np.ndarray | None = None
 
-    @property
-    def frequency(self):
-        """Frequency, in Hz."""
-        return 1.0 / self.period
-
-    @property
-    def peak_to_peak(self):
-        """Peak-to-peak amplitude of v, in mV."""
-        return self.v_max - self.v_min
 
 
 @dataclass(frozen=True)
@@ -547,7 +552,7 @@ class Bifurcation:
 
 
 @dataclass(frozen=True)
-class LimitCycle:
+class LimitCycle(_CycleMeasures):
     """One periodic orbit of the column.
 
     Attributes
@@ -583,15 +588,6 @@ class LimitCycle:
     t: np.ndarray = field(repr=False)
     v: np.ndarray = field(repr=False)
 
-    @property
-    def frequency(self):
-        """Frequency, in Hz."""
-        return 1.0 / self.period
-
-    @property
-    def peak_to_peak(self):
-        """Peak-to-peak amplitude of v, in mV."""
-        return self.v_max - self.v_min
 
 
 @dataclass(frozen=True)

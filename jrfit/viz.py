@@ -328,6 +328,16 @@ def _label(name):
     return name if unit in ("", "1") else f"{name} ({unit})"
 
 
+def _var_names(idata, var_names):
+    """Variables to plot: the given ones, or the free JR constants then v and p."""
+    if var_names is None:
+        var_names = _free_params(idata) + [n for n in ("v", "p") if n in idata.posterior]
+    var_names = list(var_names)
+    if not var_names:
+        raise _result_error("No variables to plot ('var_names' is empty).")
+    return var_names
+
+
 def _free_params(idata):
     """Free JR constants of the fit, from ``attrs['free_params']`` (JSON list)."""
     import json
@@ -592,11 +602,7 @@ def plot_prior_posterior(idata, channel, var_names=None, *, axes=None, ncols=3,
     fig : matplotlib.figure.Figure
     """
     ch = _resolve_channel(idata, channel)
-    if var_names is None:
-        var_names = _free_params(idata) + [n for n in ("v", "p") if n in idata.posterior]
-    var_names = list(var_names)
-    if not var_names:
-        raise _result_error("No variables to plot ('var_names' is empty).")
+    var_names = _var_names(idata, var_names)
     fig, axes = _grid_axes(len(var_names), ncols, panel_size, axes)
     for ax, name in zip(axes, var_names):
         post = _draws(idata, name, ch)
@@ -819,11 +825,7 @@ def plot_trace(idata, channel, var_names=None, *, axes=None, row_size=(9.0, 1.45
     import matplotlib.pyplot as plt
 
     ch = _resolve_channel(idata, channel)
-    if var_names is None:
-        var_names = _free_params(idata) + [n for n in ("v", "p") if n in idata.posterior]
-    var_names = list(var_names)
-    if not var_names:
-        raise _result_error("No variables to plot ('var_names' is empty).")
+    var_names = _var_names(idata, var_names)
     if axes is None:
         fig, axes = plt.subplots(len(var_names), 2, figsize=(row_size[0], row_size[1] * len(var_names)),
                                  layout="constrained", squeeze=False,
