@@ -1,10 +1,26 @@
-"""jrfit: Bayesian fitting of the Jansen-Rit neural-mass model to EEG."""
+"""jrfit: Bayesian fitting of the Jansen-Rit neural-mass model to EEG.
+
+The main entry points are importable from the top level; heavy dependencies
+(MNE, PyMC) are only imported when the name that needs them is first used.
+"""
 
 __version__ = "0.1.0"
 
 from ._logging import set_log_level
 from .errors import DataError, FitError, JRFitError, ModelError
 from .params import JRParams
+
+_LAZY = {
+    "ObservedSpectrum": "data",
+    "prepare_spectrum": "data",
+    "linear_psd": "spectrum",
+    "simulate": "simulate",
+    "bifurcation": "dynamics",
+    "SpectralModel": "inference",
+    "fit_spectrum": "inference",
+    "FitResult": "inference",
+    "make_report": "report",
+}
 
 __all__ = [
     "JRParams",
@@ -14,4 +30,17 @@ __all__ = [
     "FitError",
     "set_log_level",
     "__version__",
+    *_LAZY,
 ]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'jrfit' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)

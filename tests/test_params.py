@@ -60,3 +60,12 @@ def test_batches_broadcast_index_and_stack():
 
 def test_sigma_conversion():
     assert JRParams.sigma_from_per_sample_std(22.0, 1e-4) == pytest.approx(0.22)
+
+
+def test_public_names_resolve():
+    import jrfit
+
+    for name in jrfit.__all__:
+        assert getattr(jrfit, name) is not None, name
+    with pytest.raises(AttributeError):
+        jrfit.not_a_name  # noqa: B018
