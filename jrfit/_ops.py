@@ -17,7 +17,7 @@ import pytensor.tensor as pt
 from pytensor.graph.basic import Apply
 from pytensor.graph.null_type import NullType
 from pytensor.graph.op import Op
-from pytensor.gradient import DisconnectedType, disconnected_type
+from pytensor.gradient import DisconnectedType
 
 from .model import dp_dv, operating_point
 from .spectrum import char_poly_coeffs, psd_from_v, routh_hurwitz

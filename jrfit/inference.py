@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import __version__
-from ._check import check_positive
 from ._logging import logger, verbose
 from .errors import FitError
 from .likelihood import predicted_psd, thin_factor, whittle_logp
@@ -28,8 +27,6 @@ __all__ = ["SpectralModel", "FitConfig", "FitResult", "fit_spectrum", "diagnose"
 
 THRESHOLDS = dict(r_hat=1.01, ess_bulk=400.0, ess_tail=400.0, divergences=0, bfmi=0.3)
 """Convergence criteria: a fit failing any of them is marked as failed."""
-
-_OBS_VARS = ("log_scale", "log_bg", "chi", "log_floor")
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ import numpy as np
 from ._io import atomic_path
 from ._logging import logger, verbose
 from .errors import JRFitError
+from .inference import THRESHOLDS
 from .viz import (
     _channel_names,
     _default_vars,
@@ -48,10 +49,10 @@ from .viz import (
 
 __all__ = ["make_report"]
 
-# criteria used to highlight cells of the parameter table (those of
-# jrfit.inference.THRESHOLDS; the PASS/FAIL verdict itself is the recorded one)
-_RHAT_MAX = 1.01
-_ESS_MIN = 400.0
+# criteria used to highlight cells of the parameter table (the PASS/FAIL
+# verdict itself is the one recorded with the fit)
+_RHAT_MAX = THRESHOLDS["r_hat"]
+_ESS_MIN = min(THRESHOLDS["ess_bulk"], THRESHOLDS["ess_tail"])
 _N_PAIRS = 4
 _MAX_BIF_CACHE = 32
 
