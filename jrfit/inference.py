@@ -438,6 +438,11 @@ def fit_spectrum(spectrum, *, priors=None, config=None, model=None, progress=Tru
 
     config = config or FitConfig()
     t_start = time.perf_counter()
+    if model is not None and priors is not None and priors != model.priors:
+        raise FitError(
+            "fit_spectrum got both 'priors' and a compiled 'model' built with other priors: "
+            "pass only the model, or build SpectralModel(priors) for these priors."
+        )
     if model is None:
         model = SpectralModel(priors, target_accept=config.target_accept)
     priors = model.priors

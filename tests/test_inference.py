@@ -85,6 +85,15 @@ def test_fit_recovers_known_parameters_and_is_reproducible(model):
     np.testing.assert_array_equal(post["a"].values, res2.idata.posterior["a"].sel(channel="X").values)
 
 
+def test_priors_must_match_a_reused_model(model):
+    from jrfit.errors import FitError
+    from jrfit.priors import LogNormalPrior, make_priors
+
+    spec = _synthetic(JRParams(mu=500.0), seed=5)
+    with pytest.raises(FitError, match="other priors"):
+        fit_spectrum(spec, priors=make_priors(C=LogNormalPrior(135.0, 0.25)), model=model)
+
+
 def test_failed_diagnostics_are_reported(model):
     """A fit too short to converge is marked as failed, not returned as good."""
     spec = _synthetic(JRParams(mu=500.0), seed=4)
