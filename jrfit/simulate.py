@@ -304,6 +304,22 @@ def _attr_dict(flat, idx):
     return d
 
 
+def _initial_states(flat, p, y_init, n, what):
+    """``y_init`` checked, or the stable fixed point for input p per column.
+
+    Columns without a stable fixed point start next to the upper one (logged).
+    """
+    if y_init is not None:
+        return _check_y_init(y_init, n)
+    y, stable = _fixed_point_states(flat, p)
+    if not np.all(stable):
+        logger.info(
+            f"{int(np.sum(~stable))} of {n} column(s) have no stable fixed point for "
+            f"{what} (limit cycle): starting next to the upper fixed point."
+        )
+    return y
+
+
 def _fixed_point_states(flat, p, n_grid=2001, chunk=32):
     """Start states at the stable fixed point for constant input p, per column.
 
@@ -654,15 +670,7 @@ def simulate(params, duration, *, dt=5e-4, sfreq=250.0, transient=1.0, method="s
     flat = params.flat()
     n = params.n_columns
     cf = _coefficients(flat, dt)
-    if y_init is None:
-        y0, stable = _fixed_point_states(flat, flat["mu"])
-        if not np.all(stable):
-            logger.info(
-                f"{int(np.sum(~stable))} of {n} column(s) have no stable fixed point "
-                "(limit cycle): starting next to the upper fixed point."
-            )
-    else:
-        y0 = _check_y_init(y_init, n)
+    y0 = _initial_states(flat, flat["mu"], y_init, n, "mu")
     W0 = _half_step(y0, cf) if method == "splitting" else y0.copy()
     x0 = y0[1] - y0[2]
 
@@ -822,15 +830,7 @@ def integrate(params, p=None, dt=1e-4, *, duration=None, y_init=None, method="sp
         raise JRFitError("'p' must have at least one sample.")
 
     cf = _coefficients(flat, dt, sigma=np.zeros(n))
-    if y_init is None:
-        Y, stable = _fixed_point_states(flat, P[:, 0].copy())
-        if not np.all(stable):
-            logger.info(
-                f"{int(np.sum(~stable))} of {n} column(s) have no stable fixed point for "
-                "p(0): starting next to the upper fixed point."
-            )
-    else:
-        Y = _check_y_init(y_init, n)
+    Y = _initial_states(flat, P[:, 0].copy(), y_init, n, "p(0)")
     Y = np.ascontiguousarray(Y, dtype=float).copy()
     meth = dict(splitting=K.SPLITTING, euler=K.EULER, rk4=K.RK4)[method]
     n_rec = n_steps // q + 1
