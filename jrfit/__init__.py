@@ -13,6 +13,8 @@ from .params import JRParams
 _LAZY = {
     "ObservedSpectrum": "data",
     "prepare_spectrum": "data",
+    "ObservedEvoked": "evoked",
+    "prepare_evoked": "evoked",
     "linear_psd": "spectrum",
     "simulate": "simulate",
     "bifurcation": "dynamics",

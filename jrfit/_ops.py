@@ -22,7 +22,7 @@ from pytensor.gradient import DisconnectedType
 from .model import dp_dv, operating_point
 from .spectrum import char_poly_coeffs, psd_from_v, routh_hurwitz
 
-__all__ = ["JRLinearOp", "jr_linear_numpy"]
+__all__ = ["JRLinearOp", "jr_linear_numpy", "ERPOp"]
 
 _H = 1e-20
 
@@ -167,7 +167,69 @@ class JRLinearOp(Op):
                 g = g + pt.dot(og, j_psd)
             else:
                 g = g + og * term
+        if isinstance(output_grads[0].type, DisconnectedType):
+            return [g, DisconnectedType()()]  # the frequencies only reach the PSD
         return [g, NullType("no gradient with respect to frequencies")()]
 
     def connection_pattern(self, node):
         return [[True, True, True, False], [True, False, False, False]]
+
+
+# ----------------------------------------------------------------------------
+class ERPOp(Op):
+    """theta -> (response, jacobian) of :class:`jrfit.erp.ERPForward`.
+
+    The response (mV, relative to rest) and its exact Jacobian come from one
+    call of the RK4 sensitivity kernel. The gradient of the response uses the
+    second output of an identical node, which PyTensor merges with the first,
+    so each log-density-and-gradient evaluation integrates once.
+
+    Parameters
+    ----------
+    times : array
+        Uniform sample times, in s.
+    names : sequence of str
+        Names of theta's entries (see :class:`~jrfit.erp.ERPForward`).
+    fixed : mapping
+        Values of everything else.
+    shape : str
+        Pulse shape.
+    dt_max : float
+        Largest integration step, in s.
+    """
+
+    __props__ = ("times_key", "names", "fixed_items", "shape", "dt_max")
+
+    def __init__(self, times, names, fixed, shape="jr", dt_max=1e-3):
+        from .erp import ERPForward
+
+        self.forward = ERPForward(times, names, fixed, shape=shape, dt_max=dt_max)
+        t = self.forward.times
+        self.times_key = (float(t[0]), float(t[1] - t[0]), int(t.size))  # uniform grid
+        self.names = tuple(names)
+        self.fixed_items = tuple(sorted((k, float(v)) for k, v in self.forward.fixed.items()))
+        self.shape = shape
+        self.dt_max = float(dt_max)
+
+    def __str__(self):
+        return f"ERPOp({', '.join(self.names)})"
+
+    def make_node(self, theta):
+        theta = pt.as_tensor_variable(theta)
+        return Apply(self, [theta], [pt.dvector(), pt.dmatrix()])
+
+    def perform(self, node, inputs, outputs):
+        r, J = self.forward.response_and_jacobian(inputs[0])
+        outputs[0][0] = r
+        outputs[1][0] = J
+
+    def grad(self, inputs, output_grads):
+        (theta,) = inputs
+        g_r = output_grads[0]
+        _, J = self(theta)
+        if isinstance(g_r.type, DisconnectedType):
+            return [pt.zeros_like(theta)]
+        return [pt.dot(g_r, J)]
+
+    def connection_pattern(self, node):
+        return [[True, False]]

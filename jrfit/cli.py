@@ -256,7 +256,9 @@ def _build_simulate(subparsers, parent):
             ".npz (times in s, data in mV, sfreq in Hz, params, ch_names, seed, dt, method)\n"
             "or .csv (a 'time (s)' column, then one column per column in mV).\n\n"
             "Example: jrfit simulate --duration 10 --mu-range 80 120 --n-columns 5 "
-            "--seed 0 --out sim_raw.fif"
+            "--seed 0 --out sim_raw.fif\n"
+            "Network: jrfit simulate --network tvb76 --global-coupling 1000 --speed 3 "
+            "--duration 60 --mu 400 --seed 0 --out net_raw.fif --plot coherence.png"
         ),
     )
     g = p.add_argument_group("simulation")
@@ -279,13 +281,93 @@ def _build_simulate(subparsers, parent):
                    help="number of independent columns, one channel each (default 1)")
     g.add_argument("--mu-range", type=float, nargs=2, metavar=("LO", "HI"),
                    help="with --n-columns N: mu linearly spaced from LO to HI, in /s")
+    n = p.add_argument_group(
+        "network (one column per region, coupled with delays; see jrfit.network)")
+    n.add_argument("--network", metavar="CONNECTIVITY",
+                   help="simulate a connectome: 'tvb76' (needs pip install \"jrfit[network]\"), "
+                        "a TVB .zip or folder, or an .npz with weights and tract_lengths (mm)")
+    n.add_argument("--global-coupling", type=float, metavar="G",
+                   help="global coupling G, K = G x normalised weights (required with --network; "
+                        "mV/s for --coupling seed, dimensionless for tvb)")
+    n.add_argument("--coupling", choices=("seed", "tvb"), default="seed",
+                   help="seed: sum_j K_ij S(y0_j(t - tau_ij)) added to y0''; tvb: sum_j K_ij "
+                        "S(y1_j - y2_j)(t - tau_ij) added to the input p (default %(default)s)")
+    n.add_argument("--speed", type=float, default=3.0, metavar="M_S",
+                   help="conduction speed, in m/s (default %(default)g)")
+    n.add_argument("--beta", type=float, default=0.0,
+                   help="mean-field feedback beta x mean_i S(y1_i - y2_i) into every input "
+                        "(default %(default)g)")
+    n.add_argument("--normalize", choices=("max", "row", "none"), default="max",
+                   help="weight normalisation (default %(default)s: largest weight 1)")
     _add_params(p)
-    _add_output(p, _SIM_EXTS, "the format")
+    o = _add_output(p, _SIM_EXTS, "the format", also=" and FIG")
+    o.add_argument("--plot", metavar="FIG",
+                   help=f"with --network: also save a figure of the simulated PSDs, coherence and "
+                        f"phase (Welch, 4 s segments; {', '.join(_FIG_EXTS)})")
     p.set_defaults(func=_run_simulate)
+
+
+def _run_simulate_network(args, changes):
+    from .network import load_connectivity, simulate_network
+
+    if args.global_coupling is None:
+        raise JRFitError("--network needs --global-coupling G (mV/s for --coupling seed, "
+                         "dimensionless for tvb; 0 gives independent columns).")
+    if args.n_columns != 1 or args.mu_range is not None:
+        raise JRFitError("--n-columns and --mu-range cannot be used with --network (one column "
+                         "per region).")
+    out, ext = _check_out(args.out, _SIM_EXTS, args.overwrite)
+    fig_path = None
+    if args.plot is not None:
+        fig_path, fig_ext = _check_out(args.plot, _FIG_EXTS, args.overwrite, option="--plot")
+    try:
+        conn = load_connectivity(args.network, normalize=args.normalize)
+    except ImportError as exc:
+        raise JRFitError(str(exc)) from None
+    params = JRParams(**changes)
+    sim = simulate_network(conn, args.duration, params, global_coupling=args.global_coupling,
+                           speed=args.speed, coupling=args.coupling, beta=args.beta, dt=args.dt,
+                           sfreq=args.sfreq, transient=args.transient, method=args.method,
+                           seed=args.seed)
+    names = list(conn.region_names)
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(atomic_path(out))
+        if ext == ".fif":
+            raw = sim.to_raw()
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*does not conform to MNE naming")
+                raw.save(tmp, overwrite=True, verbose=False)
+        elif ext == ".npz":
+            np.savez(tmp, times=sim.times, data=sim.data, sfreq=sim.sfreq, dt=sim.dt,
+                     transient=sim.transient, method=sim.method, seed=str(sim.seed),
+                     ch_names=np.array(names), params=_params_record(params),
+                     weights=conn.weights, tract_lengths=conn.lengths,
+                     normalization=conn.normalization, coupling=sim.coupling,
+                     global_coupling=float(sim.global_coupling[0]), speed=sim.speed,
+                     beta=float(sim.beta[0]), delay_steps=sim.delay_steps,
+                     units="times: s, data: mV, sfreq: Hz, dt: s, tract_lengths: mm, "
+                           "speed: m/s")
+        else:
+            header = ",".join(["time (s)"] + [f"{c} (mV)" for c in names])
+            np.savetxt(tmp, np.column_stack([sim.times, sim.data.T]), delimiter=",",
+                       header=header, comments="", fmt="%.10g")
+        if fig_path is not None:
+            spec = sim.cross_spectrum(seg=min(4.0, sim.duration))
+            fig = spec.plot(fmax=min(45.0, sim.sfreq / 2), title=(
+                f"{conn.n_regions}-region network ({args.coupling} coupling, G = "
+                f"{args.global_coupling:g}, {args.speed:g} m/s): Welch estimate"))
+            _save_figure(fig, stack.enter_context(atomic_path(fig_path)), fig_ext)
+    logger.info(f"{sim!r} (seed={sim.seed}) -> {out}" + (f", {fig_path}" if fig_path else ""))
+    return 0
 
 
 def _run_simulate(args):
     changes = _param_changes(args)
+    if args.network is not None:
+        return _run_simulate_network(args, changes)
+    for opt, val in (("--global-coupling", args.global_coupling), ("--plot", args.plot)):
+        if val is not None:
+            raise JRFitError(f"{opt} needs --network CONNECTIVITY.")
     n = args.n_columns
     if n < 1:
         raise JRFitError(f"--n-columns must be a positive integer, got {n}.")
@@ -491,6 +573,11 @@ def _build_fit_psd(subparsers, parent):
     g.add_argument("--reference", default="average",
                    help="'average' (default), 'none' to keep the recording's, or channel names joined by ','")
     g.add_argument("--line-freq", default="auto", help="line-noise frequency: 'auto', 50, 60 or 'none'")
+    _add_sampler_args(p)
+    p.set_defaults(func=_run_fit_psd)
+
+
+def _add_sampler_args(p):
     s = p.add_argument_group("sampler")
     s.add_argument("--draws", type=int, default=500, help="draws kept per chain (default 500)")
     s.add_argument("--tune", type=int, default=500, help="tuning steps per chain (default 500)")
@@ -501,7 +588,30 @@ def _build_fit_psd(subparsers, parent):
     p.add_argument("--out", default=".", metavar="DIR", help="output folder (default: current)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
-    p.set_defaults(func=_run_fit_psd)
+
+
+def _parse_regions(items):
+    if not items:
+        return None
+    regions = {}
+    for item in items:
+        name, sep, chans = item.partition("=")
+        if not sep or not chans:
+            raise JRFitError(f"--region expects NAME=CH1,CH2,..., got {item!r}.")
+        regions[name] = [c.strip() for c in chans.split(",") if c.strip()]
+    return regions
+
+
+def _parse_reference(reference):
+    if reference.lower() == "none":
+        return None
+    if reference != "average":
+        return [c.strip() for c in reference.split(",")]
+    return reference
+
+
+def _parse_line(line):
+    return None if str(line).lower() == "none" else (line if line == "auto" else float(line))
 
 
 def _fit_outputs(out_dir, stem, overwrite):
@@ -528,21 +638,9 @@ def _run_fit_psd(args):
 
     if not args.quiet:
         set_log_level("info")
-    regions = None
-    if args.region:
-        regions = {}
-        for item in args.region:
-            name, sep, chans = item.partition("=")
-            if not sep or not chans:
-                raise JRFitError(f"--region expects NAME=CH1,CH2,..., got {item!r}.")
-            regions[name] = [c.strip() for c in chans.split(",") if c.strip()]
-    reference = args.reference
-    if reference.lower() == "none":
-        reference = None
-    elif reference != "average":
-        reference = [c.strip() for c in reference.split(",")]
-    line = args.line_freq
-    line = None if str(line).lower() == "none" else (line if line == "auto" else float(line))
+    regions = _parse_regions(args.region)
+    reference = _parse_reference(args.reference)
+    line = _parse_line(args.line_freq)
     config = FitConfig(draws=args.draws, tune=args.tune, chains=args.chains, cores=args.cores, seed=args.seed)
     out_dir, nc, html = _fit_outputs(args.out, Path(args.recording).stem, args.overwrite)
     spectrum = prepare_spectrum(args.recording, picks=args.channels, regions=regions,
@@ -555,6 +653,74 @@ def _run_fit_psd(args):
     sys.stdout.write(f"wrote {nc}\nwrote {html}\n")
     if not result.passed:
         sys.stdout.write("WARNING: some channels failed their convergence diagnostics: see the report.\n")
+    return 0
+
+
+def _build_fit_erp(subparsers, parent):
+    p = subparsers.add_parser(
+        "fit-erp", parents=[parent], formatter_class=_formatter,
+        help="fit the nonlinear JR evoked response to an ERP (posterior + report)",
+        description=(
+            "Load a continuous recording with events (any format MNE reads), an epochs file\n"
+            "(-epo.fif) or an evoked file (-ave.fif), epoch and average the condition(s) given\n"
+            "by --event (baseline-corrected, bad trials rejected, standard error from the\n"
+            "trials; from an average alone, from its baseline), and sample the posterior of the\n"
+            "JR column's response to a stimulus pulse per channel and condition (NUTS, 4\n"
+            "chains; gradients from forward sensitivities). Writes RESULT.nc (ArviZ\n"
+            "InferenceData) and an HTML report into --out."
+        ),
+        epilog=("Examples:\n  jrfit fit-erp eeg.set --event square --channels Oz --out results/\n"
+                "  jrfit fit-erp sample_audvis-ave.fif --event 'Left visual' --event 'Right visual' "
+                "--channels 'EEG 056'"),
+    )
+    p.add_argument("recording", help="path of the recording, epochs or evoked file")
+    g = p.add_argument_group("data")
+    g.add_argument("--event", action="append", required=True, metavar="NAME",
+                   help="condition: annotation/event name (raw, epochs) or comment (evoked); repeat "
+                        "for several conditions, fitted side by side")
+    g.add_argument("--tmin", type=float, default=-0.1, metavar="S", help="window start, in s (default -0.1)")
+    g.add_argument("--tmax", type=float, default=0.5, metavar="S", help="window end, in s (default 0.5)")
+    g.add_argument("--channels", nargs="+", metavar="NAME", default=None,
+                   help="channels to fit (default: every good EEG channel)")
+    g.add_argument("--region", action="append", default=None, metavar="NAME=CH1,CH2",
+                   help="fit the average of some channels as one region, e.g. occipital=O1,O2,Oz")
+    g.add_argument("--reference", default="average",
+                   help="'average' (default), 'none' to keep the recording's, or channel names joined by ','")
+    g.add_argument("--line-freq", default="auto", help="line-noise frequency: 'auto', 50, 60 or 'none'")
+    g.add_argument("--decim", type=int, default=1, help="keep every k-th sample (default 1)")
+    m = p.add_argument_group("model")
+    m.add_argument("--pulse", choices=("jr", "gaussian"), default="jr",
+                   help="stimulus pulse: JR 1995 (t/w)^7 exp(-t/w) or SPM's Gaussian bump (default jr)")
+    _add_sampler_args(p)
+    p.set_defaults(func=_run_fit_erp)
+
+
+def _run_fit_erp(args):
+    from pathlib import Path
+
+    from .erp_fit import fit_erp
+    from .evoked import prepare_evoked
+    from .inference import FitConfig
+    from .priors import make_erp_priors
+    from .report import make_report
+
+    if not args.quiet:
+        set_log_level("info")
+    config = FitConfig(draws=args.draws, tune=args.tune, chains=args.chains, cores=args.cores, seed=args.seed,
+                       target_accept=0.9)
+    stem = Path(args.recording).name.split(".")[0]
+    out_dir, nc, html = _fit_outputs(args.out, stem, args.overwrite)
+    evokeds = prepare_evoked(args.recording, list(args.event), tmin=args.tmin, tmax=args.tmax,
+                             picks=args.channels, regions=_parse_regions(args.region),
+                             reference=_parse_reference(args.reference), line_freq=_parse_line(args.line_freq),
+                             decim=args.decim)
+    result = fit_erp(evokeds, priors=make_erp_priors(args.pulse), config=config)
+    out_dir.mkdir(exist_ok=True)
+    result.save(nc, overwrite=args.overwrite)
+    make_report(result.idata, html, overwrite=args.overwrite)
+    sys.stdout.write(f"wrote {nc}\nwrote {html}\n")
+    if not result.passed:
+        sys.stdout.write("WARNING: some fits failed their convergence diagnostics: see the report.\n")
     return 0
 
 
@@ -612,7 +778,7 @@ def _run_demo(args):
 
 # ----------------------------------------------------------------------------
 # parser and entry point
-_COMMANDS = (_build_simulate, _build_spectrum, _build_bifurcation, _build_fit_psd, _build_report, _build_demo)
+_COMMANDS = (_build_simulate, _build_spectrum, _build_bifurcation, _build_fit_psd, _build_fit_erp, _build_report, _build_demo)
 
 
 def build_parser():

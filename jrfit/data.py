@@ -902,21 +902,38 @@ def _select(raw, pick_names, region_map, bads, record):
     _step(record, "select", picks=kept, dropped_bad_picks=lost, regions=members)
     if not members:
         return raw.pick(kept)
-    data = raw.get_data()
-    idx = {n: i for i, n in enumerate(raw.ch_names)}
-    rows = [data[idx[n]] for n in kept]
-    rows += [data[[idx[c] for c in chans]].mean(axis=0) for chans in members.values()]
+    return _with_regions(raw, kept, members)
+
+
+def _with_regions(inst, kept, members):
+    """A new Raw, Epochs or Evoked: the ``kept`` channels, then one mean per region."""
+    data = inst.get_data()  # (n_channels, n_times), or (n_epochs, n_channels, n_times)
+    idx = {n: i for i, n in enumerate(inst.ch_names)}
+    rows = [np.take(data, [idx[n] for n in kept], axis=-2)]
+    rows += [
+        np.take(data, [idx[c] for c in chans], axis=-2).mean(axis=-2, keepdims=True)
+        for chans in members.values()
+    ]
     names = kept + list(members)
-    info = mne.create_info(names, raw.info["sfreq"], "eeg")
+    info = mne.create_info(names, inst.info["sfreq"], "eeg")
     with info._unlock():
-        info["highpass"] = raw.info["highpass"]
-        info["lowpass"] = raw.info["lowpass"]
-        info["line_freq"] = raw.info["line_freq"]
-    info.set_meas_date(raw.info["meas_date"])
-    out = mne.io.RawArray(
-        np.asarray(rows), info, first_samp=raw.first_samp, verbose=_mne_verbose()
-    )
-    out.set_annotations(raw.annotations.copy())
+        info["highpass"] = inst.info["highpass"]
+        info["lowpass"] = inst.info["lowpass"]
+        info["line_freq"] = inst.info["line_freq"]
+    info.set_meas_date(inst.info["meas_date"])
+    data = np.concatenate(rows, axis=-2)
+    if isinstance(inst, mne.BaseEpochs):
+        return mne.EpochsArray(
+            data, info, events=inst.events, tmin=inst.tmin, event_id=inst.event_id,
+            baseline=inst.baseline, verbose=_mne_verbose(),
+        )
+    if isinstance(inst, mne.Evoked):
+        return mne.EvokedArray(
+            data, info, tmin=inst.times[0], comment=inst.comment, nave=inst.nave,
+            baseline=inst.baseline, verbose=_mne_verbose(),
+        )
+    out = mne.io.RawArray(data, info, first_samp=inst.first_samp, verbose=_mne_verbose())
+    out.set_annotations(inst.annotations.copy())
     return out
 
 
@@ -1245,11 +1262,11 @@ class ObservedSpectrum:
         return cls(**d)
 
 
-def _frozen_array(value, name):
+def _frozen_array(value, name, owner="ObservedSpectrum"):
     try:
         arr = np.array(value, dtype=float)
     except (TypeError, ValueError):
-        raise DataError(f"ObservedSpectrum.{name} must be numeric, got {value!r}.") from None
+        raise DataError(f"{owner}.{name} must be numeric, got {value!r}.") from None
     arr.flags.writeable = False
     return arr
 

@@ -20,7 +20,7 @@ from ._io import atomic_path
 from ._logging import logger, verbose
 from .params import JRParams
 
-__all__ = ["EXAMPLE_TRUTH", "example_path", "make_example_recording", "run_demo"]
+__all__ = ["EXAMPLE_TRUTH", "ERP_TRUTH", "example_path", "make_example_recording", "make_erp_epochs", "run_demo"]
 
 EXAMPLE_TRUTH = {
     "O1": dict(mu=500.0),
@@ -131,3 +131,61 @@ def run_demo(out_dir="reports", *, config=None, verbose=None):
                          title="jrfit demo: simulated example recording")
     logger.info(f"Wrote {nc} and {report}")
     return result, report
+
+
+# ----------------------------------------------------------------------------
+# evoked responses with known truth
+ERP_TRUTH = dict(v=-1.904, B=23.0, a=95.0, b=48.0, amplitude=300.0, latency=0.072, width=0.006, gain=0.6)
+"""Parameters of :func:`make_erp_epochs`: the rest potential v (mV), JR
+constants (others at the JR 1995 defaults), the JR pulse's peak (/s), peak
+latency (s) and width (s), and the electrode gain (uV/mV)."""
+
+
+def make_erp_epochs(n_trials=100, *, noise_uv=4.0, sfreq=200.0, tmin=-0.1, tmax=0.5, truth=None, seed=0):
+    """Epochs of a simulated evoked response with known parameters.
+
+    Each trial is the JR column's nonlinear response to a JR 1995 pulse
+    (:func:`jrfit.erp.erp_response`, from the rest state at potential ``v``)
+    times the electrode gain, plus white noise.
+
+    Parameters
+    ----------
+    n_trials : int
+        Number of trials.
+    noise_uv : float
+        Standard deviation of the white noise per sample, in uV.
+    sfreq : float
+        Sampling rate, in Hz.
+    tmin, tmax : float
+        Window, in s.
+    truth : dict | None
+        Overrides of :data:`ERP_TRUTH`.
+    seed : int
+        Seed of the noise.
+
+    Returns
+    -------
+    epochs : mne.EpochsArray
+        One EEG channel ``Oz`` (V), event ``stimulus``; the truth is in
+        ``epochs.info['description']`` (JSON).
+    """
+    import mne
+
+    from .erp import erp_response, peak_lag
+    from .model import operating_point
+
+    tr = dict(ERP_TRUTH, **(truth or {}))
+    jr = {k: tr[k] for k in tr if k not in ("v", "amplitude", "latency", "width", "gain")}
+    params = JRParams(**jr)
+    times = tmin + np.arange(int(round((tmax - tmin) * sfreq)) + 1) / sfreq
+    onset = tr["latency"] - peak_lag("jr") * tr["width"]
+    resp = erp_response(times, params, amplitude=tr["amplitude"], onset=onset, width=tr["width"], v=tr["v"])
+    rng = np.random.default_rng(seed)
+    data_uv = tr["gain"] * resp[None, :] + noise_uv * rng.standard_normal((n_trials, times.size))
+    info = mne.create_info(["Oz"], sfreq, "eeg")
+    tr.update(p=float(operating_point(tr["v"], params)["p"]), onset=float(onset), noise_uv=noise_uv,
+              n_trials=n_trials)
+    info["description"] = json.dumps(tr)
+    events = np.column_stack([np.arange(n_trials) * int(sfreq), np.zeros(n_trials, int), np.ones(n_trials, int)])
+    return mne.EpochsArray(data_uv[:, None, :] * 1e-6, info, events=events, tmin=times[0],
+                           event_id={"stimulus": 1}, baseline=None, verbose=False)

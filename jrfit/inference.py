@@ -73,7 +73,113 @@ class FitConfig:
             raise FitError(f"FitConfig.target_accept must be in [0.5, 1), got {self.target_accept!r}.")
 
 
-class SpectralModel:
+def stable_branch(v_best, theta, free, fixed, v_bounds, n=400):
+    """The interval of v (mV) around ``v_best`` where the fixed point is stable.
+
+    The posterior can have modes on different fixed-point branches (e.g. the
+    quiescent and the active focus), separated by unstable operating points
+    that a sampler may jump over: sampling is restricted to the stable branch
+    of the best starting point (computed at the constants ``theta``, widened by
+    two grid steps on each side; the stability constraint still applies inside).
+    """
+    from ._ops import _stable
+
+    v_lo, v_hi = v_bounds
+    grid = np.linspace(v_lo, v_hi, n)
+    ok = np.array([_stable(np.concatenate([[g], theta]), free, fixed) for g in grid])
+    i = int(np.argmin(np.abs(grid - v_best)))
+    lo_i, hi_i = i, i
+    while lo_i > 0 and ok[lo_i - 1]:
+        lo_i -= 1
+    while hi_i < grid.size - 1 and ok[hi_i + 1]:
+        hi_i += 1
+    step = grid[1] - grid[0]
+    return (max(v_lo, grid[lo_i] - 2 * step), min(v_hi, grid[hi_i] + 2 * step))
+
+
+class _CompiledModel:
+    """What the compiled spectral and ERP models share: branch data, starts."""
+
+    def set_branch(self, v_lo, v_hi):
+        """Restrict v (mV) to one stable fixed-point branch (no recompilation)."""
+        import pymc as pm
+
+        with self.model:
+            pm.set_data(dict(v_lo=float(v_lo), v_hi=float(v_hi)))
+        self._v_support = (float(v_lo), float(v_hi))
+
+    def logp_dlogp(self, x):
+        """Log density and gradient at an unconstrained raveled point."""
+        return self._func(x)
+
+    def _raveled_info(self):
+        from pymc.blocking import DictToArrayBijection
+
+        ip = self.model.initial_point()
+        return DictToArrayBijection.map({v.name: ip[v.name] for v in self._func._grad_vars}).point_map_info
+
+    def maximize(self, points, maxiter=500):
+        """L-BFGS on the compiled log density from each start; the best point.
+
+        Returns
+        -------
+        point : dict
+            Unconstrained point (value-variable name -> value).
+        logp : float
+        """
+        from pymc.blocking import DictToArrayBijection, RaveledVars
+        from scipy.optimize import minimize
+
+        info = self._raveled_info()
+
+        def neg_full(x):
+            with np.errstate(all="ignore"):
+                lp, g = self._func(RaveledVars(x, info))
+            if not np.isfinite(lp):
+                return 1e300, np.zeros_like(x)
+            return -lp, -g
+
+        best = None
+        for point in points:
+            x0 = DictToArrayBijection.map({name: np.asarray(point[name]) for name, *_ in info})
+            res = minimize(neg_full, x0.data, jac=True, method="L-BFGS-B", options=dict(maxiter=maxiter))
+            if best is None or -res.fun > best[0]:
+                best = (-res.fun, res.x)
+        return DictToArrayBijection.rmap(RaveledVars(best[1], info)), best[0]
+
+    def chain_starts(self, point, n_chains, rng, jitter=0.05):
+        """Starts for each chain: the mode plus small jitter, all with finite density."""
+        from pymc.blocking import DictToArrayBijection, RaveledVars
+
+        ref = DictToArrayBijection.map({v.name: np.asarray(point[v.name]) for v in self._func._grad_vars})
+        starts = []
+        for _ in range(n_chains):
+            for _try in range(50):
+                x = ref.data + jitter * rng.standard_normal(ref.data.size)
+                lp, _ = self._func(RaveledVars(x, ref.point_map_info))
+                if np.isfinite(lp):
+                    break
+            else:
+                x = ref.data
+            starts.append(DictToArrayBijection.rmap(RaveledVars(x, ref.point_map_info)))
+        return starts
+
+    def sample(self, starts, config, seed, progress=True):
+        """NUTS with the compiled step from the given chain starts (InferenceData)."""
+        import pymc as pm
+
+        with self.model, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return pm.sample(
+                draws=config.draws, tune=config.tune, chains=config.chains, cores=config.cores,
+                step=self.step, initvals=starts, random_seed=seed,
+                progressbar=bool(progress) and logger.level <= 20, compute_convergence_checks=False,
+                return_inferencedata=True, idata_kwargs=dict(log_likelihood=False),
+            )
+
+
+
+class SpectralModel(_CompiledModel):
     """The compiled PyMC model of one channel's spectrum (reused across channels).
 
     Parameters
@@ -138,18 +244,6 @@ class SpectralModel:
         with self.model:
             pm.set_data(dict(freqs=np.asarray(freqs, float), psd_obs=np.asarray(psd, float), n_eff=float(n_eff)))
 
-    def logp_dlogp(self, x):
-        """Log density and gradient at an unconstrained raveled point."""
-        return self._func(x)
-
-    def set_branch(self, v_lo, v_hi):
-        """Restrict v (mV) to one stable fixed-point branch (no recompilation)."""
-        import pymc as pm
-
-        with self.model:
-            pm.set_data(dict(v_lo=float(v_lo), v_hi=float(v_hi)))
-        self._v_support = (float(v_lo), float(v_hi))
-
     def _unconstrained(self, v, jr_log, obs):
         """Named point in PyMC's unconstrained space."""
         v_lo, v_hi = getattr(self, "_v_support", self.priors.v_bounds)
@@ -178,7 +272,6 @@ class SpectralModel:
         logp : float
             Log density there.
         """
-        from pymc.blocking import DictToArrayBijection, RaveledVars
         from scipy.optimize import minimize
 
         from ._ops import _stable, jr_linear_numpy
@@ -229,62 +322,15 @@ class SpectralModel:
                 "prior-median constants: widen SpectralPriors.v_bounds or change the priors."
             )
         candidates.sort(key=lambda c: -c[0])
-        # the posterior can have modes on different fixed-point branches (e.g. the
-        # quiescent and the active focus), separated by unstable operating points
-        # that a sampler may jump over: restrict v to the stable branch of the best
-        # grid point (computed at the prior-median constants, widened by half a
-        # grid step on each side; the stability constraint still applies inside)
+        # restrict v to the stable branch of the best grid point (see stable_branch)
         v_best, theta_best = candidates[0][1], candidates[0][3]
-        grid = np.linspace(v_lo, v_hi, 400)
-        ok = np.array([_stable(np.concatenate([[g], theta_best]), self.free, fixed) for g in grid])
-        i = int(np.argmin(np.abs(grid - v_best)))
-        lo_i, hi_i = i, i
-        while lo_i > 0 and ok[lo_i - 1]:
-            lo_i -= 1
-        while hi_i < grid.size - 1 and ok[hi_i + 1]:
-            hi_i += 1
-        step = grid[1] - grid[0]
-        branch = (max(v_lo, grid[lo_i] - 2 * step), min(v_hi, grid[hi_i] + 2 * step))
+        branch = stable_branch(v_best, theta_best, self.free, fixed, pr.v_bounds)
         self.set_branch(*branch)
         candidates = [c for c in candidates if branch[0] < c[1] < branch[1]]
-        ip = self.model.initial_point()
-        ref = DictToArrayBijection.map({v.name: ip[v.name] for v in self._func._grad_vars})
-        info = ref.point_map_info
-
-        def neg_full(x):
-            with np.errstate(all="ignore"):
-                lp, g = self._func(RaveledVars(x, info))
-            if not np.isfinite(lp):
-                return 1e300, np.zeros_like(x)
-            return -lp, -g
-
-        best = None
-        for _, v, obs, theta_c in candidates[:3]:
-            point = self._unconstrained(v, np.log(theta_c / med), obs)
-            x0 = DictToArrayBijection.map({name: point[name] for name, *_ in info})
-            res = minimize(neg_full, x0.data, jac=True, method="L-BFGS-B", options=dict(maxiter=500))
-            if best is None or -res.fun > best[0]:
-                best = (-res.fun, res.x)
-        point = DictToArrayBijection.rmap(RaveledVars(best[1], info))
+        starts = [self._unconstrained(v, np.log(theta_c / med), obs) for _, v, obs, theta_c in candidates[:3]]
+        point, lp = self.maximize(starts)
         self.branch = branch
-        return point, best[0]
-
-    def chain_starts(self, point, n_chains, rng, jitter=0.05):
-        """Starts for each chain: the mode plus small jitter, all with finite density."""
-        from pymc.blocking import DictToArrayBijection, RaveledVars
-
-        ref = DictToArrayBijection.map({v.name: np.asarray(point[v.name]) for v in self._func._grad_vars})
-        starts = []
-        for _ in range(n_chains):
-            for _try in range(50):
-                x = ref.data + jitter * rng.standard_normal(ref.data.size)
-                lp, _ = self._func(RaveledVars(x, ref.point_map_info))
-                if np.isfinite(lp):
-                    break
-            else:
-                x = ref.data
-            starts.append(DictToArrayBijection.rmap(RaveledVars(x, ref.point_map_info)))
-        return starts
+        return point, lp
 
 
 # ----------------------------------------------------------------------------
@@ -433,7 +479,6 @@ def fit_spectrum(spectrum, *, priors=None, config=None, model=None, progress=Tru
     result : FitResult
     """
     import arviz as az
-    import pymc as pm
     import xarray as xr
 
     config = config or FitConfig()
@@ -467,14 +512,7 @@ def fit_spectrum(spectrum, *, priors=None, config=None, model=None, progress=Tru
         start, lp = model.find_start(freqs, y / ref, n_eff, n_grid=config.n_grid)
         branches[ch] = [float(x) for x in model.branch]
         starts = model.chain_starts(start, config.chains, rng)
-        with model.model, warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            idata = pm.sample(
-                draws=config.draws, tune=config.tune, chains=config.chains, cores=config.cores,
-                step=model.step, initvals=starts, random_seed=int(config.seed) + 1000 * ci,
-                progressbar=bool(progress) and logger.level <= 20, compute_convergence_checks=False,
-                return_inferencedata=True, idata_kwargs=dict(log_likelihood=False),
-            )
+        idata = model.sample(starts, config, int(config.seed) + 1000 * ci, progress)
         diag = diagnose(idata)
         arrays = _posterior_arrays(idata, priors.free, ref)
         arrays["peak_freq"], arrays["damping"] = _derived(arrays, priors, float(freqs[0]), float(freqs[-1]))

@@ -89,14 +89,14 @@ def make_report(idata_or_path, fname, *, title=None, overwrite=False, cycles=Tru
     """
     import mne
 
-    from .viz import _close
-
     fname = Path(fname).expanduser()
     if fname.suffix.lower() != ".html":
         raise JRFitError(f"The report file name must end in .html, got {str(fname)!r}.")
     if fname.exists() and not overwrite:
         raise JRFitError(f"{fname} exists; pass overwrite=True to replace it.")
     idata, source = _load(idata_or_path)
+    if str(idata.attrs.get("kind", "")) == "erp":
+        return _make_erp_report(idata, source, fname, title, cycles)
     _check_result(idata)
     channels = _channel_names(idata)
     attrs = dict(idata.attrs)
@@ -108,6 +108,19 @@ def make_report(idata_or_path, fname, *, title=None, overwrite=False, cycles=Tru
     rep = mne.Report(title=title, verbose=False)
     diag = _json_attr(attrs, "diagnostics", {})
 
+    add_fig = _figure_adder(rep)
+    _add_summary(rep, idata, channels, attrs, diag, source)
+    for ch in channels:
+        t1 = time.perf_counter()
+        _add_channel(rep, idata, ch, attrs, diag, add_fig, cycles)
+        logger.info("  channel %s: %.1f s", ch, time.perf_counter() - t1)
+    _add_provenance(rep, attrs)
+    return _save(rep, fname, t0)
+
+
+def _figure_adder(rep):
+    from .viz import _close
+
     def add_fig(fig, item_title, caption, section, tags):
         try:
             rep.add_figure(fig, title=item_title, caption=caption, image_format="png",
@@ -115,12 +128,10 @@ def make_report(idata_or_path, fname, *, title=None, overwrite=False, cycles=Tru
         finally:
             _close(fig)
 
-    _add_summary(rep, idata, channels, attrs, diag, source)
-    for ch in channels:
-        t1 = time.perf_counter()
-        _add_channel(rep, idata, ch, attrs, diag, add_fig, cycles)
-        logger.info("  channel %s: %.1f s", ch, time.perf_counter() - t1)
-    _add_provenance(rep, attrs)
+    return add_fig
+
+
+def _save(rep, fname, t0):
     with atomic_path(fname) as tmp:
         rep.save(tmp, open_browser=False, overwrite=True, verbose=False)
     logger.info("Report written in %.1f s: %s", time.perf_counter() - t0, fname)
@@ -466,19 +477,29 @@ def _correlation_text(pairs):
 
 
 # (f) bifurcation diagram, regimes, stability
+def _priors_from_attrs(attrs):
+    """The fit's priors object (spectral or ERP) from attrs['priors']; None if absent."""
+    from .priors import ERPPriors, SpectralPriors
+
+    pri = _json_attr(attrs, "priors", None)
+    if not isinstance(pri, dict):
+        return None
+    cls = ERPPriors if str(attrs.get("kind", "")) == "erp" else SpectralPriors
+    return cls.from_dict(pri)
+
+
 def _posterior_constants(idata, ch, attrs):
     """JRParams at the posterior-median free constants (fixed ones from the priors)."""
     from .params import JRParams
-    from .priors import SpectralPriors
 
-    pri = _json_attr(attrs, "priors", None)
     base = JRParams(sigma=1.0)
-    if isinstance(pri, dict):
-        try:
-            base = SpectralPriors.from_dict(pri).fixed
-        except (KeyError, TypeError, ValueError) as err:
-            logger.warning("attrs['priors'] could not be read (%s); using the JR 1995 defaults "
-                           "for the fixed constants.", err)
+    try:
+        pri = _priors_from_attrs(attrs)
+        if pri is not None:
+            base = pri.fixed
+    except (KeyError, TypeError, ValueError) as err:
+        logger.warning("attrs['priors'] could not be read (%s); using the JR 1995 defaults "
+                       "for the fixed constants.", err)
     med = {}
     for n in _free_params(idata):
         x = _draws(idata, n, ch)
@@ -618,10 +639,8 @@ def _add_provenance(rep, attrs):
                      section=section, tags=tags)
     pri = _json_attr(attrs, "priors", None)
     if isinstance(pri, dict):
-        from .priors import SpectralPriors
-
         try:
-            rows = SpectralPriors.from_dict(pri).table()
+            rows = _priors_from_attrs(attrs).table()
             rep.add_html(_table(["name", "unit", "prior"], rows), title="Priors", section=section,
                          tags=tags)
         except (KeyError, TypeError, ValueError) as err:
@@ -644,3 +663,211 @@ def _add_provenance(rep, attrs):
         shown[k] = v
     rep.add_code(json.dumps(shown, indent=2, default=str), title="All attributes of the result",
                  language="json", section=section, tags=tags)
+
+
+# ----------------------------------------------------------------------------
+# evoked-response fits: the same sections per (condition, channel)
+def _erp_view(idata, cond):
+    """One condition of an ERP result, shaped like a per-channel result.
+
+    Posterior, sample stats, predictions and data are selected at the
+    condition; the per-fit attributes (keyed 'condition/channel') are keyed by
+    channel, so the spectral report's tables and figures apply unchanged.
+    """
+    import arviz as az
+
+    groups = {}
+    for g in idata.groups():
+        ds = getattr(idata, g)
+        groups[g] = ds.sel(condition=cond) if "condition" in ds.dims else ds
+    view = az.InferenceData(**groups)
+    attrs = dict(idata.attrs)
+    prefix = f"{cond}/"
+    for key in ("diagnostics", "regime", "linear_vs_nonlinear", "v_branch"):
+        d = _json_attr(attrs, key, {})
+        if isinstance(d, dict):
+            attrs[key] = json.dumps({k[len(prefix):]: v for k, v in d.items() if k.startswith(prefix)})
+    view.attrs.update(attrs)
+    return view
+
+
+def _check_erp_result(idata):
+    groups = set(idata.groups())
+    missing = [g for g in ("posterior", "observed_data", "posterior_predictive", "constant_data")
+               if g not in groups]
+    if missing:
+        raise JRFitError(f"The ERP fit result lacks the group(s) {missing}; it has {sorted(groups)}.")
+    for name, ds in (("posterior", idata.posterior), ("observed_data", idata.observed_data)):
+        if "condition" not in ds.dims or "channel" not in ds.dims:
+            raise JRFitError(f"The ERP result's {name} lacks the 'condition'/'channel' dimensions.")
+
+
+def _make_erp_report(idata, source, fname, title, cycles):
+    import mne
+
+    _check_erp_result(idata)
+    attrs = dict(idata.attrs)
+    conds = [str(c) for c in idata.posterior.coords["condition"].values]
+    channels = [str(c) for c in idata.posterior.coords["channel"].values]
+    if title is None:
+        name = Path(str(attrs.get("input_file") or source or "")).name
+        title = f"jrfit ERP fit: {name}" if name else "jrfit ERP fit"
+    t0 = time.perf_counter()
+    logger.info("ERP report of %d condition(s) x %d channel(s) -> %s", len(conds), len(channels), fname)
+    rep = mne.Report(title=title, verbose=False)
+    add_fig = _figure_adder(rep)
+    views = {c: _erp_view(idata, c) for c in conds}
+    _add_erp_summary(rep, idata, views, conds, channels, attrs, source)
+    if len(conds) > 1:
+        _add_erp_comparison(rep, idata, conds, channels, add_fig)
+    for c in conds:
+        view = views[c]
+        diag = _json_attr(view.attrs, "diagnostics", {})
+        for ch in channels:
+            t1 = time.perf_counter()
+            _add_erp_channel(rep, view, c, ch, dict(view.attrs), diag, add_fig, cycles)
+            logger.info("  %s/%s: %.1f s", c, ch, time.perf_counter() - t1)
+    _add_provenance(rep, attrs)
+    return _save(rep, fname, t0)
+
+
+def _add_erp_summary(rep, idata, views, conds, channels, attrs, source):
+    post = idata.posterior
+    se_method = _json_attr(attrs, "se_method", {})
+    meta = [
+        ("input file", attrs.get("input_file", "n/a")),
+        ("result file", source or "(in memory)"),
+        ("conditions", ", ".join(f"{c} ({int(n)} trials, SE from {se_method.get(c, 'n/a')})"
+                                 for c, n in zip(conds, idata.constant_data["n_trials"].values))),
+        ("channels", ", ".join(channels)),
+        ("window", f"{_fmt(attrs.get('tmin'))} to {_fmt(attrs.get('tmax'))} s"),
+        ("forward model", attrs.get("forward_model", "n/a")),
+        ("stimulus pulse", attrs.get("pulse_shape", "n/a")),
+        ("likelihood", attrs.get("likelihood", "n/a")),
+        ("free JR constants", ", ".join(_free_params(idata)) + " (plus the rest potential v; p = p(v))"),
+        ("sampling", f"{post.sizes.get('chain', 0)} chains x {post.sizes.get('draw', 0)} draws"),
+        ("seed", attrs.get("seed", "n/a")),
+        ("jrfit version", attrs.get("jrfit_version", "n/a")),
+        ("fit created", attrs.get("created", "n/a")),
+        ("report created", time.strftime("%Y-%m-%dT%H:%M:%S%z")),
+    ]
+    banners, rows, n_fail = [], [], 0
+    for c in conds:
+        view = views[c]
+        diag = _json_attr(view.attrs, "diagnostics", {})
+        lin = _json_attr(view.attrs, "linear_vs_nonlinear", {})
+        regimes = _json_attr(view.attrs, "regime", {})
+        for ch in channels:
+            status, d = _status(diag, ch)
+            n_fail += status != "PASS"
+            banners.append(_banner(f"{c} / {ch}", status, d))
+            li = lin.get(ch, {}) if isinstance(lin, dict) else {}
+            rows.append([
+                _esc(c), _esc(ch), _bad(status, status != "PASS"),
+                _esc(_fmt(li.get("r2"), 3)),
+                _esc(_interval(1e3 * _draws(view, "onset", ch), 3)),
+                _esc(_interval(_draws(view, "gain", ch), 3)),
+                _esc(f"{100 * _float(li.get('rel_l2')):.1f} %"),
+                _esc(_main_regime(regimes.get(ch) if isinstance(regimes, dict) else None)),
+            ])
+    head = (f'<div class="alert alert-danger"><strong>{n_fail} of {len(rows)} fit(s) FAILED the '
+            f"convergence checks.</strong></div>" if n_fail else
+            f'<div class="alert alert-success">All {len(rows)} fit(s) passed the convergence checks.</div>')
+    overview = _table(["condition", "channel", "status", "R\u00b2 (median fit)", "onset (ms), median [90 %]",
+                       "gain (uV/mV), median [90 %]", "linearised vs nonlinear (rel. L2)",
+                       "most probable regime"], rows, raw=True)
+    guide = (
+        "<p><em>How to read this report.</em> Each condition and channel was fitted separately: "
+        "a Jansen-Rit column at rest at its operating point receives the stimulus pulse shown "
+        "below each fit, and its nonlinear response y1 - y2 (relative to rest), times an "
+        "electrode gain plus an offset, was fitted to the averaged ERP by NUTS with a Gaussian "
+        "likelihood whose standard deviation is the trial standard error (plus a residual "
+        "noise term). Intervals are central 90 % posterior intervals. "
+        "<code>linearised vs nonlinear</code> is the relative L2 distance between the "
+        "linearised response (impulse response of H convolved with the pulse) and the "
+        "nonlinear one at the posterior median: large values mean the linear approximation "
+        "would have misfitted this ERP. A fit marked FAIL did not converge and its numbers "
+        "are not trustworthy. ERP residuals are correlated in time while the likelihood "
+        "treats samples as independent, so intervals on real data are too narrow.</p>")
+    body = (head + _table(["", ""], meta) + "<h5>Convergence</h5>" + "".join(banners)
+            + "<h5>Fits</h5>" + overview + guide)
+    rep.add_html(body, title="Summary", section="Summary", tags=("summary",))
+
+
+def _add_erp_comparison(rep, idata, conds, channels, add_fig):
+    """Side-by-side posteriors of two or more conditions, per channel."""
+    from . import viz
+
+    names = _free_params(idata) + [n for n in ("v", "p", "amplitude", "latency", "onset", "width", "gain")
+                                   if n in idata.posterior and np.ptp(idata.posterior[n].values) > 0]
+    section = "Conditions compared"
+    for ch in channels:
+        rows = []
+        for n in names:
+            cells = [f"<b>{_esc(n)}</b> ({_esc(_unit(n))})"]
+            draws = [np.asarray(_sel(idata.posterior[n].sel(condition=c), ch).values, float).ravel()
+                     for c in conds]
+            cells += [_esc(_interval(x, 4)) for x in draws]
+            # probability that the first condition's value exceeds the second's
+            a, b = draws[0], draws[1]
+            m = min(a.size, b.size)
+            cells.append(_fmt(float(np.mean(a[:m] > b[:m])), 3))
+            rows.append(cells)
+        table = _table(["parameter"] + [f"{c}: median [90 %]" for c in conds]
+                       + [f"P({conds[0]} > {conds[1]})"], rows, raw=True)
+        rep.add_html(table + "<p><small>P(...) compares independent posterior draws of the two "
+                     "fits; values near 0 or 1 mean the conditions differ in that parameter.</small></p>",
+                     title=f"{ch}: conditions side by side", section=section, tags=(_tag(ch), "compare"))
+        fig = viz.plot_condition_comparison(idata, ch, names)
+        add_fig(fig, f"{ch}: posteriors by condition", "Posterior densities of each condition.",
+                section, (_tag(ch), "compare"))
+
+
+def _add_erp_channel(rep, view, cond, ch, attrs, diag, add_fig, cycles):
+    from . import viz
+
+    section = f"{cond} / {ch}"
+    tags = (_tag(ch), _tag(cond))
+    status, d = _status(diag, ch)
+    rep.add_html(_banner(f"{cond} / {ch}", status, d), title=f"{cond}/{ch}: status", section=section,
+                 tags=tags)
+    fig = viz.plot_erp_fit(view, ch, cond, title=f"{cond} / {ch}: data and posterior predictive "
+                                                  f"({'PASS' if status == 'PASS' else status})")
+    add_fig(fig, f"{cond}/{ch}: ERP and fit", _erp_caption(view, ch, attrs), section, tags)
+    rep.add_html(_param_table(view, ch), title=f"{cond}/{ch}: parameters", section=section, tags=tags)
+    fig = viz.plot_prior_posterior(view, ch)
+    add_fig(fig, f"{cond}/{ch}: prior and posterior", (
+        "Prior (grey) and posterior (blue) densities; dashed line: posterior median. Contraction "
+        "= 1 - var(posterior)/var(prior): near 1 the ERP determined the parameter, near 0 it is "
+        "held by its prior."), section, tags)
+    names, corr = _posterior_correlation(view, ch)
+    if len(names) >= 2:
+        pairs = _top_pairs(names, corr, _N_PAIRS)
+        fig = viz.plot_pair(view, ch, pairs=[(x, y) for x, y, _ in pairs])
+        add_fig(fig, f"{cond}/{ch}: most correlated pairs", (
+            "Posterior draws of the most correlated pairs (colour: chain). Gain, pulse amplitude "
+            "and the synaptic gains trade off: the ERP's size constrains their product."),
+            section, tags)
+    _add_dynamics(rep, view, ch, attrs, add_fig, cycles, section, tags)
+    rep.add_html(_diagnostics_html(view, ch, status, d), title=f"{cond}/{ch}: diagnostics",
+                 section=section, tags=tags)
+    trace_vars = _free_params(view)[:3] + [n for n in ("v", "onset", "gain") if n in view.posterior]
+    fig = viz.plot_trace(view, ch, trace_vars)
+    add_fig(fig, f"{cond}/{ch}: traces and ranks", (
+        "Traces of each chain (divergent transitions: red ticks) and rank histograms."), section, tags)
+
+
+def _erp_caption(view, ch, attrs):
+    lin = _json_attr(attrs, "linear_vs_nonlinear", {}).get(ch, {})
+    y = np.asarray(_sel(view.observed_data["erp"], ch).values, float)
+    pp = np.asarray(_sel(view.posterior_predictive["erp"], ch).values, float).reshape(-1, y.size)
+    lo, hi = np.quantile(pp, [0.05, 0.95], axis=0)
+    cover = float(np.mean((y >= lo) & (y <= hi)))
+    return (
+        "Top: the averaged ERP (black) with its 90 % band from the trial standard error; blue: "
+        "median of the fitted model, its 90 % posterior band and the 90 % posterior-predictive "
+        f"band (with the noise). {100 * cover:.0f} % of the samples lie in the predictive band "
+        f"(about 90 % when the fit is calibrated). R\u00b2 of the median fit: {_fmt(lin.get('r2'), 3)}; "
+        f"the linearised response at the posterior median differs from the nonlinear one by "
+        f"{100 * _float(lin.get('rel_l2')):.1f} % (relative L2). Bottom: the stimulus input pulse "
+        "(median and 90 % band), in /s.")

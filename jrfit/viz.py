@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_bifurcation", "plot_psd", "plot_psd_fit", "plot_prior_posterior", "plot_correlation",
-           "plot_pair", "plot_stability", "plot_trace", "plot_posterior_bifurcation"]
+__all__ = ["plot_bifurcation", "plot_psd", "plot_psd_fit", "plot_erp_fit", "plot_condition_comparison", "plot_prior_posterior", "plot_correlation",
+           "plot_pair", "plot_stability", "plot_trace", "plot_posterior_bifurcation",
+           "plot_cross_spectrum"]
 
 _CYCLE_COLORS = {"alpha limit cycle": "#1f77b4", "spike-like cycle": "#d62728"}
 _FP_COLOR = "0.1"
@@ -277,6 +278,7 @@ def plot_psd(freqs, psd, ax=None, *, label=None, color=None, unit="mV\u00b2/Hz",
 _RESULT_UNITS = {
     "v": "mV", "p": "/s", "scale": "1", "bg": "mV\u00b2/Hz", "chi": "1",
     "floor": "mV\u00b2/Hz", "peak_freq": "Hz", "damping": "/s",
+    "amplitude": "/s", "latency": "s", "onset": "s", "width": "s", "gain": "uV/mV", "offset": "uV", "noise": "uV",
 }
 _RESULT_MEANING = {
     "v": "operating potential y1 - y2",
@@ -287,8 +289,16 @@ _RESULT_MEANING = {
     "floor": "white sensor floor",
     "peak_freq": "peak frequency of the JR component",
     "damping": "distance to the stability boundary (> 0: stable)",
+    "amplitude": "peak of the stimulus input pulse",
+    "latency": "time of the stimulus pulse's peak",
+    "onset": "onset of the stimulus pulse (derived from latency and width)",
+    "width": "width of the stimulus pulse",
+    "gain": "electrode gain (uV at the electrode per mV of y1 - y2)",
+    "offset": "baseline offset",
+    "noise": "residual noise added to the trial SE",
 }
-_OBS_VARS = ("v", "p", "scale", "bg", "chi", "floor")
+_OBS_VARS = ("v", "p", "scale", "bg", "chi", "floor", "amplitude", "latency", "onset", "width", "gain", "offset",
+             "noise")
 _DERIVED_VARS = ("peak_freq", "damping")
 _POST_COLOR = "#1f77b4"
 _PRIOR_COLOR = "0.55"
@@ -930,3 +940,192 @@ def _close(fig):
     import matplotlib.pyplot as plt
 
     plt.close(fig)
+
+
+# =============================================================================
+# Networks (jrfit.network)
+def plot_cross_spectrum(spectrum, pairs=None, *, regions=None, fmax=None, title=None,
+                        reference=None, figsize=(10.0, 3.6)):
+    """PSDs, coherence and phase of a network's cross-spectral matrix.
+
+    Parameters
+    ----------
+    spectrum : jrfit.network.CrossSpectrum
+        Linearised (:func:`jrfit.network.linear_cross_spectrum`) or Welch
+        (:meth:`jrfit.network.NetworkSimulation.cross_spectrum`) estimate.
+    pairs : list of (region, region) | None
+        Pairs (names or indices) whose coherence and phase are drawn.
+        Default: the pairs of the first region with the three regions most
+        coherent with it at the frequency of its spectral peak.
+    regions : list | None
+        Regions whose PSD is drawn (default: those in ``pairs``).
+    fmax : float | None
+        Highest frequency shown, in Hz.
+    title : str | None
+        Figure title.
+    reference : jrfit.network.CrossSpectrum | None
+        A second estimate drawn dashed on the same axes (e.g. the linearised
+        spectrum over a simulated one).
+    figsize : tuple of float
+        Figure size, in inches.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        Three panels: PSD (mV²/Hz, log), magnitude-squared coherence, and
+        phase of ``S_ij`` in rad (positive: j lags i).
+    """
+    import matplotlib.pyplot as plt
+
+    f = np.asarray(spectrum.freqs)
+    sel = f <= (f[-1] if fmax is None else fmax)
+    coh = spectrum.coherence()
+    if pairs is None:
+        i0 = 0
+        k = int(np.argmax(np.where(f > 0.5, spectrum.psd[i0], -np.inf)))
+        order = [j for j in np.argsort(-coh[i0, :, k]) if j != i0]
+        pairs = [(i0, int(j)) for j in order[:3]]
+    pairs = [(spectrum._index(a), spectrum._index(b)) for a, b in pairs]
+    if regions is None:
+        regions = sorted({r for pr in pairs for r in pr})
+    regions = [spectrum._index(r) for r in regions]
+    names = spectrum.region_names
+    fig, axes = plt.subplots(1, 3, figsize=figsize, layout="constrained")
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for n, r in enumerate(regions):
+        c = colors[n % len(colors)]
+        axes[0].plot(f[sel], spectrum.psd[r, sel], color=c, lw=1.3, label=names[r])
+        if reference is not None:
+            fr = np.asarray(reference.freqs)
+            sr = fr <= f[sel][-1]
+            axes[0].plot(fr[sr], reference.psd[r, sr], color=c, lw=1.0, ls="--")
+    axes[0].set_yscale("log")
+    axes[0].set_ylabel("PSD (mV\u00b2/Hz)")
+    for n, (a, b) in enumerate(pairs):
+        c = colors[n % len(colors)]
+        lab = f"{names[a]} \u2013 {names[b]}"
+        axes[1].plot(f[sel], coh[a, b, sel], color=c, lw=1.3, label=lab)
+        axes[2].plot(f[sel], np.angle(spectrum.csd[a, b, sel]), color=c, lw=1.3, label=lab)
+        if reference is not None:
+            fr = np.asarray(reference.freqs)
+            sr = fr <= f[sel][-1]
+            axes[1].plot(fr[sr], reference.coherence()[a, b, sr], color=c, lw=1.0, ls="--")
+            axes[2].plot(fr[sr], np.angle(reference.csd[a, b, sr]), color=c, lw=1.0, ls="--")
+    axes[1].set_ylim(0, 1.02)
+    axes[1].set_ylabel("coherence")
+    axes[2].set_ylim(-np.pi, np.pi)
+    axes[2].set_ylabel("phase (rad)")
+    for ax in axes:
+        ax.set_xlabel("frequency (Hz)")
+        ax.set_xlim(f[sel][0], f[sel][-1])
+        ax.grid(True, lw=0.4, alpha=0.4)
+        ax.legend(fontsize=7, frameon=False)
+    kind = "linearised" if spectrum.kind == "linear" else "Welch"
+    fig.suptitle(title if title is not None else f"network cross-spectrum ({kind})", fontsize=10)
+    return fig
+
+
+def plot_erp_fit(idata, channel, condition=None, *, title=None, figsize=(7.5, 5.2)):
+    """Measured ERP with its error band, the posterior predictive and the input pulse.
+
+    Parameters
+    ----------
+    idata : arviz.InferenceData
+        An ERP fit result (:func:`jrfit.fit_erp`).
+    channel : str
+        Channel name.
+    condition : str | None
+        Condition (default: the first).
+    title : str | None
+        Figure title.
+    figsize : tuple
+        Figure size, in inches.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    conds = [str(c) for c in np.atleast_1d(idata.observed_data.coords["condition"].values)]
+    condition = conds[0] if condition is None else str(condition)
+    if condition not in conds:
+        raise _result_error(f"Condition {condition!r} is not in the result; it has {conds}.")
+    channel = _resolve_channel(idata, channel)
+
+    def pick(da):  # a one-condition view (jrfit.report) has the condition selected already
+        return _sel(da.sel(condition=condition) if "condition" in da.dims else da, channel)
+
+    t = np.asarray(idata.observed_data.coords["time"].values, float) * 1e3
+    y = np.asarray(pick(idata.observed_data["erp"]).values, float)
+    se = np.asarray(pick(idata.constant_data["se"]).values, float)
+    fig, (ax, axp) = plt.subplots(2, 1, figsize=figsize, sharex=True, gridspec_kw=dict(height_ratios=(3, 1)))
+    pp = idata.posterior_predictive
+    mean = np.asarray(pick(pp["erp_mean"]).values, float).reshape(-1, t.size)
+    noisy = np.asarray(pick(pp["erp"]).values, float).reshape(-1, t.size)
+    lo, hi = np.quantile(noisy, [0.05, 0.95], axis=0)
+    ax.fill_between(t, lo, hi, color=_POST_COLOR, alpha=0.15, lw=0, label="90 % posterior predictive")
+    lo, hi = np.quantile(mean, [0.05, 0.95], axis=0)
+    ax.fill_between(t, lo, hi, color=_POST_COLOR, alpha=0.35, lw=0, label="90 % model mean")
+    ax.plot(t, np.median(mean, axis=0), color=_POST_COLOR, lw=1.5, label="model median")
+    ax.fill_between(t, y - 1.645 * se, y + 1.645 * se, color=_DATA_COLOR, alpha=0.15, lw=0,
+                    label="data \u00b1 1.645 SE")
+    ax.plot(t, y, color=_DATA_COLOR, lw=1.0, label="data")
+    ax.axvline(0, color="0.5", lw=0.8, ls=":")
+    ax.set_ylabel("ERP (uV)")
+    ax.legend(fontsize="small", frameon=False, ncol=2)
+    pulse = np.asarray(pick(pp["pulse"]).values, float).reshape(-1, t.size)
+    lo, hi = np.quantile(pulse, [0.05, 0.95], axis=0)
+    axp.fill_between(t, lo, hi, color="#d62728", alpha=0.3, lw=0)
+    axp.plot(t, np.median(pulse, axis=0), color="#d62728", lw=1.2)
+    axp.axvline(0, color="0.5", lw=0.8, ls=":")
+    axp.set_ylabel("input pulse (/s)")
+    axp.set_xlabel("time after stimulus (ms)")
+    ax.set_title(title or f"{condition}: {channel}")
+    fig.tight_layout()
+    return fig
+
+
+def plot_condition_comparison(idata, channel, var_names=None, *, ncols=4, panel=(2.6, 2.0)):
+    """Posterior densities of each parameter, one curve per condition (ERP fits).
+
+    Parameters
+    ----------
+    idata : arviz.InferenceData
+        An ERP fit result with a ``condition`` dimension.
+    channel : str
+        Channel name.
+    var_names : list of str | None
+        Parameters (default: free constants, v and p).
+    ncols : int
+        Panels per row.
+    panel : tuple
+        Size of one panel, in inches.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    var_names = _var_names(idata, var_names)
+    channel = _resolve_channel(idata, channel)
+    conds = [str(c) for c in idata.posterior.coords["condition"].values]
+    fig, axes = _grid_axes(len(var_names), ncols, panel)
+    colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"]
+    for ax, n in zip(axes, var_names):
+        draws = [np.asarray(_sel(idata.posterior[n].sel(condition=c), channel).values, float).ravel()
+                 for c in conds]
+        allx = np.concatenate(draws)
+        allx = allx[np.isfinite(allx)]
+        lo, hi = np.quantile(allx, [0.001, 0.999])
+        pad = 0.1 * (hi - lo or 1.0)
+        grid = np.linspace(lo - pad, hi + pad, 200)
+        for i, (c, x) in enumerate(zip(conds, draws)):
+            dens = _kde(x, grid)
+            if dens is None:  # a fixed or degenerate quantity: its value
+                ax.axvline(float(np.nanmedian(x)), color=colors[i % len(colors)], lw=1.4, label=c)
+            else:
+                ax.plot(grid, dens, color=colors[i % len(colors)], lw=1.4, label=c)
+        ax.set_xlabel(_label(n))
+        ax.set_yticks([])
+    axes[0].legend(fontsize="x-small", frameon=False)
+    return fig

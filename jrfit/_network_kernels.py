@@ -1,0 +1,208 @@
+"""Compiled (numba) kernel of the network simulator :func:`jrfit.network.simulate_network`.
+
+Private module. The column equations are not written here: the step calls
+:func:`jrfit.model.drift` (through :func:`jrfit._kernels.nonlinear_part`) and
+:func:`jrfit.model.sigmoid`, and the output is decimated by the polyphase
+anti-alias filter of :mod:`jrfit._kernels` (``_fir_push``). The per-column step
+:func:`_net_step` performs exactly the floating-point operations of
+:func:`jrfit._kernels._sde_step` plus two inputs, ``p_in`` (added to the mean
+input ``mu``) and ``acc0`` (added to the y3 = y0' kick); with both zero the
+network reproduces :func:`jrfit.simulate.simulate` bit for bit (tested).
+
+Layout
+------
+* Columns ``c = s * n_nodes + i`` (parameter set ``s``, region ``i``); states
+  ``W`` (6, n), coefficients ``cf`` (N_COEF, n) as in :mod:`jrfit._kernels`.
+* Afferent connections in CSR form, shared by every set: for receiver ``i``
+  the entries ``e`` in ``indptr[i]:indptr[i + 1]`` have sender ``src[e]``,
+  normalised weight ``wgt[e]`` and delay ``dly[e]`` (integer steps, 0 allowed:
+  instantaneous coupling).
+* Delay ring ``ring`` (n, 2 L), ``L = max(dly) + 1``: the coupling output of
+  column ``c`` at step ``k`` (the sigmoid at the state where that step's kick is
+  evaluated) is written twice, at ``k % L`` and ``k % L + L``, so that the
+  value of step ``k - d`` is always at ``k % L + L - d`` (no modulo in the
+  inner loop); each column's history is contiguous, so consecutive steps read
+  neighbouring addresses.
+"""
+
+from __future__ import annotations
+
+from numba import njit
+from numba.extending import register_jitable
+
+from ._kernels import (
+    _JIT, R_A, R_B, R_C1, R_C2, R_C3, R_C4, R_DT, R_HA11, R_HA12, R_HA21, R_HA22,
+    R_HB11, R_HB12, R_HB21, R_HB22, R_NS, R_PA11, R_PA12, R_PA21, R_PA22, R_PB11,
+    R_PB12, R_PB21, R_PB22, R_a, R_b, R_e0, R_mu, R_r, R_v0, SPLITTING, _fir_push,
+    nonlinear_part,
+)
+from .model import drift, sigmoid
+
+SEED = 0  # S(y0_j(t - tau_ij)) added to the acceleration y0_i'' (MODEL_NOTES s11)
+TVB = 1  # S(y1_j - y2_j)(t - tau_ij) added to the input p_i of the y1 equation
+
+
+@register_jitable
+def _net_step(method, w0, w1, w2, w3, w4, w5, xi, p_in, acc0, cf, c):
+    """One stochastic step of column ``c`` with extra input ``p_in`` and kick ``acc0``.
+
+    The operations of :func:`jrfit._kernels._sde_step` with the mean input
+    ``mu + p_in`` (/s) and ``acc0`` (mV/s^2) added to the acceleration of y0.
+    Returns the new internal state, ``v = y1 - y2`` and the synchronised state.
+    """
+    a = cf[R_a, c]
+    b = cf[R_b, c]
+    dt = cf[R_DT, c]
+    p = cf[R_mu, c] + p_in
+    if method == SPLITTING:
+        n3, n4, n5 = nonlinear_part(
+            w0, w1, w2, p, cf[R_A, c], cf[R_B, c], a, b,
+            cf[R_C1, c], cf[R_C2, c], cf[R_C3, c], cf[R_C4, c],
+            cf[R_e0, c], cf[R_r, c], cf[R_v0, c])
+        w3 = w3 + dt * (n3 + acc0)
+        w4 = w4 + dt * n4 + cf[R_NS, c] * xi
+        w5 = w5 + dt * n5
+        ha11 = cf[R_HA11, c]
+        ha12 = cf[R_HA12, c]
+        ha21 = cf[R_HA21, c]
+        ha22 = cf[R_HA22, c]
+        hb11 = cf[R_HB11, c]
+        hb12 = cf[R_HB12, c]
+        s1 = ha11 * w1 + ha12 * w4
+        s2 = hb11 * w2 + hb12 * w5
+        s0 = ha11 * w0 + ha12 * w3
+        s3 = ha21 * w0 + ha22 * w3
+        s4 = ha21 * w1 + ha22 * w4
+        s5 = cf[R_HB21, c] * w2 + cf[R_HB22, c] * w5
+        pa11 = cf[R_PA11, c]
+        pa12 = cf[R_PA12, c]
+        pa21 = cf[R_PA21, c]
+        pa22 = cf[R_PA22, c]
+        pb11 = cf[R_PB11, c]
+        pb12 = cf[R_PB12, c]
+        pb21 = cf[R_PB21, c]
+        pb22 = cf[R_PB22, c]
+        u0 = pa11 * w0 + pa12 * w3
+        u3 = pa21 * w0 + pa22 * w3
+        u1 = pa11 * w1 + pa12 * w4
+        u4 = pa21 * w1 + pa22 * w4
+        u2 = pb11 * w2 + pb12 * w5
+        u5 = pb21 * w2 + pb22 * w5
+        return u0, u1, u2, u3, u4, u5, s1 - s2, s0, s1, s2, s3, s4, s5
+    d0, d1, d2, d3, d4, d5 = drift(
+        w0, w1, w2, w3, w4, w5, p, cf[R_A, c], cf[R_B, c], a, b,
+        cf[R_C1, c], cf[R_C2, c], cf[R_C3, c], cf[R_C4, c],
+        cf[R_e0, c], cf[R_r, c], cf[R_v0, c])
+    u0 = w0 + dt * d0
+    u1 = w1 + dt * d1
+    u2 = w2 + dt * d2
+    u3 = w3 + dt * (d3 + acc0)
+    u4 = w4 + dt * d4 + cf[R_NS, c] * xi
+    u5 = w5 + dt * d5
+    return u0, u1, u2, u3, u4, u5, u1 - u2, u0, u1, u2, u3, u4, u5
+
+
+@njit(**_JIT)
+def net_block(method, mode, W, cf, noise, step0, n_steps, fir, n_start, i_last, out,
+              snap_step, snap, vbuf, ring, indptr, src, wgt, dly, gain, beta, n_nodes, psi):
+    """Advance ``n_sets = n // n_nodes`` coupled networks by ``n_steps`` steps.
+
+    Parameters
+    ----------
+    method : int
+        SPLITTING or EULER (see :func:`jrfit._kernels.sde_block`).
+    mode : int
+        SEED (coupling into y0'') or TVB (coupling into the input p).
+    W, cf, noise, step0, n_steps, fir, n_start, i_last, out, snap_step, snap, vbuf
+        As in :func:`jrfit._kernels.sde_block` (``fir`` accumulators of shape
+        (n_acc, n)).
+    ring : ndarray, shape (n, 2 L)
+        Delay ring of the coupling outputs (see the module docstring),
+        filled with the history before ``step0``.
+    indptr, src, wgt, dly : ndarray
+        Afferent connections of each region (CSR), shared by all sets.
+    gain, beta : ndarray, shape (n_sets,)
+        Global coupling and mean-field feedback of each set.
+    n_nodes : int
+        Regions per network.
+    psi : ndarray, shape (n_sets,)
+        Scratch.
+    """
+    G1, GR1, acc1, z1, G2, GR2, acc2, z2 = fir
+    n = W.shape[1]
+    n_sets = n // n_nodes
+    L = ring.shape[1] // 2
+    for k in range(n_steps):
+        step = step0 + k
+        n_next = step + 1
+        h = step % L
+        # coupling outputs at the kick state of this step, into the ring
+        for c in range(n):
+            if mode == SEED:
+                x = W[0, c]
+            else:
+                x = W[1, c] - W[2, c]
+            s = sigmoid(x, cf[R_e0, c], cf[R_r, c], cf[R_v0, c])
+            ring[c, h] = s
+            ring[c, h + L] = s
+        # mean field psi = mean_i S(y1_i - y2_i), fed back as beta psi
+        for q in range(n_sets):
+            psi[q] = 0.0
+            if beta[q] != 0.0:
+                acc = 0.0
+                for i in range(n_nodes):
+                    c = q * n_nodes + i
+                    if mode == TVB:
+                        acc += ring[c, h]
+                    else:
+                        acc += sigmoid(W[1, c] - W[2, c], cf[R_e0, c], cf[R_r, c], cf[R_v0, c])
+                psi[q] = beta[q] * (acc / n_nodes)
+        take = n_next == snap_step
+        for q in range(n_sets):
+            g = gain[q]
+            base = q * n_nodes
+            for i in range(n_nodes):
+                c = base + i
+                u = 0.0
+                if g != 0.0:
+                    for e in range(indptr[i], indptr[i + 1]):
+                        u += wgt[e] * ring[base + src[e], h + L - dly[e]]
+                    u = g * u
+                if mode == SEED:
+                    acc0 = u
+                    p_in = psi[q]
+                else:
+                    acc0 = 0.0
+                    p_in = u + psi[q]
+                u0, u1, u2, u3, u4, u5, v, s0, s1, s2, s3, s4, s5 = _net_step(
+                    method, W[0, c], W[1, c], W[2, c], W[3, c], W[4, c], W[5, c],
+                    noise[c, k], p_in, acc0, cf, c)
+                W[0, c] = u0
+                W[1, c] = u1
+                W[2, c] = u2
+                W[3, c] = u3
+                W[4, c] = u4
+                W[5, c] = u5
+                vbuf[c] = v
+                if take:
+                    snap[0, c] = s0
+                    snap[1, c] = s1
+                    snap[2, c] = s2
+                    snap[3, c] = s3
+                    snap[4, c] = s4
+                    snap[5, c] = s5
+        i_in = n_next - n_start
+        if 0 <= i_in <= i_last:
+            _fir_push(G1, acc1, z1, G2, acc2, z2, i_in, vbuf, out)
+
+
+@njit(**_JIT)
+def net_prefeed(fir, n_feed, x, out):
+    """Feed ``n_feed`` copies of ``x`` to the filter (constant history before the start).
+
+    :func:`jrfit._kernels.fir_prefeed` with the (n_acc, n) accumulator layout
+    for every group size.
+    """
+    G1, GR1, acc1, z1, G2, GR2, acc2, z2 = fir
+    for i in range(n_feed):
+        _fir_push(G1, acc1, z1, G2, acc2, z2, i, x, out)
