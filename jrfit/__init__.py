@@ -22,6 +22,11 @@ _LAZY = {
     "fit_spectrum": "inference",
     "FitResult": "inference",
     "make_report": "report",
+    "ERPModel": "erp_fit",
+    "fit_erp": "erp_fit",
+    "erp_response": "erp",
+    "load_connectivity": "network",
+    "simulate_network": "network",
 }
 
 __all__ = [

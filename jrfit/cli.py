@@ -18,6 +18,7 @@ import contextlib
 import inspect
 import json
 import math
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -573,6 +574,16 @@ def _build_fit_psd(subparsers, parent):
     g.add_argument("--reference", default="average",
                    help="'average' (default), 'none' to keep the recording's, or channel names joined by ','")
     g.add_argument("--line-freq", default="auto", help="line-noise frequency: 'auto', 50, 60 or 'none'")
+    m = p.add_argument_group("likelihood")
+    m.add_argument("--likelihood", choices=("linear", "simulation", "auto"), default="auto",
+                   help="linear: linearised spectrum at a stable fixed point (Whittle, NUTS); simulation: "
+                        "synthetic likelihood of simulated spectra (SMC; limit cycles too); auto (default): "
+                        "linear, then simulation where the linearisation is rejected (stability boundary "
+                        "or simulated vs linearised spectra; see jrfit.routes)")
+    m.add_argument("--sim-draws", type=int, default=500, metavar="N",
+                   help="simulation route: SMC particles per chain (default 500)")
+    m.add_argument("--sim-reps", type=int, default=8, metavar="N",
+                   help="simulation route: replicate simulations per parameter set (default 8)")
     _add_sampler_args(p)
     p.set_defaults(func=_run_fit_psd)
 
@@ -633,8 +644,10 @@ def _run_fit_psd(args):
     from pathlib import Path
 
     from .data import prepare_spectrum
-    from .inference import FitConfig, fit_spectrum
+    from .inference import FitConfig
     from .report import make_report
+    from .routes import fit_psd
+    from .sim_fit import SimulationConfig
 
     if not args.quiet:
         set_log_level("info")
@@ -646,7 +659,10 @@ def _run_fit_psd(args):
     spectrum = prepare_spectrum(args.recording, picks=args.channels, regions=regions,
                                 fmin=args.fmin, fmax=args.fmax, method=args.method,
                                 reference=reference, line_freq=line)
-    result = fit_spectrum(spectrum, config=config)
+    # SMC chains are independent runs: two of them, in parallel where there are two cores
+    sim_config = SimulationConfig(draws=args.sim_draws, chains=2, cores=max(args.cores, min(2, os.cpu_count() or 1)),
+                                  n_rep=args.sim_reps, seed=args.seed)
+    result = fit_psd(spectrum, likelihood=args.likelihood, config=config, sim_config=sim_config)
     out_dir.mkdir(exist_ok=True)
     result.save(nc, overwrite=args.overwrite)
     make_report(result.idata, html, overwrite=args.overwrite)

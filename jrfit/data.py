@@ -43,6 +43,7 @@ __all__ = [
     "preprocess",
     "compute_spectrum",
     "prepare_spectrum",
+    "welch_psd",
     "welch_n_eff",
     "multitaper_n_eff",
 ]
@@ -939,6 +940,35 @@ def _with_regions(inst, kept, members):
 
 # ----------------------------------------------------------------------------
 # effective number of segments
+def welch_psd(x, sfreq, fmin, fmax, n_per_seg, n_overlap, window="hann"):
+    """Welch PSD as every jrfit spectrum computes it (recordings and simulations).
+
+    Parameters
+    ----------
+    x : ndarray, shape (..., n_times)
+        Signals (NaN marks samples to leave out, as in MNE).
+    sfreq : float
+        Sampling rate, in Hz.
+    fmin, fmax : float
+        Band, in Hz.
+    n_per_seg, n_overlap : int
+        Segment length and overlap, in samples (FFT length = segment length).
+    window : str
+        Taper (scipy.signal.get_window).
+
+    Returns
+    -------
+    psd : ndarray, shape (..., n_freqs)
+        One-sided PSD, in the squared unit of ``x`` per Hz.
+    freqs : ndarray
+        Frequencies, in Hz.
+    """
+    return mne.time_frequency.psd_array_welch(
+        x, sfreq, fmin=fmin, fmax=fmax, n_fft=n_per_seg, n_per_seg=n_per_seg,
+        n_overlap=n_overlap, window=window, average="mean", verbose=_mne_verbose(),
+    )
+
+
 def welch_n_eff(n_per_seg, n_overlap, span_lengths, window="hann"):
     """Effective number of independent segments of a Welch estimate.
 
@@ -1503,10 +1533,7 @@ def compute_spectrum(
                 usable[s:e] = True
         xw = x.copy()
         xw[:, ~usable] = np.nan
-        psd, freqs = mne.time_frequency.psd_array_welch(
-            xw, sfreq, fmin=fmin, fmax=fmax, n_fft=n_per_seg, n_per_seg=n_per_seg,
-            n_overlap=n_overlap, window=window, average="mean", verbose=_mne_verbose(),
-        )
+        psd, freqs = welch_psd(xw, sfreq, fmin, fmax, n_per_seg, n_overlap, window)
         n_eff, n_windows = welch_n_eff(
             n_per_seg, n_overlap, [ln for ln in span_len if ln >= n_per_seg], window
         )

@@ -30,7 +30,7 @@ from .errors import FitError
 from .inference import FitConfig, FitResult, _CompiledModel, _regime_fractions, diagnose, stable_branch
 from .priors import ERPPriors
 
-__all__ = ["ERPModel", "fit_erp"]
+__all__ = ["ERPModel", "fit_erp", "stochastic_check"]
 
 _PULSE = ("amplitude", "onset", "width")
 
@@ -284,6 +284,52 @@ def _damping(idata, priors):
     return (-ev[..., 0].real).reshape(shape)
 
 
+def stochastic_check(times, params, v, amplitude, onset, width, shape="jr", *, gain=1.0, n_trials=100,
+                     sigma=None, warmup=0.5, dt=1e-4, seed=0):
+    """Trial average of the stochastic column against its deterministic response.
+
+    Each trial starts at rest ``warmup`` s before ``times[0]`` and receives
+    the background input with white noise of intensity ``sigma`` (/s^0.5)
+    plus the stimulus pulse (:func:`jrfit.simulate.integrate`, splitting);
+    the trials are averaged and baseline-corrected over ``times < 0`` as the
+    data are. The deterministic response is :func:`jrfit.erp.erp_response`.
+
+    Returns
+    -------
+    check : dict
+        ``rel_l2`` (relative L2 difference of the two, in the ERP's units),
+        ``sigma``, ``n_trials``, and the two curves (``stochastic``,
+        ``deterministic``, uV with ``gain``).
+    """
+    from .erp import erp_response, pulse
+    from .model import operating_point
+    from .simulate import integrate
+
+    sigma = float(params.sigma if sigma is None else sigma)
+    times = np.asarray(times, float)
+    step = times[1] - times[0]
+    q = max(1, int(round(step / dt)))
+    dt = step / q
+    t0 = times[0] - warmup
+    n = int(round((times[-1] - t0) / dt)) + 1
+    tg = t0 + dt * np.arange(n)
+    op = operating_point(v, params)
+    mu = float(op["p"])
+    rng = np.random.default_rng(seed)
+    p = mu + pulse(tg, amplitude, onset, width, shape)[None, :] + sigma / np.sqrt(dt) * rng.standard_normal((n_trials, n))
+    y0 = np.array([op["y0"], op["y1"], op["y2"], 0.0, 0.0, 0.0], float)
+    batch = params.replace(mu=np.full(n_trials, mu))
+    traj = integrate(batch, p, dt, y_init=np.repeat(y0[:, None], n_trials, axis=1), method="splitting")
+    v_t = np.asarray(traj.v, float).reshape(n_trials, -1)
+    idx = np.round((times - t0) / dt).astype(int)
+    avg = v_t[:, idx].mean(axis=0)
+    avg = avg - avg[times < 0].mean() if np.any(times < 0) else avg - v
+    det = erp_response(times, params, amplitude=amplitude, onset=onset, width=width, shape=shape, v=v)
+    rel = float(np.linalg.norm(avg - det) / max(np.linalg.norm(det), 1e-300))
+    return dict(rel_l2=rel, sigma=sigma, n_trials=int(n_trials), stochastic=(gain * avg).tolist(),
+                deterministic=(gain * det).tolist())
+
+
 def _erp_params(priors, d):
     """JRParams of posterior draws (p as the background input mu)."""
     vals = {k: d[k] for k in priors.free}
@@ -342,7 +388,7 @@ def fit_erp(evoked, *, priors=None, config=None, model=None, progress=True, verb
     if priors.noise is not None:
         var_names.append("noise")
     post = {n: np.empty((config.chains, config.draws, len(conds), len(chans))) for n in var_names + ["damping"]}
-    stats_acc, diags, regimes, lin_vs, timings, branches = {}, {}, {}, {}, {}, {}
+    stats_acc, diags, regimes, lin_vs, timings, branches, stoch = {}, {}, {}, {}, {}, {}, {}
     n_ppc = config.n_ppc
     ppc_mean = np.empty((n_ppc, len(conds), len(chans), times.size))
     ppc = np.empty_like(ppc_mean)
@@ -397,6 +443,14 @@ def fit_erp(evoked, *, priors=None, config=None, model=None, progress=True, verb
                 rel = float("nan")
                 logger.info(f"{key}: no linearised response at the posterior median ({err})")
             lin_vs[key] = dict(rel_l2=rel)
+            # the stochastic column (background noise sigma, trial average) at the median
+            try:
+                sc = stochastic_check(times, params, med["v"], med["amplitude"], med["onset"], med["width"],
+                                      priors.shape, gain=med["gain"], seed=config.seed)
+                stoch[key] = dict(rel_l2=sc["rel_l2"], sigma=sc["sigma"], n_trials=sc["n_trials"],
+                                  stochastic_uv=sc["stochastic"])
+            except Exception as err:  # e.g. a diverging noisy trial: reported, not fatal
+                stoch[key] = dict(rel_l2=float("nan"), error=str(err))
             regimes[key] = _regime_fractions(flat, priors)
             diags[key] = diag
             timings[key] = time.perf_counter() - t0
@@ -458,6 +512,7 @@ def fit_erp(evoked, *, priors=None, config=None, model=None, progress=True, verb
         diagnostics=json.dumps(diags),
         regime=json.dumps(regimes),
         linear_vs_nonlinear=json.dumps(lin_vs),
+        stochastic_check=json.dumps(stoch),
         v_branch=json.dumps(branches),
         timings_s=json.dumps(dict(compile=model.compile_time, **timings, total=time.perf_counter() - t_start)),
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),

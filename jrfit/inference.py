@@ -20,10 +20,11 @@ import numpy as np
 from . import __version__
 from ._logging import logger, verbose
 from .errors import FitError
-from .likelihood import predicted_psd, thin_factor, whittle_logp
+from .likelihood import observation_model, predicted_psd, thin_factor, whittle_logp
 from .priors import SpectralPriors
 
-__all__ = ["SpectralModel", "FitConfig", "FitResult", "fit_spectrum", "diagnose", "THRESHOLDS"]
+__all__ = ["SpectralModel", "FitConfig", "FitResult", "fit_spectrum", "diagnose", "diagnose_smc", "THRESHOLDS",
+           "SMC_THRESHOLDS"]
 
 THRESHOLDS = dict(r_hat=1.01, ess_bulk=400.0, ess_tail=400.0, divergences=0, bfmi=0.3)
 """Convergence criteria: a fit failing any of them is marked as failed."""
@@ -222,7 +223,7 @@ class SpectralModel(_CompiledModel):
             cp = priors.chi
             chi = pm.TruncatedNormal("chi", cp.mean, cp.sd, lower=cp.lower, upper=cp.upper)
             log_floor = pm.Normal("log_floor", priors.log_floor.mean, priors.log_floor.sd)
-            pred = pt.exp(log_scale) * psd_jr + pt.exp(log_bg) * freqs ** (-chi) + pt.exp(log_floor)
+            pred = observation_model(psd_jr, freqs, pt.exp(log_scale), pt.exp(log_bg), chi, pt.exp(log_floor))
             # only stable fixed points are admitted: elsewhere the linearised
             # likelihood is not evaluated (the density is zero there)
             is_stable = pt.gt(stable, 0.5)
@@ -301,7 +302,7 @@ class SpectralModel(_CompiledModel):
 
                 def neg(o, psd_jr=psd_jr):
                     with np.errstate(over="ignore", invalid="ignore"):
-                        pred = np.exp(o[0]) * psd_jr + np.exp(o[1]) * freqs ** (-o[2]) + np.exp(o[3])
+                        pred = observation_model(psd_jr, freqs, np.exp(o[0]), np.exp(o[1]), o[2], np.exp(o[3]))
                         lp = whittle_logp(y, pred, n_eff)
                     lp += pr.log_scale.logpdf(o[0]) + pr.log_bg.logpdf(o[1]) + pr.chi.logpdf(o[2]) + pr.log_floor.logpdf(o[3])
                     return -lp if np.isfinite(lp) else 1e300
@@ -370,6 +371,37 @@ def diagnose(idata):
         problems.append(f"{d['divergences']} divergent transitions")
     if not d["bfmi"] >= T["bfmi"]:
         problems.append(f"BFMI {d['bfmi']:.2f} < {T['bfmi']}")
+    d["passed"] = not problems
+    d["problems"] = problems
+    return d
+
+
+SMC_THRESHOLDS = dict(r_hat=1.01, ess_bulk=400.0)
+"""Criteria of the SMC (simulation-route) fits: R-hat across independent SMC
+runs and the bulk ESS of the final particles (no divergences or BFMI exist)."""
+
+
+def diagnose_smc(idata):
+    """Diagnostics of an SMC fit: R-hat across chains, bulk/tail ESS of the particles."""
+    import arviz as az
+
+    post = idata.posterior
+    names = [n for n in post.data_vars if post[n].ndim == 2 and np.ptp(post[n].values) > 0]
+    with np.errstate(all="ignore"):
+        rhat = az.rhat(post[names])
+        ess_b = az.ess(post[names], method="bulk")
+        ess_t = az.ess(post[names], method="tail")
+    d = dict(
+        r_hat=float(max(float(rhat[n]) for n in names)),
+        ess_bulk=float(min(float(ess_b[n]) for n in names)),
+        ess_tail=float(min(float(ess_t[n]) for n in names)),
+        divergences=0,
+    )
+    problems = []
+    if not d["r_hat"] <= SMC_THRESHOLDS["r_hat"]:
+        problems.append(f"R-hat {d['r_hat']:.3f} > {SMC_THRESHOLDS['r_hat']}")
+    if not d["ess_bulk"] >= SMC_THRESHOLDS["ess_bulk"]:
+        problems.append(f"bulk ESS {d['ess_bulk']:.0f} < {SMC_THRESHOLDS['ess_bulk']:.0f}")
     d["passed"] = not problems
     d["problems"] = problems
     return d
@@ -604,7 +636,7 @@ def _regime_fractions(flat, priors, n=60):
     """Fractions of posterior draws in each dynamical regime (at their own p)."""
     from .dynamics import regime
 
-    m = min(n, flat["v"].size)
+    m = min(n, flat["p"].size)
     vals = {k: flat[k][:m] for k in priors.free}
     params = priors.fixed.replace(mu=flat["p"][:m], **vals)
     labels = regime(params)

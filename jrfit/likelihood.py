@@ -22,7 +22,12 @@ from scipy.special import gammaln
 
 from .spectrum import char_poly_coeffs, psd_from_v, routh_hurwitz
 
-__all__ = ["predicted_psd", "whittle_logp", "stability_terms", "thin_factor"]
+__all__ = ["observation_model", "predicted_psd", "whittle_logp", "stability_terms", "thin_factor"]
+
+
+def observation_model(psd_jr, freqs, scale, bg, chi, floor):
+    """``scale * psd_jr + bg / f^chi + floor`` for any JR spectrum (linearised or simulated)."""
+    return scale * psd_jr + bg * freqs ** (-chi) + floor
 
 
 def predicted_psd(freqs, v, jr, scale, bg, chi, floor):
@@ -45,7 +50,7 @@ def predicted_psd(freqs, v, jr, scale, bg, chi, floor):
     -------
     psd : array
     """
-    return scale * psd_from_v(freqs, v, jr) + bg * freqs ** (-chi) + floor
+    return observation_model(psd_from_v(freqs, v, jr), freqs, scale, bg, chi, floor)
 
 
 def whittle_logp(observed, predicted, n_eff):

@@ -163,7 +163,7 @@ def _check_result(idata):
     if missing:
         raise JRFitError(f"The fit result lacks the group(s) {missing}; it has {sorted(groups)}.")
     post = idata.posterior
-    need = [n for n in ("v", "p") if n not in post]
+    need = [n for n in ("p",) if n not in post]
     if need:
         raise JRFitError(f"The posterior lacks {need}; it has {sorted(post.data_vars)}.")
     if "channel" not in post.dims:
@@ -296,7 +296,8 @@ def _add_summary(rep, idata, channels, attrs, diag, source):
         ("channels", ", ".join(channels)),
         ("frequency band", band),
         ("likelihood", attrs.get("likelihood", "n/a")),
-        ("free JR constants", ", ".join(free) + " (plus the operating point v; p = p(v))"),
+        ("free JR constants", ", ".join(free) + (" (plus the operating point v; p = p(v))" if "v" in post else
+                                                 " (plus the input p and the noise sigma; no fixed point assumed)")),
         ("sampling", f"{post.sizes.get('chain', 0)} chains x {post.sizes.get('draw', 0)} draws"),
         ("seed", attrs.get("seed", "n/a")),
         ("jrfit version", attrs.get("jrfit_version", "n/a")),
@@ -344,9 +345,30 @@ def _add_summary(rep, idata, channels, attrs, diag, source):
         "and values near 0 mean the fit sits next to a bifurcation, where the linearisation is "
         "least reliable.</p>"
     )
-    body = (head + _table(["", ""], [(k, v) for k, v in meta]) + "<h5>Convergence</h5>"
+    body = (head + _table(["", ""], [(k, v) for k, v in meta]) + _route_html(attrs) + "<h5>Convergence</h5>"
             + banners + "<h5>Channels</h5>" + overview + guide)
     rep.add_html(body, title="Summary", section="Summary", tags=("summary",))
+
+
+def _route_html(attrs):
+    """Which likelihood route made the fit, and why (jrfit.routes)."""
+    route = attrs.get("route")
+    if route is None:
+        return ""
+    out = [f"<h5>Likelihood route: {_esc(route)}</h5><p>{_esc(attrs.get('route_reason', ''))}</p>"]
+    checks = _json_attr(attrs, "linear_check", None)
+    if isinstance(checks, dict) and checks:
+        rows = [[_esc(ch), _bad("valid" if c.get("valid") else "invalid", not c.get("valid")),
+                 _esc(_fmt(c.get("damping_median"), 3)), _esc(f"{100 * _float(c.get('frac_near_boundary')):.0f} %"),
+                 _esc(_fmt(c.get("peak_linear_hz"), 4)), _esc(_fmt(c.get("peak_simulated_hz"), 4)),
+                 _esc(_fmt(c.get("shape_rms"), 3)), "<br>".join(_esc(r) for r in c.get("reasons", [])) or "none"]
+                for ch, c in checks.items()]
+        out.append("<p>Check of the linearisation at the linear route's posterior medians (tolerances: "
+                   f"{_esc(attrs.get('linear_validity', ''))}):</p>")
+        out.append(_table(["channel", "linearisation", "damping (/s)", "draws near boundary",
+                           "linear peak (Hz)", "simulated peak (Hz)", "RMS log ratio", "reasons"], rows, raw=True))
+        out.append("<p>The fit figure of each channel shows the other route's prediction as a dashed line.</p>")
+    return "".join(out)
 
 
 # ----------------------------------------------------------------------------
@@ -538,7 +560,19 @@ def _add_dynamics(rep, idata, ch, attrs, add_fig, cycles, section, tags):
                      tags=tags)
     logger.info("  bifurcation diagram (%s cycles): %.1f s", "with" if cycles else "without",
                 time.perf_counter() - t0)
-    if bif is not None:
+    if bif is not None and "v" not in idata.posterior:
+        # simulation route: no fixed point is assumed, so there is no (p, v) per draw
+        fig = viz.plot_bifurcation(bif).figure
+        ax = fig.axes[0]
+        lo_p, med_p, hi_p = np.quantile(p, [0.05, 0.5, 0.95]) if p.size else (np.nan,) * 3
+        ax.axvspan(lo_p, hi_p, color="c", alpha=0.2, lw=0)
+        ax.axvline(med_p, color="c", lw=1.2)
+        add_fig(fig, f"{ch}: bifurcation diagram", (
+            f"Fixed points and limit cycles against the input p at the posterior-median constants "
+            f"({consts}); cyan: the posterior median and 90 % interval of p "
+            f"({_fmt(med_p)} [{_fmt(lo_p)}, {_fmt(hi_p)}] /s) from the simulation route, which "
+            f"does not assume a fixed point."), section, tags)
+    elif bif is not None:
         fig = viz.plot_posterior_bifurcation(idata, ch, bif)
         add_fig(fig, f"{ch}: bifurcation diagram", (
             f"Fixed points and limit cycles against the input p at the posterior-median "
@@ -683,7 +717,7 @@ def _erp_view(idata, cond):
     view = az.InferenceData(**groups)
     attrs = dict(idata.attrs)
     prefix = f"{cond}/"
-    for key in ("diagnostics", "regime", "linear_vs_nonlinear", "v_branch"):
+    for key in ("diagnostics", "regime", "linear_vs_nonlinear", "v_branch", "stochastic_check"):
         d = _json_attr(attrs, key, {})
         if isinstance(d, dict):
             attrs[key] = json.dumps({k[len(prefix):]: v for k, v in d.items() if k.startswith(prefix)})
@@ -833,6 +867,13 @@ def _add_erp_channel(rep, view, cond, ch, attrs, diag, add_fig, cycles):
                  tags=tags)
     fig = viz.plot_erp_fit(view, ch, cond, title=f"{cond} / {ch}: data and posterior predictive "
                                                   f"({'PASS' if status == 'PASS' else status})")
+    stoch = _json_attr(attrs, "stochastic_check", {}).get(ch, {})
+    if stoch.get("stochastic_uv"):
+        off = float(np.median(_draws(view, "offset", ch)))
+        t_ms = 1e3 * np.asarray(view.observed_data.coords["time"].values, float)
+        fig.axes[0].plot(t_ms, np.asarray(stoch["stochastic_uv"]) + off, ls="--", color="#ff7f0e", lw=1.2,
+                         label="stochastic trial average")
+        fig.axes[0].legend(fontsize="small", frameon=False, ncol=2)
     add_fig(fig, f"{cond}/{ch}: ERP and fit", _erp_caption(view, ch, attrs), section, tags)
     rep.add_html(_param_table(view, ch), title=f"{cond}/{ch}: parameters", section=section, tags=tags)
     fig = viz.plot_prior_posterior(view, ch)
@@ -859,6 +900,7 @@ def _add_erp_channel(rep, view, cond, ch, attrs, diag, add_fig, cycles):
 
 def _erp_caption(view, ch, attrs):
     lin = _json_attr(attrs, "linear_vs_nonlinear", {}).get(ch, {})
+    stoch = _json_attr(attrs, "stochastic_check", {}).get(ch, {})
     y = np.asarray(_sel(view.observed_data["erp"], ch).values, float)
     pp = np.asarray(_sel(view.posterior_predictive["erp"], ch).values, float).reshape(-1, y.size)
     lo, hi = np.quantile(pp, [0.05, 0.95], axis=0)
@@ -869,5 +911,8 @@ def _erp_caption(view, ch, attrs):
         f"band (with the noise). {100 * cover:.0f} % of the samples lie in the predictive band "
         f"(about 90 % when the fit is calibrated). R\u00b2 of the median fit: {_fmt(lin.get('r2'), 3)}; "
         f"the linearised response at the posterior median differs from the nonlinear one by "
-        f"{100 * _float(lin.get('rel_l2')):.1f} % (relative L2). Bottom: the stimulus input pulse "
-        "(median and 90 % band), in /s.")
+        f"{100 * _float(lin.get('rel_l2')):.1f} % (relative L2). Orange dashes: the average of "
+        f"{stoch.get('n_trials', 'n/a')} trials of the stochastic column (background noise sigma = "
+        f"{_fmt(stoch.get('sigma'), 3)} /s^0.5) at the posterior median, "
+        f"{100 * _float(stoch.get('rel_l2')):.1f} % from the deterministic response. Bottom: the "
+        "stimulus input pulse (median and 90 % band), in /s.")

@@ -589,7 +589,7 @@ def antialias_filter(dt, sfreq):
 # stochastic simulation
 @verbose
 def simulate(params, duration, *, dt=5e-4, sfreq=250.0, transient=1.0, method="splitting",
-             seed=None, n_jobs=None, y_init=None, verbose=None):
+             seed=None, n_jobs=None, y_init=None, streams=None, verbose=None):
     """Simulate the EEG proxy of a batch of noise-driven Jansen-Rit columns.
 
     Each column integrates the stochastic equations of MODEL_NOTES section 1
@@ -636,6 +636,12 @@ def simulate(params, duration, *, dt=5e-4, sfreq=250.0, transient=1.0, method="s
         continue a simulation. Default: the stable fixed point for ``mu``
         (upper branch when two are stable); where none is stable (limit
         cycle) the fixed point with the highest v, with y1 raised by 1 mV.
+    streams : array of int, shape (n_columns,) | None
+        Noise stream of each column: column i draws from
+        ``SeedSequence(seed).spawn(...)[streams[i]]`` (default ``i``). Equal
+        streams give columns the same noise: common random numbers, e.g. the
+        same replicates for every parameter set of a simulation-based
+        likelihood.
     verbose : bool | str | int | None
         Log level for this call (see :func:`jrfit.set_log_level`).
 
@@ -669,6 +675,13 @@ def simulate(params, duration, *, dt=5e-4, sfreq=250.0, transient=1.0, method="s
 
     flat = params.flat()
     n = params.n_columns
+    if streams is None:
+        streams = np.arange(n)
+    else:
+        streams = np.asarray(streams)
+        if streams.shape != (n,) or not np.issubdtype(streams.dtype, np.integer) or np.any(streams < 0):
+            raise JRFitError(f"'streams' must hold one non-negative integer per column ({n}), "
+                             f"got shape {streams.shape}.")
     cf = _coefficients(flat, dt)
     y0 = _initial_states(flat, flat["mu"], y_init, n, "mu")
     W0 = _half_step(y0, cf) if method == "splitting" else y0.copy()
@@ -712,7 +725,7 @@ def simulate(params, duration, *, dt=5e-4, sfreq=250.0, transient=1.0, method="s
         out = data[sl]
         nb = max(1, min(n_total, _BLOCK_ELEMS // ng))
         noise = np.zeros((ng, nb))
-        gens = [(j, _column_generator(ss, sl.start + j)) for j in range(ng) if noisy[sl.start + j]]
+        gens = [(j, _column_generator(ss, streams[sl.start + j])) for j in range(ng) if noisy[sl.start + j]]
         if n_start <= 0:
             K.fir_prefeed(fir, 1 - n_start, np.ascontiguousarray(x0[sl]), out)
         step = 0

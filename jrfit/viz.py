@@ -564,6 +564,13 @@ def plot_psd_fit(idata, channel, ax=None, *, show_peak=True, legend=True, title=
         ax.fill_between(freqs, q[1], q[3], color=_POST_COLOR, alpha=0.45, lw=0,
                         label="50 % of the fitted model")
         ax.plot(freqs, q[2], color=_POST_COLOR, lw=2.0, label="median fit", zorder=4)
+    # the other route's prediction, where the result carries it (jrfit.routes)
+    for var, label, color in (("psd_linear", "linearised model", "#2ca02c"),
+                              ("psd_simulated", "simulated model", "#ff7f0e")):
+        other = _spectra(idata, var, ch)
+        if other is not None:
+            ax.plot(freqs, np.nanmedian(other, axis=0), ls="--", color=color, lw=1.5, zorder=4,
+                    label=f"{label} (posterior median)")
     ax.plot(freqs, obs, color=_DATA_COLOR, lw=1.0, marker=".", ms=2.5, label="data", zorder=5)
     pk = _draws(idata, "peak_freq", ch)
     if show_peak and pk is not None and np.any(np.isfinite(pk)):

@@ -288,7 +288,7 @@ def test_fit_psd_writes_result_and_report_then_report_rebuilds(tmp_path, capsys)
 
     rec = make_example_recording(tmp_path / "ex_raw.fif")
     out = tmp_path / "res"
-    code = main(["fit-psd", str(rec), "--channels", "O1", "--reference", "none",
+    code = main(["fit-psd", str(rec), "--channels", "O1", "--reference", "none", "--likelihood", "linear",
                  "--draws", "30", "--tune", "30", "--chains", "2", "--quiet", "--out", str(out)])
     assert code == 0
     nc = out / "ex_raw_jrfit.nc"
