@@ -190,26 +190,28 @@ def fir_prefeed(fir, n_feed, x, out):
 
 
 @register_jitable
-def _sde_step(method, w0, w1, w2, w3, w4, w5, xi, cf, c):
-    """One stochastic step of column ``c``.
+def _sde_step_in(method, w0, w1, w2, w3, w4, w5, xi, p_in, acc0, cf, c):
+    """One stochastic step of column ``c`` with extra input ``p_in`` and kick ``acc0``.
 
-    Returns the new (internal) state, ``v = y1 - y2`` at the new time and the
-    synchronised state ``y0..y5`` at the new time (for splitting the internal
-    state is half a linear step ahead; unused outputs are optimised away).
+    The mean input is ``mu + p_in`` (/s) and ``acc0`` (mV/s^2) is added to the
+    acceleration of y0 (network coupling; both 0 for a single column, which
+    leaves every operation bit-identical). Returns the new (internal) state,
+    ``v = y1 - y2`` at the new time and the synchronised state ``y0..y5`` at
+    the new time (for splitting the internal state is half a linear step
+    ahead; unused outputs are optimised away).
     """
     a = cf[R_a, c]
     b = cf[R_b, c]
     dt = cf[R_DT, c]
+    p = cf[R_mu, c] + p_in
     if method == SPLITTING:
         n3, n4, n5 = nonlinear_part(
-            w0, w1, w2, cf[R_mu, c], cf[R_A, c], cf[R_B, c], a, b,
+            w0, w1, w2, p, cf[R_A, c], cf[R_B, c], a, b,
             cf[R_C1, c], cf[R_C2, c], cf[R_C3, c], cf[R_C4, c],
             cf[R_e0, c], cf[R_r, c], cf[R_v0, c])
-        # kick: nonlinear terms, mean input and noise on the velocities
-        w3 = w3 + dt * n3
+        w3 = w3 + dt * (n3 + acc0)
         w4 = w4 + dt * n4 + cf[R_NS, c] * xi
         w5 = w5 + dt * n5
-        # synchronised state: half a linear step of the kicked state
         ha11 = cf[R_HA11, c]
         ha12 = cf[R_HA12, c]
         ha21 = cf[R_HA21, c]
@@ -222,7 +224,6 @@ def _sde_step(method, w0, w1, w2, w3, w4, w5, xi, cf, c):
         s3 = ha21 * w0 + ha22 * w3
         s4 = ha21 * w1 + ha22 * w4
         s5 = cf[R_HB21, c] * w2 + cf[R_HB22, c] * w5
-        # the next two half steps merged: one exact linear step
         pa11 = cf[R_PA11, c]
         pa12 = cf[R_PA12, c]
         pa21 = cf[R_PA21, c]
@@ -239,16 +240,22 @@ def _sde_step(method, w0, w1, w2, w3, w4, w5, xi, cf, c):
         u5 = pb21 * w2 + pb22 * w5
         return u0, u1, u2, u3, u4, u5, s1 - s2, s0, s1, s2, s3, s4, s5
     d0, d1, d2, d3, d4, d5 = drift(
-        w0, w1, w2, w3, w4, w5, cf[R_mu, c], cf[R_A, c], cf[R_B, c], a, b,
+        w0, w1, w2, w3, w4, w5, p, cf[R_A, c], cf[R_B, c], a, b,
         cf[R_C1, c], cf[R_C2, c], cf[R_C3, c], cf[R_C4, c],
         cf[R_e0, c], cf[R_r, c], cf[R_v0, c])
     u0 = w0 + dt * d0
     u1 = w1 + dt * d1
     u2 = w2 + dt * d2
-    u3 = w3 + dt * d3
+    u3 = w3 + dt * (d3 + acc0)
     u4 = w4 + dt * d4 + cf[R_NS, c] * xi
     u5 = w5 + dt * d5
     return u0, u1, u2, u3, u4, u5, u1 - u2, u0, u1, u2, u3, u4, u5
+
+
+@register_jitable
+def _sde_step(method, w0, w1, w2, w3, w4, w5, xi, cf, c):
+    """One stochastic step of column ``c`` (:func:`_sde_step_in` without coupling)."""
+    return _sde_step_in(method, w0, w1, w2, w3, w4, w5, xi, 0.0, 0.0, cf, c)
 
 
 @njit(**_JIT)

@@ -28,78 +28,13 @@ Layout
 from __future__ import annotations
 
 from numba import njit
-from numba.extending import register_jitable
 
-from ._kernels import (
-    _JIT, R_A, R_B, R_C1, R_C2, R_C3, R_C4, R_DT, R_HA11, R_HA12, R_HA21, R_HA22,
-    R_HB11, R_HB12, R_HB21, R_HB22, R_NS, R_PA11, R_PA12, R_PA21, R_PA22, R_PB11,
-    R_PB12, R_PB21, R_PB22, R_a, R_b, R_e0, R_mu, R_r, R_v0, SPLITTING, _fir_push,
-    nonlinear_part,
-)
-from .model import drift, sigmoid
+from ._kernels import _JIT, R_e0, R_r, R_v0, _fir_push
+from ._kernels import _sde_step_in as _net_step  # one splitting/Euler step, with coupling inputs
+from .model import sigmoid
 
 SEED = 0  # S(y0_j(t - tau_ij)) added to the acceleration y0_i'' (MODEL_NOTES s11)
 TVB = 1  # S(y1_j - y2_j)(t - tau_ij) added to the input p_i of the y1 equation
-
-
-@register_jitable
-def _net_step(method, w0, w1, w2, w3, w4, w5, xi, p_in, acc0, cf, c):
-    """One stochastic step of column ``c`` with extra input ``p_in`` and kick ``acc0``.
-
-    The operations of :func:`jrfit._kernels._sde_step` with the mean input
-    ``mu + p_in`` (/s) and ``acc0`` (mV/s^2) added to the acceleration of y0.
-    Returns the new internal state, ``v = y1 - y2`` and the synchronised state.
-    """
-    a = cf[R_a, c]
-    b = cf[R_b, c]
-    dt = cf[R_DT, c]
-    p = cf[R_mu, c] + p_in
-    if method == SPLITTING:
-        n3, n4, n5 = nonlinear_part(
-            w0, w1, w2, p, cf[R_A, c], cf[R_B, c], a, b,
-            cf[R_C1, c], cf[R_C2, c], cf[R_C3, c], cf[R_C4, c],
-            cf[R_e0, c], cf[R_r, c], cf[R_v0, c])
-        w3 = w3 + dt * (n3 + acc0)
-        w4 = w4 + dt * n4 + cf[R_NS, c] * xi
-        w5 = w5 + dt * n5
-        ha11 = cf[R_HA11, c]
-        ha12 = cf[R_HA12, c]
-        ha21 = cf[R_HA21, c]
-        ha22 = cf[R_HA22, c]
-        hb11 = cf[R_HB11, c]
-        hb12 = cf[R_HB12, c]
-        s1 = ha11 * w1 + ha12 * w4
-        s2 = hb11 * w2 + hb12 * w5
-        s0 = ha11 * w0 + ha12 * w3
-        s3 = ha21 * w0 + ha22 * w3
-        s4 = ha21 * w1 + ha22 * w4
-        s5 = cf[R_HB21, c] * w2 + cf[R_HB22, c] * w5
-        pa11 = cf[R_PA11, c]
-        pa12 = cf[R_PA12, c]
-        pa21 = cf[R_PA21, c]
-        pa22 = cf[R_PA22, c]
-        pb11 = cf[R_PB11, c]
-        pb12 = cf[R_PB12, c]
-        pb21 = cf[R_PB21, c]
-        pb22 = cf[R_PB22, c]
-        u0 = pa11 * w0 + pa12 * w3
-        u3 = pa21 * w0 + pa22 * w3
-        u1 = pa11 * w1 + pa12 * w4
-        u4 = pa21 * w1 + pa22 * w4
-        u2 = pb11 * w2 + pb12 * w5
-        u5 = pb21 * w2 + pb22 * w5
-        return u0, u1, u2, u3, u4, u5, s1 - s2, s0, s1, s2, s3, s4, s5
-    d0, d1, d2, d3, d4, d5 = drift(
-        w0, w1, w2, w3, w4, w5, p, cf[R_A, c], cf[R_B, c], a, b,
-        cf[R_C1, c], cf[R_C2, c], cf[R_C3, c], cf[R_C4, c],
-        cf[R_e0, c], cf[R_r, c], cf[R_v0, c])
-    u0 = w0 + dt * d0
-    u1 = w1 + dt * d1
-    u2 = w2 + dt * d2
-    u3 = w3 + dt * (d3 + acc0)
-    u4 = w4 + dt * d4 + cf[R_NS, c] * xi
-    u5 = w5 + dt * d5
-    return u0, u1, u2, u3, u4, u5, u1 - u2, u0, u1, u2, u3, u4, u5
 
 
 @njit(**_JIT)

@@ -393,6 +393,35 @@ def _resolve_names(names, available, rename, what):
 
 # ----------------------------------------------------------------------------
 # detectors
+def _resolve_user_names(picks, regions, reference, all_eeg, rename):
+    """Picks, regions and reference channels given by the user, as recording names.
+
+    Returns
+    -------
+    pick_names : list | None
+    region_map : dict of str -> list
+    ref_names : list | None
+        None for the average reference or none.
+    """
+    pick_names = None if picks is None else _resolve_names(picks, all_eeg, rename, "picks")
+    region_map = {}
+    for rname, chans in (regions or {}).items():
+        if not isinstance(rname, str):
+            raise DataError(f"Region names must be strings, got {rname!r}.")
+        region_map[rname] = _resolve_names(chans, all_eeg, rename, f"regions[{rname!r}]")
+        if not region_map[rname]:
+            raise DataError(f"Region {rname!r} lists no channels.")
+    if pick_names and set(pick_names) & set(region_map):
+        raise DataError(
+            f"Region name(s) {sorted(set(pick_names) & set(region_map))} are also "
+            "picked channel names; give the regions other names."
+        )
+    ref_names = None
+    if reference is not None and reference != "average":
+        ref_names = _resolve_names(reference, all_eeg, rename, "reference")
+    return pick_names, region_map, ref_names
+
+
 def _windowed(x, sfreq, window):
     """View of ``x`` (n_channels, n_times) as 50 %-overlapping windows."""
     n_win = max(int(round(window * sfreq)), 2)
@@ -669,22 +698,7 @@ def _preprocess(
     all_eeg = list(raw.ch_names)
 
     # resolve user names now, to fail before any filtering
-    pick_names = None if picks is None else _resolve_names(picks, all_eeg, rename, "picks")
-    region_map = {}
-    for rname, chans in (regions or {}).items():
-        if not isinstance(rname, str):
-            raise DataError(f"Region names must be strings, got {rname!r}.")
-        region_map[rname] = _resolve_names(chans, all_eeg, rename, f"regions[{rname!r}]")
-        if not region_map[rname]:
-            raise DataError(f"Region {rname!r} lists no channels.")
-    if pick_names and set(pick_names) & set(region_map):
-        raise DataError(
-            f"Region name(s) {sorted(set(pick_names) & set(region_map))} are also "
-            "picked channel names; give the regions other names."
-        )
-    ref_names = None
-    if reference is not None and reference != "average":
-        ref_names = _resolve_names(reference, all_eeg, rename, "reference")
+    pick_names, region_map, ref_names = _resolve_user_names(picks, regions, reference, all_eeg, rename)
 
     # ---- bad channels, phase 1: declared and non-finite
     bads = {rename.get(b, b): "marked bad in raw.info['bads']" for b in raw.info["bads"]}

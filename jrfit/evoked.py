@@ -55,6 +55,7 @@ from .data import (
     _preprocess,
     _read,
     _resolve_names,
+    _resolve_user_names,
     _select,
     _source_name,
     _standardize_names,
@@ -1035,22 +1036,7 @@ def _clean_epoched(inst, name, kind, h_freq, opts):
     rename = _standardize_names(inst, record)
     all_eeg = list(inst.ch_names)
     picks, regions, reference = opts["picks"], opts["regions"], opts["reference"]
-    pick_names = None if picks is None else _resolve_names(picks, all_eeg, rename, "picks")
-    region_map = {}
-    for rname, chans in (regions or {}).items():
-        if not isinstance(rname, str):
-            raise DataError(f"Region names must be strings, got {rname!r}.")
-        region_map[rname] = _resolve_names(chans, all_eeg, rename, f"regions[{rname!r}]")
-        if not region_map[rname]:
-            raise DataError(f"Region {rname!r} lists no channels.")
-    if pick_names and set(pick_names) & set(region_map):
-        raise DataError(
-            f"Region name(s) {sorted(set(pick_names) & set(region_map))} are also "
-            "picked channel names; give the regions other names."
-        )
-    ref_names = None
-    if reference is not None and reference != "average":
-        ref_names = _resolve_names(reference, all_eeg, rename, "reference")
+    pick_names, region_map, ref_names = _resolve_user_names(picks, regions, reference, all_eeg, rename)
 
     # ---- bad channels: declared, non-finite, and (epochs) flat or extreme
     bads = {rename.get(b, b): "marked bad in info['bads']" for b in inst.info["bads"]}
