@@ -179,7 +179,6 @@ class ERPModel(_CompiledModel):
         logp : float
         """
         from ._ops import _stable, jr_linear_numpy
-        from .erp import ERPForward
 
         pr = self.priors
         self.set_branch(*pr.v_bounds)
@@ -188,8 +187,7 @@ class ERPModel(_CompiledModel):
         w = 1.0 / np.asarray(se, float) ** 2
         jr_med = np.array([pr.jr[n].median for n in self.free])
         pulse_med = np.array([pr.amplitude.median, 0.0, pr.width.median])
-        fwd = ERPForward(self.times, self.names, self.op.forward.fixed, shape=pr.shape,
-                         dt_max=self.op.forward.dt * self.op.forward.n_sub)
+        fwd = self.op.forward  # the compiled model's forward model, value only here
         o = pr.latency
         latencies = np.clip(o.mean + o.sd * np.linspace(-1.5, 1.5, n_latency), o.lower + 1e-3, o.upper - 1e-3)
         v_lo, v_hi = pr.v_bounds
@@ -368,7 +366,7 @@ def fit_erp(evoked, *, priors=None, config=None, model=None, progress=True, verb
     import arviz as az
     import xarray as xr
 
-    from .erp import ERPForward, linear_erp_response, pulse as pulse_fn
+    from .erp import linear_erp_response, pulse as pulse_fn
 
     evs = _as_list(evoked)
     config = config or FitConfig(target_accept=0.9)
@@ -393,8 +391,7 @@ def fit_erp(evoked, *, priors=None, config=None, model=None, progress=True, verb
     ppc_mean = np.empty((n_ppc, len(conds), len(chans), times.size))
     ppc = np.empty_like(ppc_mean)
     ppc_pulse = np.empty_like(ppc_mean)
-    fwd = ERPForward(times, model.names, model.op.forward.fixed, shape=priors.shape,
-                     dt_max=model.op.forward.dt * model.op.forward.n_sub)
+    fwd = model.op.forward
     n_fit = 0
     for qi, ev in enumerate(evs):
         data = np.asarray(ev.data, float)
