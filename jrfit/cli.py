@@ -645,7 +645,6 @@ def _run_fit_psd(args):
 
     from .data import prepare_spectrum
     from .inference import FitConfig
-    from .report import make_report
     from .routes import fit_psd
     from .sim_fit import SimulationConfig
 
@@ -663,12 +662,19 @@ def _run_fit_psd(args):
     sim_config = SimulationConfig(draws=args.sim_draws, chains=2, cores=max(args.cores, min(2, os.cpu_count() or 1)),
                                   n_rep=args.sim_reps, seed=args.seed)
     result = fit_psd(spectrum, likelihood=args.likelihood, config=config, sim_config=sim_config)
+    return _write_fit(result, out_dir, nc, html, args.overwrite, "channels")
+
+
+def _write_fit(result, out_dir, nc, html, overwrite, what):
+    """Save a fit result and its report; warn on stdout if a fit failed its diagnostics."""
+    from .report import make_report
+
     out_dir.mkdir(exist_ok=True)
-    result.save(nc, overwrite=args.overwrite)
-    make_report(result.idata, html, overwrite=args.overwrite)
+    result.save(nc, overwrite=overwrite)
+    make_report(result.idata, html, overwrite=overwrite)
     sys.stdout.write(f"wrote {nc}\nwrote {html}\n")
     if not result.passed:
-        sys.stdout.write("WARNING: some channels failed their convergence diagnostics: see the report.\n")
+        sys.stdout.write(f"WARNING: some {what} failed their convergence diagnostics: see the report.\n")
     return 0
 
 
@@ -718,7 +724,6 @@ def _run_fit_erp(args):
     from .evoked import prepare_evoked
     from .inference import FitConfig
     from .priors import make_erp_priors
-    from .report import make_report
 
     if not args.quiet:
         set_log_level("info")
@@ -731,13 +736,7 @@ def _run_fit_erp(args):
                              reference=_parse_reference(args.reference), line_freq=_parse_line(args.line_freq),
                              decim=args.decim)
     result = fit_erp(evokeds, priors=make_erp_priors(args.pulse), config=config)
-    out_dir.mkdir(exist_ok=True)
-    result.save(nc, overwrite=args.overwrite)
-    make_report(result.idata, html, overwrite=args.overwrite)
-    sys.stdout.write(f"wrote {nc}\nwrote {html}\n")
-    if not result.passed:
-        sys.stdout.write("WARNING: some fits failed their convergence diagnostics: see the report.\n")
-    return 0
+    return _write_fit(result, out_dir, nc, html, args.overwrite, "fits")
 
 
 def _build_report(subparsers, parent):
