@@ -335,6 +335,26 @@ class SpectralModel(_CompiledModel):
 
 
 # ----------------------------------------------------------------------------
+def _worst_rhat_ess(post):
+    """Largest R-hat and smallest bulk/tail ESS over the sampled scalar variables.
+
+    Constant variables (e.g. a fixed rest potential kept as a deterministic)
+    have no R-hat and are left out.
+    """
+    import arviz as az
+
+    names = [n for n in post.data_vars if post[n].ndim == 2 and np.ptp(post[n].values) > 0]
+    with np.errstate(all="ignore"):
+        rhat = az.rhat(post[names])
+        ess_b = az.ess(post[names], method="bulk")
+        ess_t = az.ess(post[names], method="tail")
+    return dict(
+        r_hat=float(max(float(rhat[n]) for n in names)),
+        ess_bulk=float(min(float(ess_b[n]) for n in names)),
+        ess_tail=float(min(float(ess_t[n]) for n in names)),
+    )
+
+
 def diagnose(idata):
     """Convergence diagnostics of one fit.
 
@@ -347,15 +367,8 @@ def diagnose(idata):
     """
     import arviz as az
 
-    post = idata.posterior
-    names = [n for n in post.data_vars if post[n].ndim == 2]
-    rhat = az.rhat(post[names])
-    ess_b = az.ess(post[names], method="bulk")
-    ess_t = az.ess(post[names], method="tail")
     d = dict(
-        r_hat=float(max(float(rhat[n]) for n in names)),
-        ess_bulk=float(min(float(ess_b[n]) for n in names)),
-        ess_tail=float(min(float(ess_t[n]) for n in names)),
+        _worst_rhat_ess(idata.posterior),
         divergences=int(idata.sample_stats["diverging"].sum()),
         bfmi=float(np.min(az.bfmi(idata))),
     )
@@ -383,18 +396,8 @@ runs and the bulk ESS of the final particles (no divergences or BFMI exist)."""
 
 def diagnose_smc(idata):
     """Diagnostics of an SMC fit: R-hat across chains, bulk/tail ESS of the particles."""
-    import arviz as az
-
-    post = idata.posterior
-    names = [n for n in post.data_vars if post[n].ndim == 2 and np.ptp(post[n].values) > 0]
-    with np.errstate(all="ignore"):
-        rhat = az.rhat(post[names])
-        ess_b = az.ess(post[names], method="bulk")
-        ess_t = az.ess(post[names], method="tail")
     d = dict(
-        r_hat=float(max(float(rhat[n]) for n in names)),
-        ess_bulk=float(min(float(ess_b[n]) for n in names)),
-        ess_tail=float(min(float(ess_t[n]) for n in names)),
+        _worst_rhat_ess(idata.posterior),
         divergences=0,
     )
     problems = []
