@@ -13,6 +13,7 @@ Run: python benchmarks/bench_erp.py [--no-fit]
    saved result, with the diagnostics it came with.
 """
 
+import dataclasses
 import sys
 import tempfile
 import time
@@ -64,15 +65,14 @@ def gradient_bench():
 def fit_bench():
     import logging
 
-    from jrfit.erp_fit import ERPModel, fit_erp
+    from jrfit.erp_fit import ERP_CONFIG, ERPModel, fit_erp
     from jrfit.evoked import prepare_evoked
     from jrfit.example import ERP_TRUTH, make_erp_epochs
-    from jrfit.inference import FitConfig
 
     logging.getLogger("pymc").setLevel(logging.ERROR)
     ev = prepare_evoked(make_erp_epochs(), "stimulus", reference=None, h_freq=None, l_freq=None,
                         line_freq=None, verbose=False)
-    cfg = FitConfig(cores=2, target_accept=0.9)
+    cfg = dataclasses.replace(ERP_CONFIG, cores=2)
     t0 = time.perf_counter()
     model = ERPModel(ev.times)
     t_compile = time.perf_counter() - t0

@@ -1,13 +1,14 @@
-"""PyTensor Ops around the NumPy forward model, with complex-step gradients.
+"""PyTensor Ops around the compiled forward models, with exact Jacobians.
 
 Building the closed-form spectrum symbolically makes PyTensor's graph rewriter
 spend minutes on a graph of a few hundred nodes (measured: > 5 min to compile
-the NUTS log-density). These Ops instead evaluate the very same NumPy code
-(:func:`jrfit.spectrum.psd_from_v`, :func:`jrfit.model.operating_point`)
-inside ``perform`` and obtain exact derivatives from it by the complex-step
-method, ``f'(x) = Im f(x + i h) / h`` with ``h = 1e-20`` relative, which has no
-subtraction error: the formulas are analytic (real arithmetic on (re, im) pairs,
-``np.exp``), so nothing about the maths is written twice.
+the NUTS log-density). :class:`JRLinearOp` instead calls the numba kernel
+:func:`jrfit._linear_kernel.linear_forward`, which compiles the very
+functions the NumPy and PyTensor paths use (:func:`jrfit.spectrum.psd_from_v`'s
+core, :func:`jrfit.model.operating_point`'s core) and obtains exact derivatives
+by the complex-step method, ``f'(x) = Im f(x + i h) / h`` with ``h = 1e-20``
+relative, which has no subtraction error: nothing about the maths is written
+twice. :class:`ERPOp` wraps the RK4 sensitivity integrator of :mod:`jrfit.erp`.
 """
 
 from __future__ import annotations
@@ -23,8 +24,6 @@ from .model import dp_dv, operating_point
 from .spectrum import char_poly_coeffs, psd_from_v, routh_hurwitz
 
 __all__ = ["JRLinearOp", "jr_linear_numpy", "ERPOp"]
-
-_H = 1e-20
 
 
 def _jr_dict(theta, names, fixed):
@@ -73,59 +72,16 @@ def _stable(theta, names, fixed, op=None):
     return all(float(c) > 0 for c in col[1:])
 
 
-class _JRJacobianOp(Op):
-    """Complex-step Jacobians of (psd, p, logjac) with respect to theta."""
-
-    __props__ = ("names", "fixed_items")
-
-    def __init__(self, names, fixed_items):
-        self.names = tuple(names)
-        self.fixed_items = tuple(fixed_items)
-
-    def make_node(self, theta, freqs):
-        theta = pt.as_tensor_variable(theta)
-        freqs = pt.as_tensor_variable(freqs)
-        return Apply(self, [theta, freqs], [pt.dmatrix(), pt.dvector(), pt.dvector()])
-
-    def perform(self, node, inputs, outputs):
-        theta, freqs = inputs
-        _, j_psd, j_p, j_lj = _complex_step(theta, freqs, self.names, self.fixed_items)
-        # copies: PyTensor may reuse output buffers in place, the cache must survive
-        outputs[0][0] = j_psd.copy()
-        outputs[1][0] = j_p.copy()
-        outputs[2][0] = j_lj.copy()
-
-
-_CACHE = {}
-
-
-def _complex_step(theta, freqs, names, fixed_items):
-    """Values and Jacobians at theta in one batched complex evaluation (cached).
-
-    The logp and its gradient are evaluated at the same point one after the
-    other; the last result is kept so the second call costs nothing.
-    """
-    key = (names, fixed_items, theta.tobytes(), freqs.tobytes())
-    hit = _CACHE.get("last")
-    if hit is not None and hit[0] == key:
-        return hit[1]
-    n = theta.size
-    scale = np.maximum(np.abs(theta), 1.0)
-    pert = theta[:, None] + 1j * _H * np.diag(scale)  # column k perturbs theta[k]
-    psd, p, logjac, op = jr_linear_numpy(pert, freqs, names, dict(fixed_items))
-    h = _H * scale
-    # stability from the real part of the same operating point (no recomputation)
-    op_real = {k: float(np.real(np.ravel(x)[0])) for k, x in op.items()}
-    stable = _stable(theta, names, dict(fixed_items), op=op_real)
-    values = (np.real(psd[0]).copy(), float(np.real(p[0])), float(np.real(logjac[0])), stable)
-    out = (values, (np.imag(psd) / h[:, None]).T.copy(), np.imag(p) / h, np.imag(logjac) / h)
-    assert out[1].shape == (freqs.size, n)
-    _CACHE["last"] = (key, out)
-    return out
-
-
 class JRLinearOp(Op):
-    """theta = (v, *free JR constants) -> (psd, p, logjac, stable).
+    """theta = (v, *free JR constants) -> (psd, p, logjac, stable) and their Jacobians.
+
+    Outputs 0-3 are the linearised PSD (mV^2/Hz), p(v) (/s), log|dp/dv| and
+    1.0/0.0 for a stable/unstable fixed point; outputs 4-6 the Jacobians of the
+    first three with respect to theta, from the same call of the compiled
+    kernel :func:`jrfit._linear_kernel.linear_forward`. The gradient uses
+    outputs 4-6 of an identical node, which PyTensor merges with the first, so
+    each log-density-and-gradient evaluation runs the kernel once. The Op also
+    compiles into numba-mode graphs (nutpie) through the same kernel.
 
     Parameters
     ----------
@@ -139,40 +95,61 @@ class JRLinearOp(Op):
     __props__ = ("names", "fixed_items")
 
     def __init__(self, names, fixed):
+        from ._linear_kernel import pack
+
         self.names = tuple(names)
         self.fixed_items = tuple(sorted((k, float(v)) for k, v in dict(fixed).items() if k not in names))
-        self._jac = _JRJacobianOp(self.names, self.fixed_items)
+        self.free_idx, self.base = pack(self.names, dict(self.fixed_items))
 
     def make_node(self, theta, freqs):
         theta = pt.as_tensor_variable(theta)
         freqs = pt.as_tensor_variable(freqs)
-        return Apply(self, [theta, freqs], [pt.dvector(), pt.dscalar(), pt.dscalar(), pt.dscalar()])
+        outs = [pt.dvector(), pt.dscalar(), pt.dscalar(), pt.dscalar(), pt.dmatrix(), pt.dvector(), pt.dvector()]
+        return Apply(self, [theta, freqs], outs)
 
     def perform(self, node, inputs, outputs):
+        from ._linear_kernel import linear_forward
+
         theta, freqs = inputs
-        (psd, p, logjac, stable), *_ = _complex_step(theta, freqs, self.names, self.fixed_items)
-        outputs[0][0] = np.array(psd, float)
-        outputs[1][0] = np.asarray(p, float)
-        outputs[2][0] = np.asarray(logjac, float)
-        outputs[3][0] = np.asarray(1.0 if stable else 0.0)
+        res = linear_forward(np.asarray(theta, float), np.asarray(freqs, float), self.free_idx, self.base)
+        for i, x in enumerate(res):
+            outputs[i][0] = np.asarray(x, float)
 
     def grad(self, inputs, output_grads):
         theta, freqs = inputs
-        j_psd, j_p, j_lj = self._jac(theta, freqs)
+        _, _, _, _, j_psd, j_p, j_lj = self(theta, freqs)
         g = pt.zeros_like(theta)
-        for og, term in zip(output_grads[:3], (None, j_p, j_lj)):
+        for og, term in zip(output_grads[:3], (j_psd, j_p, j_lj)):
             if isinstance(og.type, DisconnectedType):
                 continue
-            if term is None:
-                g = g + pt.dot(og, j_psd)
-            else:
-                g = g + og * term
+            g = g + (pt.dot(og, term) if term is j_psd else og * term)
         if isinstance(output_grads[0].type, DisconnectedType):
             return [g, DisconnectedType()()]  # the frequencies only reach the PSD
         return [g, NullType("no gradient with respect to frequencies")()]
 
     def connection_pattern(self, node):
-        return [[True, True, True, False], [True, False, False, False]]
+        return [[True, True, True, False, True, True, True], [True, False, False, False, True, False, False]]
+
+
+def _register_numba():
+    """Let PyTensor's numba backend (nutpie) compile JRLinearOp through the kernel."""
+    from pytensor.link.numba.dispatch.basic import numba_njit, register_funcify_default_op_cache_key
+
+    from ._linear_kernel import linear_forward
+
+    @register_funcify_default_op_cache_key(JRLinearOp)
+    def _funcify_jr_linear(op, node=None, **kwargs):
+        free_idx, base = op.free_idx, op.base
+
+        @numba_njit
+        def jr_linear(theta, freqs):
+            psd, p, lj, st, j_psd, j_p, j_lj = linear_forward(theta, freqs, free_idx, base)
+            return psd, np.asarray(p), np.asarray(lj), np.asarray(st), j_psd, j_p, j_lj
+
+        return jr_linear
+
+
+_register_numba()
 
 
 # ----------------------------------------------------------------------------

@@ -590,11 +590,16 @@ def _build_fit_psd(subparsers, parent):
 
 def _add_sampler_args(p):
     s = p.add_argument_group("sampler")
-    s.add_argument("--draws", type=int, default=500, help="draws kept per chain (default 500)")
-    s.add_argument("--tune", type=int, default=500, help="tuning steps per chain (default 500)")
+    s.add_argument("--draws", type=int, default=None,
+                   help="draws kept per chain (default: 1000 for spectra, 500 for ERPs)")
+    s.add_argument("--tune", type=int, default=None,
+                   help="tuning steps per chain (default: 600 for spectra, 500 for ERPs)")
     s.add_argument("--chains", type=int, default=4, help="chains (default 4)")
-    s.add_argument("--cores", type=int, default=1,
-                   help="processes for the chains (default 1: one compiled model for every channel)")
+    s.add_argument("--cores", type=int, default=None,
+                   help="chains run in parallel (default: every core for spectra, in nutpie threads; "
+                        "1 for ERPs)")
+    s.add_argument("--sampler", choices=("nutpie", "pymc"), default="nutpie",
+                   help="NUTS implementation of spectral fits (default nutpie; ERP fits use PyMC's)")
     s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", default=".", metavar="DIR", help="output folder (default: current)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
@@ -640,6 +645,16 @@ def _fit_outputs(out_dir, stem, overwrite):
     return out_dir, nc, html
 
 
+def _sampler_config(default, args):
+    """``default`` (a FitConfig) with the sampler options given on the command line."""
+    import dataclasses
+
+    given = dict(draws=args.draws, tune=args.tune, chains=args.chains, cores=args.cores, seed=args.seed)
+    if default.sampler != "pymc":  # ERP fits always use PyMC's sampler
+        given["sampler"] = args.sampler
+    return dataclasses.replace(default, **{k: v for k, v in given.items() if v is not None})
+
+
 def _run_fit_psd(args):
     from pathlib import Path
 
@@ -653,13 +668,13 @@ def _run_fit_psd(args):
     regions = _parse_regions(args.region)
     reference = _parse_reference(args.reference)
     line = _parse_line(args.line_freq)
-    config = FitConfig(draws=args.draws, tune=args.tune, chains=args.chains, cores=args.cores, seed=args.seed)
+    config = _sampler_config(FitConfig(), args)
     out_dir, nc, html = _fit_outputs(args.out, Path(args.recording).stem, args.overwrite)
     spectrum = prepare_spectrum(args.recording, picks=args.channels, regions=regions,
                                 fmin=args.fmin, fmax=args.fmax, method=args.method,
                                 reference=reference, line_freq=line)
     # SMC chains are independent runs: two of them, in parallel where there are two cores
-    sim_config = SimulationConfig(draws=args.sim_draws, chains=2, cores=max(args.cores, min(2, os.cpu_count() or 1)),
+    sim_config = SimulationConfig(draws=args.sim_draws, chains=2, cores=max(args.cores or 1, min(2, os.cpu_count() or 1)),
                                   n_rep=args.sim_reps, seed=args.seed)
     result = fit_psd(spectrum, likelihood=args.likelihood, config=config, sim_config=sim_config)
     return _write_fit(result, out_dir, nc, html, args.overwrite, "channels")
@@ -720,15 +735,13 @@ def _build_fit_erp(subparsers, parent):
 def _run_fit_erp(args):
     from pathlib import Path
 
-    from .erp_fit import fit_erp
+    from .erp_fit import ERP_CONFIG, fit_erp
     from .evoked import prepare_evoked
-    from .inference import FitConfig
     from .priors import make_erp_priors
 
     if not args.quiet:
         set_log_level("info")
-    config = FitConfig(draws=args.draws, tune=args.tune, chains=args.chains, cores=args.cores, seed=args.seed,
-                       target_accept=0.9)
+    config = _sampler_config(ERP_CONFIG, args)
     stem = Path(args.recording).name.split(".")[0]
     out_dir, nc, html = _fit_outputs(args.out, stem, args.overwrite)
     evokeds = prepare_evoked(args.recording, list(args.event), tmin=args.tmin, tmax=args.tmax,

@@ -1,11 +1,12 @@
 """PyMC model of a measured spectrum, NUTS sampling, diagnostics, results.
 
 The model is built and compiled once per structure (:class:`SpectralModel`);
-each channel's spectrum is swapped in with ``pm.set_data`` and sampled with the
-same compiled log-density and gradient. Before sampling, a grid over the
-operating potential v followed by L-BFGS finds the dominant mode (the
-posterior can be multimodal across fixed-point branches), and the chains start
-around it.
+each channel's spectrum is swapped in (``pm.set_data``, nutpie's ``with_data``)
+and sampled with the same compiled log-density and gradient: by nutpie from the
+numba-compiled graph (default) or by PyMC's sampler. Before sampling, a grid
+over the operating potential v followed by L-BFGS finds the dominant mode (the
+posterior can be multimodal across fixed-point branches, which unstable
+operating points of zero density separate), and the chains start around it.
 """
 
 from __future__ import annotations
@@ -40,38 +41,59 @@ class FitConfig:
         Draws kept and tuning steps, per chain.
     chains : int
         Number of chains.
-    cores : int
-        Processes the chains run in. 1 (default) runs them one after another
-        in this process with the model compiled once for every channel; more
-        cores send the compiled step to worker processes, which re-link it
-        from PyTensor's cache for every channel (measured on 2 cores: 27 s
-        instead of 49 s for one channel of the example).
+    cores : int | None
+        Chains run in parallel. With nutpie these are threads sharing the
+        compiled model; None (default) uses every available core, at most one
+        per chain. With PyMC's sampler, more than 1 sends the compiled step to
+        worker processes, which re-link it for every channel; None means 1.
     seed : int
         Random seed: the same seed gives the same draws.
     target_accept : float
-        NUTS target acceptance rate.
+        NUTS target acceptance rate. 0.99 by default: the posterior's tail
+        towards low input p bends sharply (p, v, B and b change together), and
+        on the built-in example 0.95 left 26 divergent transitions there
+        where 0.99 left none (at about 1.8x the leapfrog steps).
     n_grid : int
         Operating-potential grid points tried for initialisation.
     n_ppc : int
         Posterior draws used for posterior-predictive spectra.
+    sampler : {'nutpie', 'pymc'}
+        NUTS implementation for spectral fits. 'nutpie' (default) samples the
+        numba-compiled log density in Rust threads; 'pymc' is PyMC's sampler
+        on the same model (measured on the built-in example, 2 cores: 4.0 s
+        vs 23 s per channel for the same tuning and draws; see
+        ``benchmarks/bench_fit.py``). ERP fits always use PyMC's sampler.
     """
 
-    draws: int = 500
-    tune: int = 500
+    draws: int = 1000
+    tune: int = 600
     chains: int = 4
-    cores: int = 1
+    cores: int | None = None
     seed: int = 0
-    target_accept: float = 0.95
+    target_accept: float = 0.99
     n_grid: int = 24
     n_ppc: int = 200
+    sampler: str = "nutpie"
 
     def __post_init__(self):
         for name in ("draws", "tune", "chains", "cores", "n_grid", "n_ppc"):
             val = getattr(self, name)
+            if name == "cores" and val is None:
+                continue
             if not isinstance(val, (int, np.integer)) or val < 1:
                 raise FitError(f"FitConfig.{name} must be a positive integer, got {val!r}.")
         if not 0.5 <= self.target_accept < 1:
             raise FitError(f"FitConfig.target_accept must be in [0.5, 1), got {self.target_accept!r}.")
+        if self.sampler not in ("nutpie", "pymc"):
+            raise FitError(f"FitConfig.sampler must be 'nutpie' or 'pymc', got {self.sampler!r}.")
+
+    def n_cores(self, sampler):
+        """Chains run at once by ``sampler`` ('nutpie' or 'pymc')."""
+        import os
+
+        if self.cores is not None:
+            return int(min(self.cores, self.chains))
+        return int(min(self.chains, os.cpu_count() or 1)) if sampler == "nutpie" else 1
 
 
 def stable_branch(v_best, theta, free, fixed, v_bounds, n=400):
@@ -165,19 +187,86 @@ class _CompiledModel:
             starts.append(DictToArrayBijection.rmap(RaveledVars(x, ref.point_map_info)))
         return starts
 
-    def sample(self, starts, config, seed, progress=True):
-        """NUTS with the compiled step from the given chain starts (InferenceData)."""
+    _nutpie_ok = False  # the model's Ops compile with PyTensor's numba backend
+
+    def sampler_for(self, config):
+        """The NUTS implementation this model uses with ``config``."""
+        return "nutpie" if (config.sampler == "nutpie" and self._nutpie_ok) else "pymc"
+
+    def sample(self, point, config, seed, progress=True):
+        """NUTS from jittered starts around ``point`` (InferenceData).
+
+        nutpie samples the numba-compiled log density (compiled once per
+        model, the current data swapped in), each chain from a start drawn
+        from the seed nutpie derives for it; PyMC's sampler uses the compiled
+        step from starts drawn with ``seed``.
+        """
         import pymc as pm
 
+        if self.sampler_for(config) == "nutpie":
+            return self._sample_nutpie(point, config, seed, progress)
+        starts = self.chain_starts(point, config.chains, np.random.default_rng(seed))
         with self.model, warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return pm.sample(
-                draws=config.draws, tune=config.tune, chains=config.chains, cores=config.cores,
+                draws=config.draws, tune=config.tune, chains=config.chains, cores=config.n_cores("pymc"),
                 step=self.step, initvals=starts, random_seed=seed,
                 progressbar=bool(progress) and logger.level <= 20, compute_convergence_checks=False,
                 return_inferencedata=True, idata_kwargs=dict(log_likelihood=False),
             )
 
+    def nutpie_model(self):
+        """The model compiled for nutpie (numba backend), built on first use."""
+        if getattr(self, "_nutpie", None) is None:
+            try:
+                import nutpie
+            except ImportError as err:
+                raise FitError(
+                    f"The nutpie sampler is not available ({err}): install it with "
+                    "'pip install nutpie', or choose PyMC's sampler (FitConfig(sampler='pymc'), "
+                    "--sampler pymc)."
+                ) from err
+            t0 = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self._nutpie = nutpie.compile_pymc_model(self.model, backend="numba")
+            dt = time.perf_counter() - t0
+            self.compile_time += dt
+            logger.info(f"Compiled the model for nutpie in {dt:.1f} s")
+        return self._nutpie
+
+    def _sample_nutpie(self, point, config, seed, progress):
+        import dataclasses
+        import threading
+
+        import nutpie
+
+        compiled = self.nutpie_model()
+        data = {name: self.model[name].get_value() for name in compiled.shared_data}
+        compiled = compiled.with_data(**data)
+        names, slices = compiled.shape_info[0], compiled.shape_info[1]
+        n_dim = compiled.n_dim
+        lock = threading.Lock()
+
+        def init(chain_seed):
+            # nutpie calls this from its chain threads with a seed it derives
+            # for each chain: the start depends on that seed only, so runs repeat
+            with lock:
+                st = self.chain_starts(point, 1, np.random.default_rng(int(chain_seed)))[0]
+            x = np.empty(n_dim)
+            for name, sl in zip(names, slices):
+                if sl.stop <= n_dim:
+                    x[sl] = np.ravel(st[name])
+            return x
+
+        compiled = dataclasses.replace(compiled, initial_point_func=init)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return nutpie.sample(
+                compiled, draws=config.draws, tune=config.tune, chains=config.chains,
+                cores=config.n_cores("nutpie"), seed=int(seed), target_accept=config.target_accept,
+                save_warmup=False, progress_bar=bool(progress) and logger.level <= 20,
+            )
 
 
 class SpectralModel(_CompiledModel):
@@ -191,7 +280,7 @@ class SpectralModel(_CompiledModel):
         NUTS target acceptance rate.
     """
 
-    def __init__(self, priors=None, target_accept=0.95):
+    def __init__(self, priors=None, target_accept=0.99):
         import pymc as pm
         import pytensor.tensor as pt
 
@@ -209,15 +298,14 @@ class SpectralModel(_CompiledModel):
             for name, pr in priors.jr.items():
                 theta = pm.Normal(f"log_{name}", 0.0, pr.sd)
                 jr[name] = pm.Deterministic(name, pr.median * pt.exp(theta))
-            # support of v: the stable branch chosen at initialisation (set_branch)
+            # support of v (data, so that it can be narrowed without recompiling)
             v_lo = pm.Data("v_lo", float(priors.v_bounds[0]))
             v_hi = pm.Data("v_hi", float(priors.v_bounds[1]))
             v = pm.Uniform("v", v_lo, v_hi)
-            psd_jr, p, log_jac, stable = op(pt.stack([v] + [jr[n] for n in self.free]), freqs)
+            psd_jr, p, log_jac, stable, *_ = op(pt.stack([v] + [jr[n] for n in self.free]), freqs)
             p = pm.Deterministic("p", p)
-            pp = priors.p
             # prior stated on p, kept through |dp/dv| (MODEL_NOTES section 2)
-            pm.Potential("p_prior", -0.5 * ((p - pp.mean) / pp.sd) ** 2 + log_jac)
+            pm.Potential("p_prior", priors.p.tensor_logp(p) + log_jac)
             log_scale = pm.Normal("log_scale", priors.log_scale.mean, priors.log_scale.sd)
             log_bg = pm.Normal("log_bg", priors.log_bg.mean, priors.log_bg.sd)
             cp = priors.chi
@@ -234,6 +322,7 @@ class SpectralModel(_CompiledModel):
         self.step = pm.NUTS(model=model, target_accept=target_accept)
         self._func = self.step._logp_dlogp_func
         self._func.set_extra_values({})
+        self._nutpie_ok = True  # JRLinearOp compiles with the numba backend
         self.compile_time = time.perf_counter() - t0
         logger.info(f"Compiled the spectral model in {self.compile_time:.1f} s")
 
@@ -298,7 +387,9 @@ class SpectralModel(_CompiledModel):
                 if not _stable(theta, self.free, fixed):
                     continue
                 psd_jr, p, logjac, _ = jr_linear_numpy(theta, freqs, self.free, fixed)
-                lp_p = -0.5 * ((p - pr.p.mean) / pr.p.sd) ** 2 + logjac + lp_rate
+                lp_p = float(pr.p.logpdf(p)) + logjac + lp_rate
+                if not np.isfinite(lp_p):
+                    continue
 
                 def neg(o, psd_jr=psd_jr):
                     with np.errstate(over="ignore", invalid="ignore"):
@@ -323,14 +414,14 @@ class SpectralModel(_CompiledModel):
                 "prior-median constants: widen SpectralPriors.v_bounds or change the priors."
             )
         candidates.sort(key=lambda c: -c[0])
-        # restrict v to the stable branch of the best grid point (see stable_branch)
-        v_best, theta_best = candidates[0][1], candidates[0][3]
-        branch = stable_branch(v_best, theta_best, self.free, fixed, pr.v_bounds)
-        self.set_branch(*branch)
-        candidates = [c for c in candidates if branch[0] < c[1] < branch[1]]
+        # v keeps its whole support: no interval of v computed at fixed constants
+        # bounds a stable branch for every constant (measured: cutting v at the
+        # branch of the best grid point truncated the posterior where it still
+        # had mass). Unstable operating points have zero density, so chains that
+        # start around one mode stay on the stable set they start in.
         starts = [self._unconstrained(v, np.log(theta_c / med), obs) for _, v, obs, theta_c in candidates[:3]]
         point, lp = self.maximize(starts)
-        self.branch = branch
+        self.branch = tuple(float(x) for x in pr.v_bounds)
         return point, lp
 
 
@@ -546,8 +637,7 @@ def fit_spectrum(spectrum, *, priors=None, config=None, model=None, progress=Tru
         model.set_data(freqs, y / ref, n_eff)
         start, lp = model.find_start(freqs, y / ref, n_eff, n_grid=config.n_grid)
         branches[ch] = [float(x) for x in model.branch]
-        starts = model.chain_starts(start, config.chains, rng)
-        idata = model.sample(starts, config, int(config.seed) + 1000 * ci, progress)
+        idata = model.sample(start, config, int(config.seed) + 1000 * ci, progress)
         diag = diagnose(idata)
         arrays = _posterior_arrays(idata, priors.free, ref)
         arrays["peak_freq"], arrays["damping"] = _derived(arrays, priors, float(freqs[0]), float(freqs[-1]))
@@ -617,8 +707,9 @@ def fit_spectrum(spectrum, *, priors=None, config=None, model=None, progress=Tru
         priors=json.dumps(priors.to_dict()),
         free_params=json.dumps(list(priors.free)),
         seed=int(config.seed),
-        sampler=json.dumps(dict(draws=config.draws, tune=config.tune, chains=config.chains, cores=config.cores,
-                                target_accept=config.target_accept, sampler="PyMC NUTS")),
+        sampler=json.dumps(dict(draws=config.draws, tune=config.tune, chains=config.chains,
+                                cores=config.n_cores(model.sampler_for(config)), target_accept=config.target_accept,
+                                sampler="nutpie NUTS" if model.sampler_for(config) == "nutpie" else "PyMC NUTS")),
         likelihood="linear (Whittle)",
         diagnostics=json.dumps(diags),
         regime=json.dumps(regimes),

@@ -226,6 +226,26 @@ def jacobian(y, params):
 
 # ----------------------------------------------------------------------------
 # operating point: everything follows from v = y1 - y2 at a fixed point
+@register_jitable
+def _operating_point_core(v, A, B, a, b, C1, C2, C3, C4, e0, r, v0):
+    """(y0, y1, y2, p, g0, g1, g2) at operating potential v: the formulas of
+    :func:`operating_point`, on plain values (NumPy, PyTensor, complex, numba)."""
+    s_v = sigmoid(v, e0, r, v0)
+    y0 = A / a * s_v
+    s1 = sigmoid(C1 * y0, e0, r, v0)
+    s2 = sigmoid(C3 * y0, e0, r, v0)
+    y2 = B / b * C4 * s2
+    y1 = v + y2
+    p = a / A * y1 - C2 * s1
+    g0 = sigmoid_deriv(v, e0, r, v0)
+    g1 = sigmoid_deriv(C1 * y0, e0, r, v0)
+    g2 = sigmoid_deriv(C3 * y0, e0, r, v0)
+    return y0, y1, y2, p, g0, g1, g2
+
+
+_OP_FIELDS = ("y0", "y1", "y2", "p", "g0", "g1", "g2")
+
+
 def operating_point(v, params):
     """Fixed-point quantities as functions of the operating potential v.
 
@@ -247,17 +267,8 @@ def operating_point(v, params):
         ``g0 = S'(v)``, ``g1 = S'(C1 y0)``, ``g2 = S'(C3 y0)`` (/s/mV).
     """
     P = _attrs(params)
-    s_v = sigmoid(v, P.e0, P.r, P.v0)
-    y0 = P.A / P.a * s_v
-    s1 = sigmoid(P.C1 * y0, P.e0, P.r, P.v0)
-    s2 = sigmoid(P.C3 * y0, P.e0, P.r, P.v0)
-    y2 = P.B / P.b * P.C4 * s2
-    y1 = v + y2
-    p = P.a / P.A * y1 - P.C2 * s1
-    g0 = sigmoid_deriv(v, P.e0, P.r, P.v0)
-    g1 = sigmoid_deriv(P.C1 * y0, P.e0, P.r, P.v0)
-    g2 = sigmoid_deriv(P.C3 * y0, P.e0, P.r, P.v0)
-    return dict(y0=y0, y1=y1, y2=y2, p=p, g0=g0, g1=g1, g2=g2)
+    vals = _operating_point_core(v, P.A, P.B, P.a, P.b, P.C1, P.C2, P.C3, P.C4, P.e0, P.r, P.v0)
+    return dict(zip(_OP_FIELDS, vals))
 
 
 def p_of_v(v, params):
@@ -274,8 +285,14 @@ def dp_dv(v, params, op=None):
     """
     P = _attrs(params)
     op = operating_point(v, params) if op is None else op
-    dy0 = P.A / P.a * op["g0"]
-    return P.a / P.A * (1.0 + P.B / P.b * P.C4 * P.C3 * op["g2"] * dy0) - P.C2 * P.C1 * op["g1"] * dy0
+    return _dp_dv_core(P.A, P.B, P.a, P.b, P.C1, P.C2, P.C3, P.C4, op["g0"], op["g1"], op["g2"])
+
+
+@register_jitable
+def _dp_dv_core(A, B, a, b, C1, C2, C3, C4, g0, g1, g2):
+    """dp/dv from the sigmoid gains at the operating point (see :func:`dp_dv`)."""
+    dy0 = A / a * g0
+    return a / A * (1.0 + B / b * C4 * C3 * g2 * dy0) - C2 * C1 * g1 * dy0
 
 
 class _Attrs:

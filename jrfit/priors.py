@@ -56,13 +56,33 @@ class LogNormalPrior:
         return f"LogNormal(median={self.median:g} {unit}, sd(log)={self.sd:g}); 90% in [{lo:.3g}, {hi:.3g}]"
 
     def logpdf(self, x):
-        """Log density at x (NumPy), in natural units."""
+        """Log density at x (NumPy), in natural units (-inf where x <= 0)."""
         x = np.asarray(x, float)
-        z = (np.log(x) - np.log(self.median)) / self.sd
-        return -0.5 * z**2 - np.log(self.sd * x * np.sqrt(2 * np.pi))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = (np.log(x) - np.log(self.median)) / self.sd
+            out = -0.5 * z**2 - np.log(self.sd * x * np.sqrt(2 * np.pi))
+        return np.where(x > 0, out, -np.inf)
+
+    def tensor_logp(self, x):
+        """Log density of a PyTensor variable, up to a constant (-inf where x <= 0)."""
+        import pytensor.tensor as pt
+
+        lx = pt.log(pt.maximum(x, 1e-300))
+        return pt.switch(pt.gt(x, 0.0), -0.5 * ((lx - np.log(self.median)) / self.sd) ** 2 - lx, -np.inf)
+
+    def random_variable(self, name):
+        """The PyMC random variable with this prior (inside a model context)."""
+        import pymc as pm
+
+        return pm.LogNormal(name, mu=float(np.log(self.median)), sigma=float(self.sd))
 
     def sample(self, rng, size):
         return self.median * np.exp(self.sd * rng.standard_normal(size))
+
+
+def _prior_from_dict(d):
+    """LogNormalPrior or NormalPrior from its ``asdict`` form."""
+    return LogNormalPrior(**d) if "median" in d else NormalPrior(**d)
 
 
 @dataclass(frozen=True)
@@ -81,8 +101,31 @@ class NormalPrior:
         return s
 
     def logpdf(self, x):
+        """Log density at x (NumPy), untruncated normalisation (-inf outside the bounds)."""
         x = np.asarray(x, float)
-        return -0.5 * ((x - self.mean) / self.sd) ** 2 - np.log(self.sd * np.sqrt(2 * np.pi))
+        out = -0.5 * ((x - self.mean) / self.sd) ** 2 - np.log(self.sd * np.sqrt(2 * np.pi))
+        lo = -np.inf if self.lower is None else self.lower
+        hi = np.inf if self.upper is None else self.upper
+        return np.where((x >= lo) & (x <= hi), out, -np.inf)
+
+    def tensor_logp(self, x):
+        """Log density of a PyTensor variable, up to a constant (-inf outside the bounds)."""
+        import pytensor.tensor as pt
+
+        out = -0.5 * ((x - self.mean) / self.sd) ** 2
+        if self.lower is not None:
+            out = pt.switch(pt.ge(x, self.lower), out, -np.inf)
+        if self.upper is not None:
+            out = pt.switch(pt.le(x, self.upper), out, -np.inf)
+        return out
+
+    def random_variable(self, name):
+        """The PyMC random variable with this prior (inside a model context)."""
+        import pymc as pm
+
+        if self.lower is None and self.upper is None:
+            return pm.Normal(name, self.mean, self.sd)
+        return pm.TruncatedNormal(name, self.mean, self.sd, lower=self.lower, upper=self.upper)
 
     def sample(self, rng, size):
         out = self.mean + self.sd * rng.standard_normal(size)
@@ -116,8 +159,13 @@ class SpectralPriors:
     fixed : JRParams
         Values of the constants that are not free (``A`` and ``sigma`` fixed:
         the scale absorbs them).
-    p : NormalPrior
+    p : LogNormalPrior | NormalPrior
         Prior of the input p, in /s, kept through the Jacobian |dp/dv|.
+        Default log-normal with median 220 /s (the middle of JR 1995's
+        120-320 /s) and sd 0.7 in log (90 % in [69, 696] /s): p is a firing
+        rate, so p <= 0 has no prior mass (below p = 0 the column has further
+        folds and Hopf points outside the physiological range, MODEL_NOTES
+        section 5, which a normal prior let the sampler find).
     v_bounds : tuple of float
         Support of the operating potential v, in mV.
     log_scale : NormalPrior
@@ -135,7 +183,7 @@ class SpectralPriors:
 
     jr: dict = field(default_factory=_default_jr)
     fixed: JRParams = field(default_factory=lambda: JRParams(sigma=1.0))
-    p: NormalPrior = NormalPrior(200.0, 200.0)
+    p: LogNormalPrior | NormalPrior = LogNormalPrior(220.0, 0.7)
     v_bounds: tuple = (-4.0, 14.0)
     log_scale: NormalPrior = NormalPrior(0.0, 3.0)
     log_bg: NormalPrior = NormalPrior(-3.0, 3.0)
@@ -192,7 +240,7 @@ class SpectralPriors:
         return cls(
             jr={k: LogNormalPrior(**v) for k, v in d["jr"].items()},
             fixed=JRParams(**d["fixed"]),
-            p=NormalPrior(**d["p"]),
+            p=_prior_from_dict(d["p"]),
             v_bounds=tuple(d["v_bounds"]),
             log_scale=NormalPrior(**d["log_scale"]),
             log_bg=NormalPrior(**d["log_bg"]),
@@ -393,7 +441,7 @@ class ERPPriors:
             shape=d["shape"],
             jr={k: LogNormalPrior(**v) for k, v in d["jr"].items()},
             fixed=JRParams(**d["fixed"]),
-            p=NormalPrior(**d["p"]),
+            p=_prior_from_dict(d["p"]),
             v_fixed=d.get("v_fixed"),
             v_bounds=tuple(d["v_bounds"]),
             amplitude=LogNormalPrior(**d["amplitude"]),

@@ -86,7 +86,9 @@ class SimulationConfig:
 def _natural(values, free, priors):
     """Natural-unit theta (rows) from the model's value variables (a dict of arrays)."""
     cols = [priors.jr[n].median * np.exp(values[f"log_{n}"]) for n in free]
-    cols += [values["p"], SIGMA_PRIOR.median * np.exp(values["log_sigma"]), np.exp(values["log_scale"]),
+    # p is a value variable of its own or, with a log-normal prior, log-transformed
+    p = values["p"] if "p" in values else np.exp(values["p_log__"])
+    cols += [p, SIGMA_PRIOR.median * np.exp(values["log_sigma"]), np.exp(values["log_scale"]),
              np.exp(values["log_bg"]), values["chi"], np.exp(values["log_floor"])]
     return np.column_stack([np.atleast_1d(c) for c in cols])
 
@@ -120,7 +122,7 @@ def build_sim_model(sl, priors):
     free = sl.free
     with pm.Model() as model:
         logs = {n: pm.Normal(f"log_{n}", 0.0, priors.jr[n].sd) for n in free}
-        p = pm.Normal("p", priors.p.mean, priors.p.sd)
+        p = priors.p.random_variable("p")
         log_sigma = pm.Normal("log_sigma", 0.0, SIGMA_PRIOR.sd)
         log_scale = pm.Normal("log_scale", priors.log_scale.mean, priors.log_scale.sd)
         log_bg = pm.Normal("log_bg", priors.log_bg.mean, priors.log_bg.sd)

@@ -19,6 +19,7 @@ otherwise. The NumPy conveniences (:func:`transfer_function`,
 from __future__ import annotations
 
 import numpy as np
+from numba.extending import register_jitable
 
 from .errors import ModelError
 from .model import _attrs, fixed_points, operating_point
@@ -35,44 +36,66 @@ __all__ = [
 
 
 # ----------------------------------------------------------------------------
-# backend-agnostic core (NumPy or PyTensor)
+# backend-agnostic core (NumPy, PyTensor, complex values, and numba: the
+# ``register_jitable`` functions compile into :mod:`jrfit._linear_kernel`)
+@register_jitable
 def _cmul(x, y):
     return (x[0] * y[0] - x[1] * y[1], x[0] * y[1] + x[1] * y[0])
 
 
+@register_jitable
 def _csub(x, y):
     return (x[0] - y[0], x[1] - y[1])
 
 
+@register_jitable
 def _cscale(c, x):
     return (c * x[0], c * x[1])
 
 
+@register_jitable
 def _abs2(x):
     return x[0] * x[0] + x[1] * x[1]
 
 
+@register_jitable
+def _loop_gains_core(C1, C2, C3, C4, g1, g2):
+    """Excitatory and inhibitory loop gains k1 = C1 C2 S'(C1 y0), k2 = C3 C4 S'(C3 y0)."""
+    return C1 * C2 * g1, C3 * C4 * g2
+
+
 def _loop_gains(v, P, op=None):
     op = operating_point(v, P) if op is None else op
-    k1 = P.C1 * P.C2 * op["g1"]
-    k2 = P.C3 * P.C4 * op["g2"]
+    k1, k2 = _loop_gains_core(P.C1, P.C2, P.C3, P.C4, op["g1"], op["g2"])
     return op["g0"], k1, k2
+
+
+@register_jitable
+def _tf_core(w, A, B, a, b, g0, k1, k2):
+    """Numerator and denominator of H(i w) as (re, im) pairs (w in rad/s)."""
+    pa = (a * a - w * w, 2.0 * a * w)  # (iw + a)^2
+    pb = (b * b - w * w, 2.0 * b * w)  # (iw + b)^2
+    num = _cscale(A * a, _cmul(pa, pb))
+    feedback = _csub(
+        _cscale(k1 * A * A * a * a, pb),
+        _cscale(k2 * A * a * B * b, pa),
+    )
+    den = _csub(_cmul(_cmul(pa, pa), pb), _cscale(g0, feedback))
+    return num, den
+
+
+@register_jitable
+def _psd_core(w, sigma, A, B, a, b, g0, k1, k2):
+    """One-sided PSD 2 sigma^2 |H(i w)|^2 (mV^2/Hz) from the loop gains."""
+    num, den = _tf_core(w, A, B, a, b, g0, k1, k2)
+    return 2.0 * sigma * sigma * _abs2(num) / _abs2(den)
 
 
 def _tf_parts(freqs, v, params, op=None):
     """Numerator and denominator of H(i 2 pi f) as (re, im) pairs."""
     P = _attrs(params)
     g0, k1, k2 = _loop_gains(v, P, op)
-    w = 2.0 * np.pi * freqs
-    pa = (P.a * P.a - w * w, 2.0 * P.a * w)  # (iw + a)^2
-    pb = (P.b * P.b - w * w, 2.0 * P.b * w)  # (iw + b)^2
-    num = _cscale(P.A * P.a, _cmul(pa, pb))
-    feedback = _csub(
-        _cscale(k1 * P.A * P.A * P.a * P.a, pb),
-        _cscale(k2 * P.A * P.a * P.B * P.b, pa),
-    )
-    den = _csub(_cmul(_cmul(pa, pa), pb), _cscale(g0, feedback))
-    return num, den
+    return _tf_core(2.0 * np.pi * freqs, P.A, P.B, P.a, P.b, g0, k1, k2)
 
 
 def psd_from_v(freqs, v, params, sigma=None, op=None):
@@ -102,17 +125,29 @@ def psd_from_v(freqs, v, params, sigma=None, op=None):
     """
     P = _attrs(params)
     sigma = P.sigma if sigma is None else sigma
-    num, den = _tf_parts(freqs, v, P, op)
-    return 2.0 * sigma * sigma * _abs2(num) / _abs2(den)
+    g0, k1, k2 = _loop_gains(v, P, op)
+    return _psd_core(2.0 * np.pi * freqs, sigma, P.A, P.B, P.a, P.b, g0, k1, k2)
 
 
-def _polymul(p, q):
-    out = [None] * (len(p) + len(q) - 1)
-    for i, pi in enumerate(p):
-        for j, qj in enumerate(q):
-            term = pi * qj
-            out[i + j] = term if out[i + j] is None else out[i + j] + term
-    return out
+@register_jitable
+def _char_poly_core(A, B, a, b, g0, k1, k2):
+    """Coefficients of D(s) = (s+a)^4 (s+b)^2 - g0 [k1 A^2 a^2 (s+b)^2 - k2 A a B b (s+a)^2].
+
+    Highest power first; the expansion of (s+a)^4 (s+b)^2 is written out.
+    """
+    c_e = g0 * k1 * A * A * a * a  # times (s+b)^2
+    c_i = g0 * k2 * A * a * B * b  # times (s+a)^2
+    a2, b2 = a * a, b * b
+    a3, a4 = a2 * a, a2 * a2
+    return (
+        1.0,
+        4.0 * a + 2.0 * b,
+        6.0 * a2 + 8.0 * a * b + b2,
+        4.0 * a3 + 12.0 * a2 * b + 4.0 * a * b2,
+        a4 + 8.0 * a3 * b + 6.0 * a2 * b2 - (c_e - c_i),
+        2.0 * a4 * b + 4.0 * a3 * b2 - (2.0 * b * c_e - 2.0 * a * c_i),
+        a4 * b2 - (b2 * c_e - a2 * c_i),
+    )
 
 
 def char_poly_coeffs(v, params, op=None):
@@ -124,52 +159,40 @@ def char_poly_coeffs(v, params, op=None):
     """
     P = _attrs(params)
     g0, k1, k2 = _loop_gains(v, P, op)
-    a, b = P.a, P.b
-    sa2 = [1.0, 2.0 * a, a * a]
-    sb2 = [1.0, 2.0 * b, b * b]
-    lead = _polymul(_polymul(sa2, sa2), sb2)
-    c_e = g0 * k1 * P.A * P.A * a * a
-    c_i = g0 * k2 * P.A * a * P.B * b
-    fb = [c_e * x - c_i * y for x, y in zip(sb2, sa2)]
-    return lead[:4] + [lead[4 + i] - fb[i] for i in range(3)]
+    return list(_char_poly_core(P.A, P.B, P.a, P.b, g0, k1, k2))
 
 
+@register_jitable
 def routh_hurwitz(coeffs):
     """First column of the Routh array of a polynomial (highest power first).
 
     The polynomial (leading coefficient positive) is Hurwitz-stable, i.e.
     every root has a negative real part, iff every entry is positive. The
     entries are smooth in the coefficients, so they serve as differentiable
-    stability constraints in PyTensor. Backend-agnostic.
+    stability constraints in PyTensor. Backend-agnostic (also compiles with
+    numba for a tuple or array of floats).
 
     Returns
     -------
     col : list
-        ``len(coeffs)`` entries (a row that ends early would contain an exact
-        zero; it does not occur for the JR polynomial, whose coefficients are
-        all non-zero).
+        ``len(coeffs)`` entries (an exact zero in the first column would end
+        the array early; it does not occur for the JR polynomial, whose
+        coefficients are all non-zero).
     """
     n = len(coeffs)
     width = (n + 1) // 2
-    rows = [list(coeffs[0::2]), list(coeffs[1::2])]
-    rows[1] = rows[1] + [None] * (width - len(rows[1]))  # None: an exact zero
-    rows[0] = rows[0] + [None] * (width - len(rows[0]))
-    for _ in range(n - 2):
-        r1, r2 = rows[-2], rows[-1]
-        new = []
+    zero = coeffs[0] * 0.0
+    rows = [[zero for _j in range(width)] for _i in range(n)]
+    for j in range(width):
+        if 2 * j < n:
+            rows[0][j] = coeffs[2 * j]
+        if 2 * j + 1 < n:
+            rows[1][j] = coeffs[2 * j + 1]
+    for i in range(2, n):
+        r1, r2 = rows[i - 2], rows[i - 1]
         for j in range(width - 1):
-            # (r2[0] r1[j+1] - r1[0] r2[j+1]) / r2[0], skipping exact zeros so the
-            # PyTensor graph stays small
-            if r1[j + 1] is None and r2[j + 1] is None:
-                new.append(None)
-            elif r2[j + 1] is None:
-                new.append(r1[j + 1])
-            elif r1[j + 1] is None:
-                new.append(-r1[0] * r2[j + 1] / r2[0])
-            else:
-                new.append(r1[j + 1] - r1[0] * r2[j + 1] / r2[0])
-        rows.append(new + [None])
-    return [r[0] for r in rows]
+            rows[i][j] = r1[j + 1] - r1[0] * r2[j + 1] / r2[0]
+    return [rows[i][0] for i in range(n)]
 
 
 # ----------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 from jrfit.errors import FitError
 from jrfit.example import ERP_TRUTH, make_erp_epochs
 from jrfit.evoked import prepare_evoked
+from jrfit.erp_fit import ERP_CONFIG
 from jrfit.inference import FitConfig
 
 # the synthetic epochs are clean: no filters or re-referencing between truth and fit
@@ -79,7 +81,7 @@ def test_recovery_on_simulated_epochs(erp_model, sim_evoked, tmp_path):
     from jrfit.erp_fit import fit_erp
     from jrfit.report import make_report
 
-    res = fit_erp(sim_evoked, model=erp_model, config=FitConfig(target_accept=0.9, cores=2))
+    res = fit_erp(sim_evoked, model=erp_model, config=dataclasses.replace(ERP_CONFIG, cores=2))
     post = res.idata.posterior
     for name in ("B", "a", "b", "latency", "onset", "width", "gain"):
         x = post[name].values.ravel()

@@ -1,6 +1,7 @@
 """Spectral fit: gradients, recovery on data with known truth, real recordings."""
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -44,11 +45,77 @@ def test_op_gradient_matches_finite_differences():
     freqs = pt.constant(np.linspace(2, 40, 30))
 
     def f(theta):
-        psd, p, logjac, _ = op(theta, freqs)
+        psd, p, logjac, *_ = op(theta, freqs)
         return pt.log(psd).sum() + 0.01 * p + logjac
 
     verify_grad(f, [np.array([9.0, 100.0, 50.0, 22.0])], rng=np.random.default_rng(0),
                 eps=1e-6, rel_tol=1e-5, abs_tol=1e-6)
+
+
+@pytest.mark.parametrize("names", [("a", "b", "B"), ("a", "b", "B", "C", "e0")])
+def test_compiled_kernel_matches_numpy_model_and_finite_differences(names):
+    """The numba kernel against the NumPy functions (values), central finite
+    differences of them (Jacobians) and the Jacobian eigenvalues (stability)."""
+    from jrfit._linear_kernel import linear_forward, pack
+    from jrfit.model import dp_dv, eigenvalues, operating_point
+    from jrfit.spectrum import psd_from_v
+
+    base = JRParams(sigma=1.0)
+    free_idx, vec = pack(names, base.as_dict())
+    freqs = np.linspace(2.0, 40.0, 25)
+
+    def numpy_model(theta):
+        P = base.replace(**{n: float(x) for n, x in zip(names, theta[1:])})
+        d = P.as_dict()
+        return psd_from_v(freqs, theta[0], d), operating_point(theta[0], d)["p"], np.log(abs(dp_dv(theta[0], d)))
+
+    rng = np.random.default_rng(0)
+    n_stable = 0
+    for v in (-1.0, 1.0, 3.0, 8.5, 10.0):
+        defaults = np.array([getattr(base, n) for n in names])
+        theta = np.concatenate([[v], defaults * np.exp(0.1 * rng.standard_normal(len(names)))])
+        psd, p, lj, stable, j_psd, j_p, j_lj = linear_forward(theta, freqs, free_idx, vec)
+        ref = numpy_model(theta)
+        np.testing.assert_allclose(psd, ref[0], rtol=1e-12)
+        assert p == pytest.approx(ref[1], rel=1e-12, abs=1e-9)
+        assert lj == pytest.approx(ref[2], rel=1e-12, abs=1e-12)
+        for k in range(theta.size):
+            h = 1e-6 * max(abs(theta[k]), 1.0)
+            up, dn = theta.copy(), theta.copy()
+            up[k] += h
+            dn[k] -= h
+            fd = [(u - d) / (2 * h) for u, d in zip(numpy_model(up), numpy_model(dn))]
+            np.testing.assert_allclose(j_psd[:, k], fd[0], rtol=1e-5, atol=1e-7 * np.abs(fd[0]).max())
+            assert j_p[k] == pytest.approx(fd[1], rel=1e-5, abs=1e-6)
+            assert j_lj[k] == pytest.approx(fd[2], rel=1e-5, abs=1e-6)
+        P = base.replace(**{n: float(x) for n, x in zip(names, theta[1:])})
+        assert bool(stable) == bool(np.all(eigenvalues(v, P).real < 0))
+        n_stable += bool(stable)
+    assert 0 < n_stable < 5  # both kinds of fixed point were checked
+
+
+def test_op_compiles_in_numba_mode_with_the_same_values_and_gradient():
+    """nutpie samples the numba-compiled graph: it must equal the Python Op's."""
+    import pytensor
+    import pytensor.tensor as pt
+
+    from jrfit._ops import JRLinearOp
+
+    op = JRLinearOp(("a", "b", "B"), JRParams(sigma=1.0).as_dict())
+    theta = pt.dvector("theta")
+    freqs = pt.dvector("freqs")
+    psd, p, logjac, stable, *_ = op(theta, freqs)
+    cost = pt.log(psd).sum() + 0.01 * p + logjac + stable
+    outs = [cost, pt.grad(cost, theta)]
+    f_py = pytensor.function([theta, freqs], outs, mode="FAST_RUN")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        f_nb = pytensor.function([theta, freqs], outs, mode="NUMBA")
+    # compiled through the kernel, not PyTensor's object-mode fallback
+    assert not [w for w in caught if "object mode" in str(w.message)]
+    args = (np.array([8.0, 95.0, 52.0, 20.0]), np.linspace(2.0, 40.0, 30))
+    for a, b in zip(f_py(*args), f_nb(*args)):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
 
 
 def test_whittle_matches_gamma_logpdf():
@@ -103,29 +170,46 @@ def test_failed_diagnostics_are_reported(model):
     assert res.passed is False
 
 
+def _stable_truths(n, seed=0):
+    """n parameter sets at stable foci: mu 450-650 /s, a, b, B within ~10 % of JR 1995."""
+    from jrfit.spectrum import stable_v
+
+    rng = np.random.default_rng(seed)
+    out = []
+    while len(out) < n:
+        P = JRParams(mu=float(rng.uniform(450.0, 650.0)), a=float(100.0 * np.exp(0.06 * rng.standard_normal())),
+                     b=float(50.0 * np.exp(0.06 * rng.standard_normal())),
+                     B=float(22.0 * np.exp(0.06 * rng.standard_normal())))
+        if np.isfinite(stable_v(P)):
+            out.append(P)
+    return out
+
+
 @pytest.mark.slow
 def test_parameter_recovery_coverage(model):
     """90 % intervals cover the truth of the identifiable constants (a, b) and the
-    posterior peak frequency is within 0.5 Hz, over several simulated recordings."""
-    truths = [
-        JRParams(mu=500.0),
-        JRParams(mu=560.0, b=52.0),
-        JRParams(mu=520.0, a=105.0, B=21.0),
-        JRParams(mu=600.0, b=48.0),
-    ]
-    covered, total, peak_err = 0, 0, []
-    for i, truth in enumerate(truths):
+    posterior peak frequency is within 0.5 Hz, over 12 simulated recordings at
+    stable foci; the chains agree, and fits that miss a criterion say which."""
+    covered, total, peak_err, r_hats = 0, 0, [], []
+    for i, truth in enumerate(_stable_truths(12)):
         spec = _synthetic(truth, seed=10 + i)
-        res = fit_spectrum(spec, config=FitConfig(draws=250, tune=300, chains=2, seed=i, n_ppc=20), model=model)
+        res = fit_spectrum(spec, config=FitConfig(seed=i, n_ppc=20), model=model, progress=False)
         post = res.idata.posterior.sel(channel="X")
         for name in ("a", "b"):
             lo, hi = np.quantile(post[name].values, [0.05, 0.95])
             covered += lo <= getattr(truth, name) <= hi
             total += 1
         peak_err.append(abs(np.median(post["peak_freq"].values) - _peak(truth)))
+        diag = res.diagnostics["X"]
+        r_hats.append(diag["r_hat"])
+        assert diag["passed"] == (not diag["problems"])
     assert max(peak_err) < 0.5, peak_err
-    # nominal 90 %: with 8 intervals, fewer than 6 covered has probability < 4 %
-    assert covered >= 6, (covered, total)
+    # nominal 90 %: with 24 intervals, 18 or fewer covered has probability 2.8 %
+    assert covered >= 19, (covered, total)
+    # no chain stuck elsewhere: one fit in 12 may mix slowly (measured: R-hat 1.13
+    # with 176 divergences where the posterior reaches p near 0)
+    assert sum(r > 1.05 for r in r_hats) <= 1, r_hats
+    assert np.median(r_hats) <= 1.01, r_hats
 
 
 @pytest.mark.slow

@@ -213,7 +213,7 @@ def test_report_figures_identifiability_and_provenance(report_html):
         assert "noise-driven oscillatory focus" in stab and "damping" in stab
     assert "93.0 %" in _section(report_html, "Oz: regime and stability", "Oz: diagnostics")
     prov = _section(report_html, "Provenance")
-    for text in ("welch", "n_fft = 256", "l_freq = 1.0", "LogNormal(median=100 /s", "Normal(mean=200 /s"):
+    for text in ("welch", "n_fft = 256", "l_freq = 1.0", "LogNormal(median=100 /s", "LogNormal(median=220 /s"):
         assert text in prov, text
 
 

@@ -72,7 +72,7 @@ def test_model_potential_equals_the_batched_values(lc_spectrum):
     rng = np.random.default_rng(0)
     names = [v.name for v in model.value_vars]
     values = {n: 0.1 * rng.standard_normal(3) for n in names}
-    values["p"] = np.array([200.0, 230.0, 260.0])
+    values["p_log__"] = np.log([200.0, 230.0, 260.0])  # log-normal prior: log-transformed
     values["log_scale"] = np.log(np.array([1.0, 2.0, 0.5]))
     batch = _BatchLoglik(sl, priors)(values)
     expr = model.replace_rvs_by_values([model.potentials[0]])[0]
