@@ -60,9 +60,9 @@ class FitConfig:
     sampler : {'nutpie', 'pymc'}
         NUTS implementation for spectral fits. 'nutpie' (default) samples the
         numba-compiled log density in Rust threads; 'pymc' is PyMC's sampler
-        on the same model (measured on the built-in example, 2 cores: 4.0 s
-        vs 23 s per channel for the same tuning and draws; see
-        ``benchmarks/bench_fit.py``). ERP fits always use PyMC's sampler.
+        on the same model (measured on the built-in example, 2 cores, default
+        settings: 6.3 s vs 51 s per channel; see ``benchmarks/bench_fit.py``).
+        ERP fits always use PyMC's sampler.
     """
 
     draws: int = 1000
@@ -417,8 +417,9 @@ class SpectralModel(_CompiledModel):
         # v keeps its whole support: no interval of v computed at fixed constants
         # bounds a stable branch for every constant (measured: cutting v at the
         # branch of the best grid point truncated the posterior where it still
-        # had mass). Unstable operating points have zero density, so chains that
-        # start around one mode stay on the stable set they start in.
+        # had mass). Unstable operating points have zero density, which a NUTS
+        # trajectory does not cross, so chains started around one mode stay in
+        # the stable set they start in (unless a step jumps a narrow gap).
         starts = [self._unconstrained(v, np.log(theta_c / med), obs) for _, v, obs, theta_c in candidates[:3]]
         point, lp = self.maximize(starts)
         self.branch = tuple(float(x) for x in pr.v_bounds)

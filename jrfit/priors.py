@@ -200,6 +200,8 @@ class SpectralPriors:
                 )
             if not isinstance(pr, LogNormalPrior) or pr.median <= 0 or pr.sd <= 0:
                 raise FitError(f"The prior of {k!r} must be a LogNormalPrior with median > 0 and sd > 0, got {pr!r}.")
+        if not isinstance(self.p, (LogNormalPrior, NormalPrior)):
+            raise FitError(f"The prior of p must be a LogNormalPrior or a NormalPrior, got {self.p!r}.")
         lo, hi = self.v_bounds
         if not lo < hi:
             raise FitError(f"v_bounds must be increasing (mV), got {self.v_bounds}.")

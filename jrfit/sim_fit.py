@@ -120,6 +120,12 @@ def build_sim_model(sl, priors):
     import pytensor.tensor as pt
 
     free = sl.free
+    pp = priors.p
+    if getattr(pp, "lower", None) is not None or getattr(pp, "upper", None) is not None:
+        raise FitError(
+            f"The simulation route takes a log-normal or an untruncated normal prior on p, got {pp!r}: "
+            "use LogNormalPrior (p > 0) instead of truncation."
+        )
     with pm.Model() as model:
         logs = {n: pm.Normal(f"log_{n}", 0.0, priors.jr[n].sd) for n in free}
         p = priors.p.random_variable("p")

@@ -118,6 +118,31 @@ def test_op_compiles_in_numba_mode_with_the_same_values_and_gradient():
         np.testing.assert_allclose(a, b, rtol=1e-12)
 
 
+@pytest.mark.parametrize("prior", ["default", "truncated normal"])
+def test_p_prior_numpy_and_pytensor_agree_and_respect_the_support(prior):
+    """The prior of p: no mass outside its support (p <= 0 for the default
+    log-normal), and the PyTensor density equals the NumPy one up to a constant."""
+    import pytensor
+    import pytensor.tensor as pt
+    from scipy import stats
+
+    from jrfit.priors import NormalPrior, SpectralPriors
+
+    pp = SpectralPriors().p if prior == "default" else NormalPrior(200.0, 100.0, lower=0.0)
+    x = np.array([-50.0, -1e-6, 30.0, 220.0, 900.0])
+    np_lp = pp.logpdf(x)
+    if prior == "default":
+        assert np.isneginf(pp.logpdf(0.0))
+    assert np.all(np.isneginf(np_lp[:2])) and np.all(np.isfinite(np_lp[2:]))
+    if prior == "default":  # scipy's log-normal, an independent reference
+        ref = stats.lognorm(s=pp.sd, scale=pp.median).logpdf(x[2:])
+        np.testing.assert_allclose(np_lp[2:], ref, rtol=1e-12)
+    t = pt.dvector("p")
+    pt_lp = pytensor.function([t], pp.tensor_logp(t))(x)
+    assert np.all(np.isneginf(pt_lp[:2]))
+    np.testing.assert_allclose(np.diff(pt_lp[2:]), np.diff(np_lp[2:]), rtol=1e-12)
+
+
 def test_whittle_matches_gamma_logpdf():
     from scipy.stats import gamma
 

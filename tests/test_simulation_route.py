@@ -62,6 +62,19 @@ def test_synthetic_likelihood_prefers_the_truth(lc_spectrum):
         assert sl(_theta(ref, **kw))[0] < at_truth - 5, kw
 
 
+def test_truncated_p_prior_is_refused(lc_spectrum):
+    import dataclasses
+
+    from jrfit.errors import FitError
+    from jrfit.priors import NormalPrior
+    from jrfit.sim_fit import build_sim_model
+
+    sl, _ = _sl(lc_spectrum, n_rep=3, rep_duration=4.0)
+    priors = dataclasses.replace(SpectralPriors(), p=NormalPrior(200.0, 100.0, lower=0.0))
+    with pytest.raises(FitError, match="LogNormalPrior"):
+        build_sim_model(sl, priors)
+
+
 def test_model_potential_equals_the_batched_values(lc_spectrum):
     """The per-particle PyMC likelihood and the kernel's batched one agree."""
     from jrfit.sim_fit import _BatchLoglik, build_sim_model
