@@ -20,6 +20,7 @@ from pytensor.graph.null_type import NullType
 from pytensor.graph.op import Op
 from pytensor.gradient import DisconnectedType
 
+from ._linear_kernel import linear_forward, pack
 from .model import dp_dv, operating_point
 from .spectrum import char_poly_coeffs, psd_from_v, routh_hurwitz
 
@@ -95,8 +96,6 @@ class JRLinearOp(Op):
     __props__ = ("names", "fixed_items")
 
     def __init__(self, names, fixed):
-        from ._linear_kernel import pack
-
         self.names = tuple(names)
         self.fixed_items = tuple(sorted((k, float(v)) for k, v in dict(fixed).items() if k not in names))
         self.free_idx, self.base = pack(self.names, dict(self.fixed_items))
@@ -108,8 +107,6 @@ class JRLinearOp(Op):
         return Apply(self, [theta, freqs], outs)
 
     def perform(self, node, inputs, outputs):
-        from ._linear_kernel import linear_forward
-
         theta, freqs = inputs
         res = linear_forward(np.asarray(theta, float), np.asarray(freqs, float), self.free_idx, self.base)
         for i, x in enumerate(res):
@@ -134,8 +131,6 @@ class JRLinearOp(Op):
 def _register_numba():
     """Let PyTensor's numba backend (nutpie) compile JRLinearOp through the kernel."""
     from pytensor.link.numba.dispatch.basic import numba_njit, register_funcify_default_op_cache_key
-
-    from ._linear_kernel import linear_forward
 
     @register_funcify_default_op_cache_key(JRLinearOp)
     def _funcify_jr_linear(op, node=None, **kwargs):

@@ -298,10 +298,7 @@ class SpectralModel(_CompiledModel):
             for name, pr in priors.jr.items():
                 theta = pm.Normal(f"log_{name}", 0.0, pr.sd)
                 jr[name] = pm.Deterministic(name, pr.median * pt.exp(theta))
-            # support of v (data, so that it can be narrowed without recompiling)
-            v_lo = pm.Data("v_lo", float(priors.v_bounds[0]))
-            v_hi = pm.Data("v_hi", float(priors.v_bounds[1]))
-            v = pm.Uniform("v", v_lo, v_hi)
+            v = pm.Uniform("v", float(priors.v_bounds[0]), float(priors.v_bounds[1]))
             psd_jr, p, log_jac, stable, *_ = op(pt.stack([v] + [jr[n] for n in self.free]), freqs)
             p = pm.Deterministic("p", p)
             # prior stated on p, kept through |dp/dv| (MODEL_NOTES section 2)
@@ -336,7 +333,7 @@ class SpectralModel(_CompiledModel):
 
     def _unconstrained(self, v, jr_log, obs):
         """Named point in PyMC's unconstrained space."""
-        v_lo, v_hi = getattr(self, "_v_support", self.priors.v_bounds)
+        v_lo, v_hi = self.priors.v_bounds
         cp = self.priors.chi
         chi = float(np.clip(obs[2], cp.lower + 1e-6, cp.upper - 1e-6))
         point = {f"log_{n}": np.asarray(jr_log[i]) for i, n in enumerate(self.free)}
@@ -367,7 +364,6 @@ class SpectralModel(_CompiledModel):
         from ._ops import _stable, jr_linear_numpy
 
         pr = self.priors
-        self.set_branch(*pr.v_bounds)
         fixed = pr.fixed.as_dict()
         freqs = np.asarray(freqs, float)
         y = np.asarray(psd, float)
