@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit
 
 from .model import _dp_dv_core, _operating_point_core
-from .spectrum import _char_poly_core, _loop_gains_core, _psd_core, routh_hurwitz
+from .spectrum import _char_poly_core, _loop_gains_core, _poly_at_iw, _psd_num_core, routh_hurwitz
 
 __all__ = ["BASE_NAMES", "linear_forward", "pack"]
 
@@ -55,16 +55,45 @@ def pack(names, fixed):
 
 
 @njit(cache=True)
-def _eval(q, v, w):
-    """PSD, p, dp/dv and the sigmoid gains at complex parameters q and potential v."""
+def _eval(q, v):
+    """Scalars the PSD depends on, with p and dp/dv, at complex parameters q and potential v.
+
+    Returns the 7 coefficients of D (highest power first), sigma, A, a, b,
+    p, dp/dv and the gains g0, k1, k2.
+    """
     A, B, a, b, C = q[0], q[1], q[2], q[3], q[4]
     C1, C2, C3, C4 = q[5] * C, q[6] * C, q[7] * C, q[8] * C
     e0, r, v0, sigma = q[9], q[10], q[11], q[12]
     _y0, _y1, _y2, p, g0, g1, g2 = _operating_point_core(v, A, B, a, b, C1, C2, C3, C4, e0, r, v0)
     k1, k2 = _loop_gains_core(C1, C2, C3, C4, g1, g2)
-    psd = _psd_core(w, sigma, A, B, a, b, g0, k1, k2)
+    c = np.empty(7, dtype=np.complex128)
+    cs = _char_poly_core(A, B, a, b, g0, k1, k2)
+    c[0], c[1], c[2], c[3], c[4], c[5], c[6] = cs[0], cs[1], cs[2], cs[3], cs[4], cs[5], cs[6]
     slope = _dp_dv_core(A, B, a, b, C1, C2, C3, C4, g0, g1, g2)
-    return psd, p, slope, g0, k1, k2
+    return c, sigma, A, a, b, p, slope, g0, k1, k2
+
+
+@njit(cache=True)
+def _psd_and_jacobian(w, c, sigma, A, a, b, dc, dsigma, dA, da, db, psd, j_psd):
+    """PSD (mV^2/Hz) and its Jacobian by the chain rule through D's coefficients.
+
+    ``PSD = N(w) / |D(i w)|^2`` (:func:`jrfit.spectrum._psd_core`), so
+    ``d log PSD = d log N - 2 Re(conj(D) dD) / |D|^2`` with ``dD`` the
+    polynomial of the coefficient derivatives ``dc`` (from the complex step)
+    at the same point: one pass over the frequencies gives every derivative.
+    """
+    n = dc.shape[0]
+    for m in range(w.size):
+        w2 = w[m] * w[m]
+        re, im_w = _poly_at_iw(c, w2)
+        den = re * re + w2 * im_w * im_w
+        val = _psd_num_core(w2, sigma, A, a, b) / den
+        psd[m] = val
+        pa, pb = a * a + w2, b * b + w2
+        for k in range(n):
+            dre, dim_w = _poly_at_iw(dc[k], w2)
+            dlog_num = 2.0 * (dsigma[k] / sigma + dA[k] / A + da[k] / a) + 4.0 * (a * da[k] / pa + b * db[k] / pb)
+            j_psd[k, m] = val * (dlog_num - 2.0 * (re * dre + w2 * im_w * dim_w) / den)
 
 
 @njit(cache=True)
@@ -85,19 +114,21 @@ def linear_forward(theta, freqs, free_idx, base):
     psd : ndarray, shape (n_freq,)
     p, logjac, stable : float
         Input (/s), log|dp/dv|, and 1.0 if the fixed point is stable else 0.0.
-    j_psd : ndarray, shape (n_freq, 1 + n_free)
+    j_psd : ndarray, shape (1 + n_free, n_freq)
     j_p, j_logjac : ndarray, shape (1 + n_free,)
     """
     n = theta.size
     nf = freqs.size
     w = 2.0 * np.pi * freqs
     psd = np.empty(nf)
-    j_psd = np.empty((nf, n))
+    j_psd = np.empty((n, nf))  # row k: derivative with respect to theta[k] (contiguous for M^T g)
     j_p = np.empty(n)
     j_lj = np.empty(n)
-    p_val = 0.0
-    lj_val = 0.0
-    stable = 0.0
+    dc = np.empty((n, 7))
+    d_sig, d_A, d_a, d_b = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+    p_val, lj_val, stable = 0.0, 0.0, 0.0
+    c_re = np.zeros(7)
+    s_re, A_re, a_re, b_re = 0.0, 0.0, 0.0, 0.0
     q0 = base.astype(np.complex128)
     for i in range(n - 1):
         q0[free_idx[i]] = theta[i + 1]
@@ -109,23 +140,22 @@ def linear_forward(theta, freqs, free_idx, base):
             v += 1j * h
         else:
             q[free_idx[k - 1]] += 1j * h
-        val, p, slope, g0, k1, k2 = _eval(q, v, w)
+        c, sigma, A, a, b, p, slope, g0, k1, k2 = _eval(q, v)
         # log|dp/dv|: analytic continuation of the absolute value
         lj = np.log(slope * (1.0 if slope.real >= 0 else -1.0))
-        for m in range(nf):
-            j_psd[m, k] = val[m].imag / h
+        for j in range(7):
+            dc[k, j] = c[j].imag / h
+        d_sig[k], d_A[k], d_a[k], d_b[k] = sigma.imag / h, A.imag / h, a.imag / h, b.imag / h
         j_p[k] = p.imag / h
         j_lj[k] = lj.imag / h
         if k == 0:
-            for m in range(nf):
-                psd[m] = val[m].real
-            p_val = p.real
-            lj_val = lj.real
-            qr = q0.real
-            coeffs = _char_poly_core(qr[0], qr[1], qr[2], qr[3], g0.real, k1.real, k2.real)
-            col = routh_hurwitz(coeffs)
+            p_val, lj_val = p.real, lj.real
+            c_re[:] = c.real
+            s_re, A_re, a_re, b_re = sigma.real, A.real, a.real, b.real
             stable = 1.0
+            col = routh_hurwitz((c_re[0], c_re[1], c_re[2], c_re[3], c_re[4], c_re[5], c_re[6]))
             for i in range(1, len(col)):
                 if not col[i] > 0:
                     stable = 0.0
+    _psd_and_jacobian(w, c_re, s_re, A_re, a_re, b_re, dc, d_sig, d_A, d_a, d_b, psd, j_psd)
     return psd, p_val, lj_val, stable, j_psd, j_p, j_lj

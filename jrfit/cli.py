@@ -571,8 +571,7 @@ def _build_fit_psd(subparsers, parent):
     g.add_argument("--fmin", type=float, default=2.0, metavar="HZ", help="lowest frequency, in Hz (default 2)")
     g.add_argument("--fmax", type=float, default=40.0, metavar="HZ", help="highest frequency, in Hz (default 40)")
     g.add_argument("--method", choices=("welch", "multitaper"), default="welch", help="PSD estimator")
-    g.add_argument("--reference", default="average",
-                   help="'average' (default), 'none' to keep the recording's, or channel names joined by ','")
+    _add_reference(g)
     g.add_argument("--line-freq", default="auto", help="line-noise frequency: 'auto', 50, 60 or 'none'")
     m = p.add_argument_group("likelihood")
     m.add_argument("--likelihood", choices=("linear", "simulation", "auto"), default="auto",
@@ -584,16 +583,53 @@ def _build_fit_psd(subparsers, parent):
                    help="simulation route: SMC particles per chain (default 500)")
     m.add_argument("--sim-reps", type=int, default=8, metavar="N",
                    help="simulation route: replicate simulations per parameter set (default 8)")
+    _add_overrides(p, "a,b,B")
     _add_sampler_args(p)
     p.set_defaults(func=_run_fit_psd)
+
+
+def _add_overrides(p, default_free):
+    """--fix, --free, --prior and --config (parsed by jrfit.overrides)."""
+    g = p.add_argument_group(
+        "fixed values, free set and priors (command line over --config; see jrfit.overrides)")
+    g.add_argument("--fix", action="append", default=None, metavar="NAME=VALUE",
+                   help="fix a JR constant at VALUE, in its unit (e.g. --fix C=120; removed from the "
+                        "free set); repeatable")
+    g.add_argument("--free", default=None, metavar="NAMES",
+                   help=f"the free JR constants, joined by ',' (default {default_free}); the others are "
+                        "fixed at their default or --fix value")
+    g.add_argument("--prior", action="append", default=None, metavar="NAME=DIST:X:SD",
+                   help="prior of a free constant, lognormal:MEDIAN:SD (SD of the log), e.g. "
+                        "B=lognormal:22:0.25, or of another parameter (e.g. p, chi; normal:MEAN:SD "
+                        "keeps its truncation); repeatable")
+    g.add_argument("--config", default=None, metavar="FILE.toml",
+                   help="TOML file with a [fit] table: free = [...], [fit.fix] NAME = VALUE, "
+                        "[fit.prior] NAME = \"DIST:X:SD\"")
+
+
+def _overrides(args, base=None):
+    """Priors from --fix/--free/--prior/--config, and the record of what was asked."""
+    from .overrides import overrides_record, parse_overrides
+
+    given = dict(fix=args.fix, free=args.free, prior=args.prior, config=args.config)
+    return parse_overrides(**given, base=base), overrides_record(**given)
+
+
+def _record_overrides(result, record):
+    """Store what was asked in the result's attributes (``fit_overrides``, JSON)."""
+    text = json.dumps(record)
+    for res in (result, *result.companions.values()):
+        res.idata.attrs["fit_overrides"] = text
+        if "posterior" in res.idata.groups():
+            res.idata.posterior.attrs["fit_overrides"] = text
 
 
 def _add_sampler_args(p):
     s = p.add_argument_group("sampler")
     s.add_argument("--draws", type=int, default=None,
-                   help="draws kept per chain (default: 1000 for spectra, 500 for ERPs)")
+                   help="draws kept per chain (default: 1500 for spectra, 500 for ERPs)")
     s.add_argument("--tune", type=int, default=None,
-                   help="tuning steps per chain (default: 600 for spectra, 500 for ERPs)")
+                   help="tuning steps per chain (default: 400 for spectra, 500 for ERPs)")
     s.add_argument("--chains", type=int, default=4, help="chains (default 4)")
     s.add_argument("--cores", type=int, default=None,
                    help="chains run in parallel (default: every core for spectra, in nutpie threads; "
@@ -618,12 +654,21 @@ def _parse_regions(items):
     return regions
 
 
+def _add_reference(g):
+    g.add_argument("--reference", default="none",
+                   help="'none' (default: keep the recording's; a single-column fit of a channel needs "
+                        "its own signal), 'average' (a share 1/N of each channel's power then comes from "
+                        "the other N-1: warned below 32 good channels, refused with 2), or channel names "
+                        "joined by ','")
+
+
 def _parse_reference(reference):
-    if reference.lower() == "none":
+    """``--reference``: None for 'none', 'average', or a list of channel names."""
+    if reference.strip().lower() == "none":
         return None
-    if reference != "average":
-        return [c.strip() for c in reference.split(",")]
-    return reference
+    if reference.strip().lower() == "average":
+        return "average"
+    return [c.strip() for c in reference.split(",")]
 
 
 def _parse_line(line):
@@ -639,7 +684,7 @@ def _fit_outputs(out_dir, stem, overwrite):
     if not out_dir.parent.exists():
         raise JRFitError(f"The parent of --out {out_dir} does not exist: create it first.")
     nc, html = out_dir / f"{stem}_jrfit.nc", out_dir / f"{stem}_report.html"
-    for f in (nc, html):
+    for f in (nc, html, *_companion_paths(nc, html, "simulation")):
         if f.exists() and not overwrite:
             raise JRFitError(f"{f} exists; pass --overwrite to replace it.")
     return out_dir, nc, html
@@ -669,6 +714,7 @@ def _run_fit_psd(args):
     reference = _parse_reference(args.reference)
     line = _parse_line(args.line_freq)
     config = _sampler_config(FitConfig(), args)
+    priors, asked = _overrides(args)
     out_dir, nc, html = _fit_outputs(args.out, Path(args.recording).stem, args.overwrite)
     spectrum = prepare_spectrum(args.recording, picks=args.channels, regions=regions,
                                 fmin=args.fmin, fmax=args.fmax, method=args.method,
@@ -676,20 +722,41 @@ def _run_fit_psd(args):
     # SMC chains are independent runs: two of them, in parallel where there are two cores
     sim_config = SimulationConfig(draws=args.sim_draws, chains=2, cores=max(args.cores or 1, min(2, os.cpu_count() or 1)),
                                   n_rep=args.sim_reps, seed=args.seed)
-    result = fit_psd(spectrum, likelihood=args.likelihood, config=config, sim_config=sim_config)
+    result = fit_psd(spectrum, likelihood=args.likelihood, priors=priors, config=config,
+                     sim_config=sim_config)
+    _record_overrides(result, asked)
     return _write_fit(result, out_dir, nc, html, args.overwrite, "channels")
 
 
+def _companion_paths(nc, html, name):
+    """Where a companion fit (e.g. the simulation route's) is written beside the main result."""
+    stem = nc.name[: -len("_jrfit.nc")]
+    return nc.with_name(f"{stem}_{name}_jrfit.nc"), html.with_name(f"{stem}_{name}_report.html")
+
+
 def _write_fit(result, out_dir, nc, html, overwrite, what):
-    """Save a fit result and its report; warn on stdout if a fit failed its diagnostics."""
+    """Save a fit result, its companions and their reports; warn on stdout where a check failed."""
     from .report import make_report
 
     out_dir.mkdir(exist_ok=True)
     result.save(nc, overwrite=overwrite)
     make_report(result.idata, html, overwrite=overwrite)
     sys.stdout.write(f"wrote {nc}\nwrote {html}\n")
+    for name, companion in result.companions.items():
+        c_nc, c_html = _companion_paths(nc, html, name)
+        companion.save(c_nc, overwrite=overwrite)
+        make_report(companion.idata, c_html, overwrite=overwrite)
+        sys.stdout.write(f"wrote {c_nc}\nwrote {c_html}\n")
+    routes = json.loads(result.idata.attrs.get("routes", "{}"))
+    untrusted = [c for c, r in routes.items() if r.get("trusted") == "none"]
+    if untrusted:
+        sys.stdout.write(f"WARNING: no fit of {', '.join(untrusted)} is trusted (see the report's route table).\n")
     if not result.passed:
         sys.stdout.write(f"WARNING: some {what} failed their convergence diagnostics: see the report.\n")
+    misfit = [ch for ch, a in getattr(result, "adequacy", {}).items() if not a.get("fits", True)]
+    if misfit:
+        sys.stdout.write(f"WARNING: the model does not fit the data of {', '.join(misfit)} "
+                         "(posterior-predictive check): see the report.\n")
     return 0
 
 
@@ -721,13 +788,13 @@ def _build_fit_erp(subparsers, parent):
                    help="channels to fit (default: every good EEG channel)")
     g.add_argument("--region", action="append", default=None, metavar="NAME=CH1,CH2",
                    help="fit the average of some channels as one region, e.g. occipital=O1,O2,Oz")
-    g.add_argument("--reference", default="average",
-                   help="'average' (default), 'none' to keep the recording's, or channel names joined by ','")
+    _add_reference(g)
     g.add_argument("--line-freq", default="auto", help="line-noise frequency: 'auto', 50, 60 or 'none'")
     g.add_argument("--decim", type=int, default=1, help="keep every k-th sample (default 1)")
     m = p.add_argument_group("model")
     m.add_argument("--pulse", choices=("jr", "gaussian"), default="jr",
                    help="stimulus pulse: JR 1995 (t/w)^7 exp(-t/w) or SPM's Gaussian bump (default jr)")
+    _add_overrides(p, "B,a,b")
     _add_sampler_args(p)
     p.set_defaults(func=_run_fit_erp)
 
@@ -742,13 +809,15 @@ def _run_fit_erp(args):
     if not args.quiet:
         set_log_level("info")
     config = _sampler_config(ERP_CONFIG, args)
+    priors, asked = _overrides(args, base=make_erp_priors(args.pulse))
     stem = Path(args.recording).name.split(".")[0]
     out_dir, nc, html = _fit_outputs(args.out, stem, args.overwrite)
     evokeds = prepare_evoked(args.recording, list(args.event), tmin=args.tmin, tmax=args.tmax,
                              picks=args.channels, regions=_parse_regions(args.region),
                              reference=_parse_reference(args.reference), line_freq=_parse_line(args.line_freq),
                              decim=args.decim)
-    result = fit_erp(evokeds, priors=make_erp_priors(args.pulse), config=config)
+    result = fit_erp(evokeds, priors=priors, config=config)
+    _record_overrides(result, asked)
     return _write_fit(result, out_dir, nc, html, args.overwrite, "fits")
 
 

@@ -43,6 +43,7 @@ from ._check import check_option, check_positive
 from ._logging import logger, verbose
 from .data import (
     _BAD_CHANNEL_DEFAULTS,
+    _apply_reference,
     _check_eeg,
     _detect_bad_channels,
     _docdict,
@@ -699,7 +700,7 @@ def prepare_evoked(
     baseline=(None, 0),
     picks=None,
     regions=None,
-    reference="average",
+    reference=None,
     l_freq=0.1,
     h_freq=40.0,
     line_freq="auto",
@@ -1069,32 +1070,7 @@ def _clean_epoched(inst, name, kind, h_freq, opts):
         logger.info(f"Bad channels dropped: {', '.join(f'{k} ({v})' for k, v in bads.items())}")
 
     # ---- reference
-    dropped_ref = []
-    if reference is not None:
-        if reference == "average":
-            if len(inst.ch_names) < 2:
-                raise DataError(
-                    "The average reference needs at least 2 good EEG channels, but only "
-                    f"{inst.ch_names} is left; pass reference=None."
-                )
-            ref_arg = "average"
-        else:
-            bad_refs = [r for r in ref_names if r in bads]
-            if bad_refs:
-                raise DataError(
-                    f"Reference channel(s) {bad_refs} are bad; choose other reference "
-                    "channels, 'average' or None."
-                )
-            ref_arg = ref_names
-        inst.set_eeg_reference(ref_arg, projection=False, verbose=_mne_verbose())
-        flat = inst.get_data()
-        flat = flat if flat.ndim == 2 else flat.transpose(1, 0, 2).reshape(len(inst.ch_names), -1)
-        zero = [n for n, row in zip(inst.ch_names, flat) if not np.any(row)]
-        if zero and len(zero) < len(inst.ch_names):
-            inst.drop_channels(zero)
-            dropped_ref = zero
-    _step(record, "reference", params=dict(reference=reference if ref_names is None
-                                           else ref_names), dropped_zero_channels=dropped_ref)
+    _apply_reference(inst, reference, ref_names, bads, record, name)
 
     # ---- filters: only a low-pass makes sense on short epochs and averages
     lowpass = inst.info["lowpass"]

@@ -21,6 +21,9 @@ NUTS needs ~8x more leapfrog steps to explore.
 Override any entry with :func:`make_priors`::
 
     priors = make_priors({"B": LogNormalPrior(22.0, 0.5), "C": None})  # None: fix
+
+or from options and TOML files (``--fix``, ``--free``, ``--prior``,
+``--config``) with :func:`jrfit.overrides.parse_overrides`.
 """
 
 from __future__ import annotations

@@ -268,6 +268,31 @@ def _banner(ch, status, d):
             f"channel; check the R-hat and ESS columns of its parameter table.</div>")
 
 
+def _adequacy_banner(ch, a):
+    """The second verdict: does the model fit the data (jrfit.adequacy), not the sampler."""
+    if not isinstance(a, dict) or "fits" not in a:
+        return (f'<div class="alert alert-warning jrfit-adequacy" role="status"><strong>FIT NOT CHECKED '
+                f"{_esc(ch)}</strong>: no posterior-predictive adequacy check is recorded.</div>")
+    detail = (f"posterior-predictive p-value {_fmt(a.get('ppp'), 3)}, {100 * _float(a.get('frac_outside')):.0f} % "
+              f"of bins outside the 90 % predictive band (about 10 % expected), RMS standardised residual "
+              f"{_fmt(a.get('z_rms'), 3)}")
+    if a["fits"]:
+        return (f'<div class="alert alert-success jrfit-adequacy jrfit-fits" role="status"><strong>MODEL FITS '
+                f"&#10003; {_esc(ch)}</strong>: the data lie within what the fitted model predicts "
+                f"({_esc(detail)}).</div>")
+    items = "".join(f"<li>{_esc(p)}</li>" for p in a.get("problems", []))
+    return (f'<div class="alert alert-danger jrfit-adequacy jrfit-misfit" role="alert"><strong>MODEL MISFIT '
+            f"&#10007; {_esc(ch)}</strong>: the fitted column does not explain this spectrum ({_esc(detail)}); "
+            f"the parameters describe the best single-column approximation, not the data. Where:<ul>{items}</ul>"
+            "</div>")
+
+
+def _fits_label(a):
+    if not isinstance(a, dict) or "fits" not in a:
+        return "not checked"
+    return "fits" if a["fits"] else "MISFIT"
+
+
 def _interval(x, digits=4):
     x = x[np.isfinite(x)]
     if not x.size:
@@ -317,6 +342,12 @@ def _add_summary(rep, idata, channels, attrs, diag, source):
         head = (f'<div class="alert alert-success">All {len(channels)} channel(s) passed the '
                 f"convergence checks.</div>")
     banners = "".join(_banner(ch, *statuses[ch]) for ch in channels)
+    adequacy = _json_attr(attrs, "adequacy", {})
+    adequacy = adequacy if isinstance(adequacy, dict) else {}
+    n_misfit = sum(_fits_label(adequacy.get(ch)) == "MISFIT" for ch in channels)
+    head += (f'<div class="alert alert-danger"><strong>{n_misfit} of {len(channels)} channel(s): the model does '
+             "not fit the data</strong> (posterior-predictive check; see each channel).</div>" if n_misfit else "")
+    fit_banners = "".join(_adequacy_banner(ch, adequacy.get(ch)) for ch in channels)
     regimes = _json_attr(attrs, "regime", {})
     n_eff = _json_attr(attrs, "n_eff", {})
     rows = []
@@ -327,46 +358,81 @@ def _add_summary(rep, idata, channels, attrs, diag, source):
         rows.append([
             _esc(ch),
             _bad(status, status != "PASS"),
+            _bad(_fits_label(adequacy.get(ch)), _fits_label(adequacy.get(ch)) != "fits"),
             _esc(_interval(pk, 3)) if pk is not None else "n/a",
             _esc(_interval(dm, 3)) if dm is not None else "n/a",
             _esc(_main_regime(regimes.get(ch) if isinstance(regimes, dict) else None)),
             _esc(_fmt(n_eff.get(ch), 3)) if isinstance(n_eff, dict) else "n/a",
         ])
-    overview = _table(["channel", "status", "peak frequency (Hz), median [90 %]",
+    overview = _table(["channel", "sampler", "model vs data", "peak frequency (Hz), median [90 %]",
                        "damping (/s), median [90 %]", "most probable regime",
                        "n_eff (averaged periodograms)"], rows, raw=True)
     guide = (
         "<p><em>How to read this report.</em> Each channel was fitted separately: the "
         "linearised Jansen-Rit spectrum (scaled) plus an aperiodic background "
         "<code>bg / f^chi</code> and a white floor was fitted to the channel's power spectrum by "
-        "NUTS. Intervals are central 90 % posterior intervals. A channel marked FAIL did not "
-        "converge and its numbers are not trustworthy. <code>damping</code> is the decay rate "
+        "NUTS. Intervals are central 90 % posterior intervals. Two verdicts per channel: "
+        "<em>sampler</em> (convergence: R-hat, ESS, divergences, BFMI) and <em>model vs data</em> "
+        "(a posterior-predictive check: does the spectrum lie within what the fitted model predicts?). "
+        "A channel marked FAIL did not "
+        "converge and its numbers are not trustworthy; a MISFIT channel converged to the best "
+        "single-column approximation of a spectrum the column cannot produce. <code>damping</code> is the decay rate "
         "of the slowest mode of the column (/s); it is positive for a stable operating point, "
         "and values near 0 mean the fit sits next to a bifurcation, where the linearisation is "
         "least reliable.</p>"
     )
-    body = (head + _table(["", ""], [(k, v) for k, v in meta]) + _route_html(attrs) + "<h5>Convergence</h5>"
-            + banners + "<h5>Channels</h5>" + overview + guide)
+    body = (head + _table(["", ""], [(k, v) for k, v in meta]) + _identified_html(idata, channels, attrs)
+            + _route_html(attrs) + "<h5>Convergence</h5>"
+            + banners + "<h5>Model adequacy</h5>" + fit_banners + "<h5>Channels</h5>" + overview + guide)
     rep.add_html(body, title="Summary", section="Summary", tags=("summary",))
 
 
+def _identified_html(idata, channels, attrs):
+    """The primary result: what the spectrum identifies, with B, C and p conditional on the fixed constants."""
+    names = [n for n in (_json_attr(attrs, "identified", None) or []) if n in idata.posterior]
+    if not names:
+        return ""
+    rows = [[_esc(ch)] + [_esc(_interval(_draws(idata, n, ch), 3)) for n in names] for ch in channels]
+    head = ["channel"] + [f"{n} ({_unit(n)})" if _unit(n) not in ("", "1") else n for n in names]
+    cond = _json_attr(attrs, "conditional", {}) or {}
+    given = ", ".join(f"{k} = {_fmt(v)}" for k, v in (cond.get("given") or {}).items())
+    note = (f"<p><small>Median [90 % interval]. A spectrum identifies the rate constants a and b, the DC gains of "
+            "the excitatory and inhibitory loops, the damping and the peak frequency; "
+            f"{_esc(', '.join(cond.get('names', [])) or 'the other constants')} are conditional on the fixed "
+            f"constants ({_esc(given)}): fixed at other values, they shift to keep the loop gains.</small></p>")
+    return "<h5>What the spectrum identifies</h5>" + _table(head, rows, raw=True) + note
+
+
 def _route_html(attrs):
-    """Which likelihood route made the fit, and why (jrfit.routes)."""
+    """Which likelihood route each channel took, why, and which fit is trusted (jrfit.routes)."""
     route = attrs.get("route")
     if route is None:
         return ""
-    out = [f"<h5>Likelihood route: {_esc(route)}</h5><p>{_esc(attrs.get('route_reason', ''))}</p>"]
+    out = [f"<h5>Likelihood route: {_esc(route)}</h5>"]
+    routes = _json_attr(attrs, "routes", None)
+    if isinstance(routes, dict) and routes:
+        rows = [[_esc(ch), _esc(r.get("route", "")), _bad(r.get("trusted", ""), r.get("trusted") == "none"),
+                 _esc(r.get("reason", ""))] for ch, r in routes.items()]
+        out.append(_table(["channel", "route", "trusted fit", "why"], rows, raw=True))
+        if any(r.get("route") == "simulation" for r in routes.values()):
+            out.append("<p>Channels sent to the simulation route have their own result file and report "
+                       "(<code>*_simulation_jrfit.nc</code>); this file keeps their linear fit for comparison.</p>")
+    else:
+        out.append(f"<p>{_esc(attrs.get('route_reason', ''))}</p>")
     checks = _json_attr(attrs, "linear_check", None)
     if isinstance(checks, dict) and checks:
         rows = [[_esc(ch), _bad("valid" if c.get("valid") else "invalid", not c.get("valid")),
                  _esc(_fmt(c.get("damping_median"), 3)), _esc(f"{100 * _float(c.get('frac_near_boundary')):.0f} %"),
+                 _esc(_fmt(c.get("sigma_implied"), 3)),
                  _esc(_fmt(c.get("peak_linear_hz"), 4)), _esc(_fmt(c.get("peak_simulated_hz"), 4)),
+                 _esc(_fmt(c.get("peak_tol_hz"), 3)),
                  _esc(_fmt(c.get("shape_rms"), 3)), "<br>".join(_esc(r) for r in c.get("reasons", [])) or "none"]
                 for ch, c in checks.items()]
-        out.append("<p>Check of the linearisation at the linear route's posterior medians (tolerances: "
-                   f"{_esc(attrs.get('linear_validity', ''))}):</p>")
-        out.append(_table(["channel", "linearisation", "damping (/s)", "draws near boundary",
-                           "linear peak (Hz)", "simulated peak (Hz)", "RMS log ratio", "reasons"], rows, raw=True))
+        out.append("<p>Check of the linearisation at the linear route's posterior medians, simulated at the noise "
+                   f"intensity the data imply (tolerances: {_esc(attrs.get('linear_validity', ''))}):</p>")
+        out.append(_table(["channel", "linearisation", "damping (/s)", "draws near boundary", "implied sigma (/s^0.5)",
+                           "linear peak (Hz)", "simulated peak (Hz)", "peak tolerance (Hz)", "RMS log ratio",
+                           "reasons"], rows, raw=True))
         out.append("<p>The fit figure of each channel shows the other route's prediction as a dashed line.</p>")
     return "".join(out)
 
@@ -379,7 +445,10 @@ def _add_channel(rep, idata, ch, attrs, diag, add_fig, cycles):
     section = f"Channel {ch}"
     tags = (_tag(ch),)
     status, d = _status(diag, ch)
-    rep.add_html(_banner(ch, status, d), title=f"{ch}: status", section=section, tags=tags)
+    adequacy = _json_attr(attrs, "adequacy", {})
+    rep.add_html(_banner(ch, status, d) + _adequacy_banner(ch, adequacy.get(ch) if isinstance(adequacy, dict)
+                                                            else None),
+                 title=f"{ch}: status", section=section, tags=tags)
 
     # (b) spectrum and fit
     fig = viz.plot_psd_fit(idata, ch, title=f"{ch}: data and posterior predictive "

@@ -30,6 +30,7 @@ from pymc.smc.kernels import IMH
 
 from . import __version__
 from ._logging import logger, verbose
+from .adequacy import spectral_adequacy
 from .errors import FitError
 from .priors import LogNormalPrior, SpectralPriors
 from .simspec import SyntheticLikelihood, WelchSettings, peak_frequency
@@ -276,7 +277,7 @@ def fit_spectrum_sim(spectrum, *, priors=None, config=None, progress=True, verbo
     t_start = time.perf_counter()
     names = list(priors.free) + ["p", "sigma", "scale", "bg", "chi", "floor", "peak_freq"]
     post = {n: np.empty((config.chains, config.draws, len(chans))) for n in names}
-    ppc_mean, diags, timings, n_sims, regimes = [], {}, {}, {}, {}
+    ppc_mean, diags, timings, n_sims, regimes, adequacy = [], {}, {}, {}, {}, {}
     rng = np.random.default_rng(config.seed)
     from .inference import _regime_fractions, diagnose_smc
 
@@ -313,6 +314,9 @@ def fit_spectrum_sim(spectrum, *, priors=None, config=None, progress=True, verbo
         # posterior predictive: mean replicate spectra of a subset of draws, data units
         sel = rng.choice(peak.size, size=min(config.n_ppc, peak.size), replace=False)
         ppc_mean.append(sl.replicates(theta[sel]).mean(axis=1) * ref)
+        idx_ch = np.searchsorted(np.round(spectrum.freqs, 9), np.round(sl.freqs, 9))
+        adequacy[ch] = spectral_adequacy(np.asarray(spectrum.psd[ci], float)[idx_ch], ppc_mean[-1],
+                                         float(n_eff_all[ci]), sl.freqs, rng=np.random.default_rng(config.seed + ci))
         diags[ch] = diag
         n_sims[ch] = _n_simulations(idata, config.n_rep) + (peak.size + sel.size) * config.n_rep
         timings[ch] = time.perf_counter() - t0
@@ -348,6 +352,7 @@ def fit_spectrum_sim(spectrum, *, priors=None, config=None, progress=True, verbo
             np.ceil(1.0 / (settings.sfreq * 1e-3) - 1e-9))), n_eff_replicate=sl.n_eff_rep, simulations=n_sims,
             simulated_seconds={c: n * sl.rep_duration for c, n in n_sims.items()})),
         diagnostics=json.dumps(diags),
+        adequacy=json.dumps(adequacy),
         regime=json.dumps(regimes),
         timings_s=json.dumps(dict(**timings, total=time.perf_counter() - t_start)),
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),

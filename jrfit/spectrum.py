@@ -27,6 +27,7 @@ from .params import JRParams
 
 __all__ = [
     "psd_from_v",
+    "loop_gains",
     "transfer_function",
     "linear_psd",
     "char_poly_coeffs",
@@ -85,10 +86,32 @@ def _tf_core(w, A, B, a, b, g0, k1, k2):
 
 
 @register_jitable
+def _poly_at_iw(c, w2):
+    """Real and imaginary part of D(i w) / (1, w) for coefficients c (highest power first).
+
+    With (iw)^k cycling through 1, i, -1, -i: Re D = c6 - c4 w^2 + c2 w^4 - c0 w^6 and
+    Im D = w (c5 - c3 w^2 + c1 w^4); the second value returned is Im D / w.
+    """
+    return c[6] - w2 * (c[4] - w2 * (c[2] - w2 * c[0])), c[5] - w2 * (c[3] - w2 * c[1])
+
+
+@register_jitable
+def _psd_num_core(w2, sigma, A, a, b):
+    """Numerator 2 sigma^2 |A a (iw + a)^2 (iw + b)^2|^2 of the PSD."""
+    pa, pb = a * a + w2, b * b + w2
+    return 2.0 * sigma * sigma * (A * a) ** 2 * (pa * pb) ** 2
+
+
+@register_jitable
 def _psd_core(w, sigma, A, B, a, b, g0, k1, k2):
-    """One-sided PSD 2 sigma^2 |H(i w)|^2 (mV^2/Hz) from the loop gains."""
-    num, den = _tf_core(w, A, B, a, b, g0, k1, k2)
-    return 2.0 * sigma * sigma * _abs2(num) / _abs2(den)
+    """One-sided PSD 2 sigma^2 |H(i w)|^2 (mV^2/Hz) from the loop gains.
+
+    Written as ``|numerator|^2 / |D(i w)|^2`` with D the characteristic
+    polynomial (:func:`_char_poly_core`), the denominator of H.
+    """
+    w2 = w * w
+    re, im_w = _poly_at_iw(_char_poly_core(A, B, a, b, g0, k1, k2), w2)
+    return _psd_num_core(w2, sigma, A, a, b) / (re * re + w2 * im_w * im_w)
 
 
 def _tf_parts(freqs, v, params, op=None):
@@ -96,6 +119,25 @@ def _tf_parts(freqs, v, params, op=None):
     P = _attrs(params)
     g0, k1, k2 = _loop_gains(v, P, op)
     return _tf_core(2.0 * np.pi * freqs, P.A, P.B, P.a, P.b, g0, k1, k2)
+
+
+def loop_gains(v, params, op=None):
+    """Dimensionless DC gains of the excitatory and the inhibitory feedback loop at v (mV).
+
+    The characteristic polynomial is ``D(s) = (s+a)^4 (s+b)^2 - a^4 b^2 [G_exc
+    ((s+b)/b)^2 - G_inh ((s+a)/a)^2]``, so the spectrum's shape depends on the
+    constants only through a, b, ``G_exc = g0 k1 A^2 / a^2`` and ``G_inh = g0 k2
+    A B / (a b)`` (and its scale): these four are what a spectrum identifies,
+    whatever B, C and p produce them. ``D(0) = a^4 b^2 (1 - G_exc + G_inh)``.
+    Backend-agnostic.
+
+    Returns
+    -------
+    g_exc, g_inh : array
+    """
+    P = _attrs(params)
+    g0, k1, k2 = _loop_gains(v, P, op)
+    return g0 * k1 * P.A * P.A / (P.a * P.a), g0 * k2 * P.A * P.B / (P.a * P.b)
 
 
 def psd_from_v(freqs, v, params, sigma=None, op=None):

@@ -277,7 +277,7 @@ def plot_psd(freqs, psd, ax=None, *, label=None, color=None, unit="mV\u00b2/Hz",
 
 _RESULT_UNITS = {
     "v": "mV", "p": "/s", "scale": "1", "bg": "mV\u00b2/Hz", "chi": "1",
-    "floor": "mV\u00b2/Hz", "peak_freq": "Hz", "damping": "/s",
+    "floor": "mV\u00b2/Hz", "peak_freq": "Hz", "damping": "/s", "loop_gain_exc": "1", "loop_gain_inh": "1",
     "amplitude": "/s", "latency": "s", "onset": "s", "width": "s", "gain": "uV/mV", "offset": "uV", "noise": "uV",
 }
 _RESULT_MEANING = {
@@ -289,6 +289,8 @@ _RESULT_MEANING = {
     "floor": "white sensor floor",
     "peak_freq": "peak frequency of the JR component",
     "damping": "distance to the stability boundary (> 0: stable)",
+    "loop_gain_exc": "DC gain of the excitatory feedback loop, g0 k1 A^2 / a^2",
+    "loop_gain_inh": "DC gain of the inhibitory feedback loop, g0 k2 A B / (a b)",
     "amplitude": "peak of the stimulus input pulse",
     "latency": "time of the stimulus pulse's peak",
     "onset": "onset of the stimulus pulse (derived from latency and width)",
@@ -299,7 +301,7 @@ _RESULT_MEANING = {
 }
 _OBS_VARS = ("v", "p", "scale", "bg", "chi", "floor", "amplitude", "latency", "onset", "width", "gain", "offset",
              "noise")
-_DERIVED_VARS = ("peak_freq", "damping")
+_DERIVED_VARS = ("peak_freq", "damping", "loop_gain_exc", "loop_gain_inh")
 _POST_COLOR = "#1f77b4"
 _PRIOR_COLOR = "0.55"
 _DATA_COLOR = "0.05"

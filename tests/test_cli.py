@@ -171,6 +171,15 @@ def test_bifurcation_figure_and_range(tmp_path, capsys):
 
 # ----------------------------------------------------------------------------
 # help, version, errors, overwrite
+def test_fit_help_reference_and_overrides(capsys):
+    for command in ("fit-psd", "fit-erp"):
+        code, out, _ = _run(capsys, command, "--help")
+        assert code == 0
+        assert "'none' (default: keep the recording's" in " ".join(out.split())
+        for opt in ("--fix NAME=VALUE", "--free NAMES", "--prior NAME=DIST:X:SD", "--config FILE.toml"):
+            assert opt in out, (command, opt)
+
+
 @pytest.mark.parametrize("command, units", [
     ("simulate", ("in s", "/s", "/s^0.5", "mV", "Hz")),
     ("spectrum", ("Hz", "mV^2/Hz", "/s", "/s^0.5", "mV")),
@@ -288,8 +297,12 @@ def test_fit_psd_writes_result_and_report_then_report_rebuilds(tmp_path, capsys)
 
     rec = make_example_recording(tmp_path / "ex_raw.fif")
     out = tmp_path / "res"
-    code = main(["fit-psd", str(rec), "--channels", "O1", "--reference", "none", "--likelihood", "linear",
-                 "--draws", "30", "--tune", "30", "--chains", "2", "--quiet", "--out", str(out)])
+    cfg = tmp_path / "fit.toml"
+    cfg.write_text('[fit]\nfree = ["a", "b", "B", "C"]\n[fit.prior]\nB = "lognormal:22:0.3"\n')
+    # default reference (the recording's); --fix on the command line overrides the file's free C
+    code = main(["fit-psd", str(rec), "--channels", "O1", "--likelihood", "linear", "--config", str(cfg),
+                 "--fix", "C=120", "--draws", "30", "--tune", "30", "--chains", "2", "--quiet",
+                 "--out", str(out)])
     assert code == 0
     nc = out / "ex_raw_jrfit.nc"
     html = out / "ex_raw_report.html"
@@ -297,6 +310,16 @@ def test_fit_psd_writes_result_and_report_then_report_rebuilds(tmp_path, capsys)
     idata = az.from_netcdf(nc)
     assert list(idata.posterior["channel"].values) == ["O1"]
     assert idata.attrs["input_file"].endswith("ex_raw.fif")
+    # what was used is in the result: fixed values, free set, priors, the file and its content
+    priors = json.loads(idata.attrs["priors"])
+    assert priors["fixed"]["C"] == 120.0 and list(priors["jr"]) == ["a", "b", "B"]
+    assert priors["jr"]["B"] == {"median": 22.0, "sd": 0.3}
+    assert json.loads(idata.attrs["free_params"]) == ["a", "b", "B"]
+    asked = json.loads(idata.attrs["fit_overrides"])
+    assert asked["fix"] == ["C=120"] and asked["config"]["text"] == cfg.read_text()
+    assert asked["config"]["path"] == str(cfg.resolve())
+    ref = next(r for r in json.loads(idata.attrs["preprocessing"]) if r["step"] == "reference")
+    assert ref["params"]["reference"] is None and ref["mixing_share"] == 0.0
     # too short to converge: the result says so
     assert "WARNING" in capsys.readouterr().out
     html.unlink()
@@ -305,9 +328,17 @@ def test_fit_psd_writes_result_and_report_then_report_rebuilds(tmp_path, capsys)
 
 
 def test_fit_psd_bad_input_leaves_nothing(tmp_path, capsys):
+    from jrfit.example import make_example_recording
+
     out = tmp_path / "res"
     assert main(["fit-psd", str(tmp_path / "missing.edf"), "--out", str(out)]) == 2
     assert "missing.edf" in capsys.readouterr().err
+    assert not out.exists()
+    # the average reference of the example's 2 channels would make them copies: refused
+    rec = make_example_recording(tmp_path / "ex_raw.fif")
+    assert main(["fit-psd", str(rec), "--reference", "average", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "reference='average' with the 2 good EEG channels" in err and "--reference none" in err
     assert not out.exists()
     assert main(["report", str(tmp_path / "missing.nc")]) == 2
     assert "not found" in capsys.readouterr().err

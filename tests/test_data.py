@@ -340,18 +340,61 @@ def test_bad_segment_onsets_with_first_samp(crop):
     assert good.mean() > 0.9
 
 
-def test_reference_options():
+def _ref_step(record):
+    return next(r for r in record if r["step"] == "reference")
+
+
+def test_reference_options(caplog):
     raw = _make_raw(duration=30.0, sfreq=100.0, seed=12)
-    avg, _ = preprocess(raw, bad_segments=None)
+    # default: the recording's reference; without filters the data are unchanged
+    none, record = preprocess(raw, l_freq=None, line_freq=None, bad_segments=None)
+    np.testing.assert_array_equal(none.get_data(), raw.get_data())
+    step = _ref_step(record)
+    assert step["params"]["reference"] is None
+    assert (step["n_channels_in_reference"], step["mixing_share"]) == (0, 0.0)
+    with caplog.at_level(logging.WARNING, logger="jrfit"):
+        avg, record = preprocess(raw, reference="average", bad_segments=None)
     np.testing.assert_allclose(avg.get_data().mean(axis=0), 0, atol=1e-18)
+    step = _ref_step(record)
+    assert step["n_channels_in_reference"] == 10 and step["mixing_share"] == pytest.approx(0.1)
+    assert "only 10 good EEG channels" in caplog.text and "1/10" in caplog.text
     single, record = preprocess(raw, reference="Cz", bad_segments=None)
     assert "Cz" not in single.ch_names
-    assert next(r for r in record if r["step"] == "reference")["dropped_zero_channels"] == ["Cz"]
-    none, _ = preprocess(raw, reference=None, l_freq=None, line_freq=None, bad_segments=None)
-    np.testing.assert_allclose(none.get_data(), raw.get_data())
+    step = _ref_step(record)
+    assert step["dropped_zero_channels"] == ["Cz"]
+    assert step["n_channels_in_reference"] == 1 and step["mixing_share"] is None
     lp, _ = preprocess(raw, h_freq=30.0, bad_segments=None)
     spec = compute_spectrum(lp, fmax=40.0)
     assert spec.freqs[-1] < 30.0 and 35.0 in spec.excluded_freqs
+
+
+def test_average_reference_of_few_channels(caplog):
+    four = _make_raw(duration=20.0, sfreq=100.0, seed=15, names=["O1", "O2", "Cz", "Pz"])
+    with caplog.at_level(logging.WARNING, logger="jrfit"):
+        spec = prepare_spectrum(four, reference="average", verbose=False)
+    warned = [r for r in caplog.records if "reference='average'" in r.getMessage()]
+    assert len(warned) == 1 and warned[0].levelno == logging.WARNING
+    msg = warned[0].getMessage()
+    assert "only 4 good EEG channels" in msg and "1/4 = 0.25" in msg
+    assert "reference=None" in msg and "--reference none" in msg
+    step = _ref_step(spec.record)  # travels with the spectrum into the result file
+    assert step["n_channels_in_reference"] == 4 and step["mixing_share"] == 0.25
+    json.dumps(spec.record)
+    # 32 good channels or more: no warning
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="jrfit"):
+        preprocess(_make_raw(32, duration=20.0, sfreq=100.0, seed=16), reference="average",
+                   bad_segments=None)
+    assert "reference='average'" not in caplog.text
+    # two channels would become copies of each other: refused, naming the option
+    two = _make_raw(duration=20.0, sfreq=100.0, seed=17, names=["O1", "O2"])
+    with pytest.raises(DataError, match=r"reference='average' with the 2 good EEG channels.*"
+                                        r"copies.*reference=None \(--reference none\)"):
+        preprocess(two, reference="average")
+    with pytest.raises(DataError, match="reference='average'"):
+        prepare_spectrum(two, reference="average")
+    kept = prepare_spectrum(two, verbose=False)  # the default keeps both as they are
+    assert kept.ch_names == ("O1", "O2")
 
 
 def test_logging_reports_band_and_exclusions(caplog):

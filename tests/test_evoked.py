@@ -115,16 +115,57 @@ def test_baseline_correction_and_default_options(syn_raw):
     assert erp.baseline == (None, 0.0)
     pre = erp.times <= 0
     np.testing.assert_allclose(erp.data[:, pre].mean(axis=1), 0.0, atol=1e-9)
-    # defaults: band-pass 0.1-40 Hz and average reference, recorded
+    # defaults: band-pass 0.1-40 Hz and the recording's reference, recorded
     erp2 = prepare_evoked(syn_raw, "A", verbose="error")
     steps = {r["step"]: r for r in erp2.record}
     assert steps["filter"]["params"] == {"l_freq": 0.1, "h_freq": 40.0}
-    assert steps["reference"]["params"]["reference"] == "average"
-    np.testing.assert_allclose(erp2.data.sum(axis=0), 0.0, atol=1e-6)
-    # the smooth waveform survives the 0.1-40 Hz band-pass (minus the channel mean)
+    ref = steps["reference"]
+    assert ref["params"]["reference"] is None
+    assert (ref["n_channels_in_reference"], ref["mixing_share"]) == (0, 0.0)
+    # the smooth waveform survives the 0.1-40 Hz band-pass, channel by channel
     truth = _truth(erp2.times)
-    truth -= truth.mean(axis=0)
     assert np.max(np.abs(erp2.data - truth) / erp2.se) < 5.5
+
+
+def test_default_reference_keeps_the_data(syn_raw):
+    no_ref = {k: v for k, v in RAW_AS_IS.items() if k != "reference"}
+    erp = prepare_evoked(syn_raw, "A", reject=None, **no_ref)
+    same = prepare_evoked(syn_raw, "A", reject=None, **RAW_AS_IS)
+    np.testing.assert_array_equal(erp.data, same.data)
+    # epochs: the average of the input trials, channel by channel, as they were
+    epochs = _epochs(syn_raw)
+    erp = prepare_evoked(epochs, "A", baseline=None, reject=None, h_freq=None,
+                         bad_channels=None, tmin=-0.2, tmax=0.6)
+    np.testing.assert_allclose(erp.data, epochs["A"].get_data().mean(axis=0) * 1e6, atol=1e-9)
+
+
+def _ref_step(erp):
+    return next(r for r in erp.record if r["step"] == "reference")
+
+
+def test_average_reference_erp(syn_raw, caplog):
+    with caplog.at_level(logging.WARNING, logger="jrfit"):
+        erp = prepare_evoked(syn_raw, "A", reject=None, **{**RAW_AS_IS, "reference": "average"})
+    np.testing.assert_allclose(erp.data.sum(axis=0), 0.0, atol=1e-6)
+    step = _ref_step(erp)
+    assert step["n_channels_in_reference"] == 10 and step["mixing_share"] == pytest.approx(0.1)
+    assert "only 10 good EEG channels" in caplog.text
+    # epochs of 4 channels: warned, with the share 1/4 and the fix
+    opts = dict(reference="average", reject=None, h_freq=None, bad_channels=None)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="jrfit"):
+        erp = prepare_evoked(_epochs(syn_raw).pick(["O1", "O2", "Cz", "Pz"]), "A", **opts)
+    assert "only 4 good EEG channels" in caplog.text and "1/4 = 0.25" in caplog.text
+    assert "reference=None (--reference none)" in caplog.text
+    step = _ref_step(erp)
+    assert step["n_channels_in_reference"] == 4 and step["mixing_share"] == 0.25
+    json.dumps(erp.to_dict())
+    # two channels (epochs or an average) would become copies: refused
+    two = _epochs(syn_raw).pick(["O1", "O2"])
+    for source, event in ((two, "A"), (two["A"].average(), None)):
+        with pytest.raises(DataError, match=r"reference='average' with the 2 good EEG "
+                                            r"channels.*--reference none"):
+            prepare_evoked(source, event, **opts)
 
 
 def test_two_conditions_in_one_call(syn_raw):
@@ -228,7 +269,7 @@ def test_epochs_file_round_trip(syn_raw, tmp_path):
 def test_epochs_input_not_modified(syn_raw):
     epochs = _epochs(syn_raw)
     data, n, times = epochs.get_data().copy(), len(epochs), epochs.times.copy()
-    erp = prepare_evoked(epochs, ["A", "B"], reject=15e-6, tmin=-0.1, tmax=0.3)[0]
+    erp = prepare_evoked(epochs, ["A", "B"], reject=22e-6, tmin=-0.1, tmax=0.3)[0]
     assert 2 <= erp.n_trials < 100  # some trials rejected, on the copy only
     assert len(epochs) == n and np.array_equal(epochs.times, times)
     assert np.array_equal(epochs.get_data(), data)

@@ -85,7 +85,7 @@ def test_compiled_kernel_matches_numpy_model_and_finite_differences(names):
             up[k] += h
             dn[k] -= h
             fd = [(u - d) / (2 * h) for u, d in zip(numpy_model(up), numpy_model(dn))]
-            np.testing.assert_allclose(j_psd[:, k], fd[0], rtol=1e-5, atol=1e-7 * np.abs(fd[0]).max())
+            np.testing.assert_allclose(j_psd[k], fd[0], rtol=1e-5, atol=1e-7 * np.abs(fd[0]).max())
             assert j_p[k] == pytest.approx(fd[1], rel=1e-5, abs=1e-6)
             assert j_lj[k] == pytest.approx(fd[2], rel=1e-5, abs=1e-6)
         P = base.replace(**{n: float(x) for n, x in zip(names, theta[1:])})
@@ -195,48 +195,6 @@ def test_failed_diagnostics_are_reported(model):
     assert res.passed is False
 
 
-def _stable_truths(n, seed=0):
-    """n parameter sets at stable foci: mu 450-650 /s, a, b, B within ~10 % of JR 1995."""
-    from jrfit.spectrum import stable_v
-
-    rng = np.random.default_rng(seed)
-    out = []
-    while len(out) < n:
-        P = JRParams(mu=float(rng.uniform(450.0, 650.0)), a=float(100.0 * np.exp(0.06 * rng.standard_normal())),
-                     b=float(50.0 * np.exp(0.06 * rng.standard_normal())),
-                     B=float(22.0 * np.exp(0.06 * rng.standard_normal())))
-        if np.isfinite(stable_v(P)):
-            out.append(P)
-    return out
-
-
-@pytest.mark.slow
-def test_parameter_recovery_coverage(model):
-    """90 % intervals cover the truth of the identifiable constants (a, b) and the
-    posterior peak frequency is within 0.5 Hz, over 12 simulated recordings at
-    stable foci; the chains agree, and fits that miss a criterion say which."""
-    covered, total, peak_err, r_hats = 0, 0, [], []
-    for i, truth in enumerate(_stable_truths(12)):
-        spec = _synthetic(truth, seed=10 + i)
-        res = fit_spectrum(spec, config=FitConfig(seed=i, n_ppc=20), model=model, progress=False)
-        post = res.idata.posterior.sel(channel="X")
-        for name in ("a", "b"):
-            lo, hi = np.quantile(post[name].values, [0.05, 0.95])
-            covered += lo <= getattr(truth, name) <= hi
-            total += 1
-        peak_err.append(abs(np.median(post["peak_freq"].values) - _peak(truth)))
-        diag = res.diagnostics["X"]
-        r_hats.append(diag["r_hat"])
-        assert diag["passed"] == (not diag["problems"])
-    assert max(peak_err) < 0.5, peak_err
-    # nominal 90 %: with 24 intervals, 18 or fewer covered has probability 2.8 %
-    assert covered >= 19, (covered, total)
-    # no chain stuck elsewhere: one fit in 12 may mix slowly (measured: R-hat 1.13
-    # with 176 divergences where the posterior reaches p near 0)
-    assert sum(r > 1.05 for r in r_hats) <= 1, r_hats
-    assert np.median(r_hats) <= 1.01, r_hats
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("which", ["eeglab", "eegmmidb"])
 def test_real_recordings_fit_alpha_peak(which, eeglab_fname, eegmmidb_fname, model):
@@ -251,12 +209,27 @@ def test_real_recordings_fit_alpha_peak(which, eeglab_fname, eegmmidb_fname, mod
     one = spec.pick([best])
     res = fit_spectrum(one, config=FitConfig(draws=200, tune=300, chains=2, seed=0, n_ppc=50), model=model)
     idata = res.idata
-    obs = idata.observed_data["psd"].sel(channel=best).values
-    fr = idata.observed_data["freq"].values
+    # the alpha peak of the measured spectrum (a peak finder, full resolution) against that of
+    # the posterior-predictive expected estimate on the same bins
+    from scipy.signal import find_peaks
+
+    from jrfit.leakage import leakage_kernel
+    from jrfit.likelihood import predicted_psd
+
+    fr = one.freqs
     sel = (fr >= 7) & (fr <= 14)
-    data_peak = fr[sel][np.argmax(obs[sel])]
-    pred = np.median(idata.posterior_predictive["psd_mean"].sel(channel=best).values[0], axis=0)
-    fit_peak = fr[sel][np.argmax(pred[sel])]
-    assert abs(fit_peak - data_peak) <= 1.0, (best, data_peak, fit_peak)
+    peaks, props = find_peaks(np.log(one.psd[0][sel]), prominence=0.1)
+    data_peak = fr[sel][peaks[np.argmax(props["prominences"])]]
+    post = idata.posterior.sel(channel=best).stack(s=("chain", "draw")).isel(s=slice(None, None, 8))
+    kernel = leakage_kernel(one)
+    jr = dict(model.priors.fixed.as_dict(), **{n: post[n].values[:, None] for n in model.priors.free})
+    pred = kernel.apply(predicted_psd(kernel.fine_freqs, post["v"].values[:, None], jr, post["scale"].values[:, None]
+                                      * np.median(idata.observed_data["psd"].sel(channel=best).values),
+                                      post["bg"].values[:, None], post["chi"].values[:, None],
+                                      post["floor"].values[:, None]))
+    fit_peak = fr[sel][np.argmax(np.median(pred, axis=0)[sel])]
+    tol = 0.25 if which == "eeglab" else 1.0  # EEGMMIDB eyes open: a broad peak (damping about 24 /s)
+    assert abs(fit_peak - data_peak) <= tol + 1e-9, (best, data_peak, fit_peak)
     diag = res.diagnostics[best]
     assert set(diag) >= {"r_hat", "ess_bulk", "ess_tail", "divergences", "bfmi", "passed", "problems"}
+
