@@ -79,7 +79,9 @@ class JRLinearOp(Op):
 
     Outputs 0-3 are the linearised PSD (mV^2/Hz), p(v) (/s), log|dp/dv| and
     1.0/0.0 for a stable/unstable fixed point; outputs 4-6 the Jacobians of the
-    first three with respect to theta, from the same call of the compiled
+    first three with respect to theta (the PSD's as (1 + n_free, n_freq), so
+    that its product with the gradient is a contiguous matrix-vector product
+    in numba), from the same call of the compiled
     kernel :func:`jrfit._linear_kernel.linear_forward`. The gradient uses
     outputs 4-6 of an identical node, which PyTensor merges with the first, so
     each log-density-and-gradient evaluation runs the kernel once. The Op also
