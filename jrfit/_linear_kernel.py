@@ -64,7 +64,7 @@ def _eval(q, v):
     """Scalars the PSD depends on, with p and dp/dv, at complex parameters q and potential v.
 
     Returns the 7 coefficients of D (highest power first), sigma, A, a, b,
-    p, dp/dv and the gains g0, k1, k2.
+    p and dp/dv.
     """
     A, B, a, b, C = q[0], q[1], q[2], q[3], q[4]
     C1, C2, C3, C4 = q[5] * C, q[6] * C, q[7] * C, q[8] * C
@@ -75,7 +75,7 @@ def _eval(q, v):
     cs = _char_poly_core(A, B, a, b, g0, k1, k2)
     c[0], c[1], c[2], c[3], c[4], c[5], c[6] = cs[0], cs[1], cs[2], cs[3], cs[4], cs[5], cs[6]
     slope = _dp_dv_core(A, B, a, b, C1, C2, C3, C4, g0, g1, g2)
-    return c, sigma, A, a, b, p, slope, g0, k1, k2
+    return c, sigma, A, a, b, p, slope
 
 
 @njit(cache=True)
@@ -145,7 +145,7 @@ def linear_forward(theta, freqs, free_idx, base):
             v += 1j * h
         else:
             q[free_idx[k - 1]] += 1j * h
-        c, sigma, A, a, b, p, slope, g0, k1, k2 = _eval(q, v)
+        c, sigma, A, a, b, p, slope = _eval(q, v)
         # log|dp/dv|: analytic continuation of the absolute value
         lj = np.log(slope * (1.0 if slope.real >= 0 else -1.0))
         for j in range(7):
