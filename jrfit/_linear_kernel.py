@@ -24,7 +24,7 @@ import numpy as np
 from numba import njit
 
 from .model import _dp_dv_core, _operating_point_core
-from .spectrum import _char_poly_core, _loop_gains_core, _poly_at_iw, _psd_num_core, routh_hurwitz
+from .spectrum import _char_poly_core, _loop_gains_core, _poly_at_iw, _psd_num_core, routh_column6
 
 __all__ = ["BASE_NAMES", "linear_forward", "pack"]
 
@@ -71,7 +71,7 @@ def _eval(q, v):
     e0, r, v0, sigma = q[9], q[10], q[11], q[12]
     _y0, _y1, _y2, p, g0, g1, g2 = _operating_point_core(v, A, B, a, b, C1, C2, C3, C4, e0, r, v0)
     k1, k2 = _loop_gains_core(C1, C2, C3, C4, g1, g2)
-    c = np.empty(7, dtype=np.complex128)
+    c = np.empty(7, dtype=q.dtype)
     cs = _char_poly_core(A, B, a, b, g0, k1, k2)
     c[0], c[1], c[2], c[3], c[4], c[5], c[6] = cs[0], cs[1], cs[2], cs[3], cs[4], cs[5], cs[6]
     slope = _dp_dv_core(A, B, a, b, C1, C2, C3, C4, g0, g1, g2)
@@ -158,9 +158,11 @@ def linear_forward(theta, freqs, free_idx, base):
             c_re[:] = c.real
             s_re, A_re, a_re, b_re = sigma.real, A.real, a.real, b.real
             stable = 1.0
-            col = routh_hurwitz((c_re[0], c_re[1], c_re[2], c_re[3], c_re[4], c_re[5], c_re[6]))
+            col = routh_column6(c_re)
             for i in range(1, len(col)):
                 if not col[i] > 0:
                     stable = 0.0
     _psd_and_jacobian(w, c_re, s_re, A_re, a_re, b_re, dc, d_sig, d_A, d_a, d_b, psd, j_psd)
     return psd, p_val, lj_val, stable, j_psd, j_p, j_lj
+
+

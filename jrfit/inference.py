@@ -75,6 +75,11 @@ class FitConfig:
         on the same model (measured on the built-in example, 2 cores, default
         settings: 6.3 s vs 51 s per channel; see ``benchmarks/bench_fit.py``).
         ERP fits always use PyMC's sampler.
+    mass_matrix : {'diag', 'low-rank'}
+        nutpie's mass-matrix adaptation: 'diag' (diagonal) or 'low-rank'
+        (diagonal plus a low-rank update along the directions of largest
+        posterior covariance, ``low_rank_modified_mass_matrix``); PyMC's
+        sampler always adapts a diagonal one.
     debias : bool
         Compare the data with the expected value of the estimator actually
         applied (the model spectrum convolved with the Welch or multitaper
@@ -94,6 +99,7 @@ class FitConfig:
     n_grid: int = 24
     n_ppc: int = 200
     sampler: str = "nutpie"
+    mass_matrix: str = "diag"
     debias: bool = True
 
     def __post_init__(self):
@@ -107,6 +113,8 @@ class FitConfig:
             raise FitError(f"FitConfig.target_accept must be in [0.5, 1), got {self.target_accept!r}.")
         if self.sampler not in ("nutpie", "pymc"):
             raise FitError(f"FitConfig.sampler must be 'nutpie' or 'pymc', got {self.sampler!r}.")
+        if self.mass_matrix not in ("diag", "low-rank"):
+            raise FitError(f"FitConfig.mass_matrix must be 'diag' or 'low-rank', got {self.mass_matrix!r}.")
 
     def n_cores(self, sampler):
         """Chains run at once by ``sampler`` ('nutpie' or 'pymc')."""
@@ -287,6 +295,7 @@ class _CompiledModel:
                 compiled, draws=config.draws, tune=config.tune, chains=config.chains,
                 cores=config.n_cores("nutpie"), seed=int(seed), target_accept=config.target_accept,
                 save_warmup=False, progress_bar=bool(progress) and logger.level <= 20,
+                low_rank_modified_mass_matrix=getattr(config, "mass_matrix", "diag") == "low-rank",
             )
 
 
@@ -340,6 +349,7 @@ class SpectralModel(_CompiledModel):
             # likelihood is not evaluated (the density is zero there)
             is_stable = pt.gt(stable, 0.5)
             pm.Potential("stability", pt.switch(is_stable, 0.0, -np.inf))
+
             safe = pt.switch(is_stable, pred, psd_obs)
             pm.Gamma("psd", alpha=n_eff, beta=n_eff / safe, observed=psd_obs)
         self.model = model
@@ -390,7 +400,8 @@ class SpectralModel(_CompiledModel):
         Stage 1 (NumPy): for each operating potential v on a grid (stable fixed
         points only) at the prior-median JR constants, fit the observation
         parameters (scale, background, exponent, floor) of the expected
-        estimate (``kernel``, the estimator's leakage map). Stage 2: L-BFGS on
+        estimate (``kernel``, the estimator's leakage map) by Fisher scoring,
+        each grid point warm-started from its neighbour. Stage 2: L-BFGS on
         the full compiled log density from the three best grid points.
 
         Returns
@@ -417,6 +428,7 @@ class SpectralModel(_CompiledModel):
             theta_c = med.copy()
             theta_c[rate_idx] = med[rate_idx] * np.exp(s_rate)
             lp_rate = sum(pr.jr[self.free[i]].logpdf(theta_c[i]) for i in rate_idx)
+            prev = None  # warm start from the neighbouring grid point
             for v in np.linspace(v_lo, v_hi, n_grid + 2)[1:-1]:
                 theta = np.concatenate([[v], theta_c])
                 if not _stable(theta, self.free, fixed):
@@ -425,7 +437,10 @@ class SpectralModel(_CompiledModel):
                 lp_p = float(pr.p.logpdf(p)) + logjac + lp_rate
                 if not np.isfinite(lp_p):
                     continue
-                res = _fit_observation(psd_jr, kernel, y, n_eff, pr)
+                res = _fit_observation(psd_jr, kernel, y, n_eff, pr, o0=prev)
+                if prev is not None and res.fun >= 1e299:  # the warm start failed: start afresh
+                    res = _fit_observation(psd_jr, kernel, y, n_eff, pr)
+                prev = res.x
                 candidates.append((-res.fun + lp_p, v, res.x, theta_c))
         if not candidates:
             raise FitError(
@@ -446,27 +461,91 @@ class SpectralModel(_CompiledModel):
 
 
 # ----------------------------------------------------------------------------
-def _fit_observation(psd_jr, kernel, y, n_eff, pr):
-    """L-BFGS over (log scale, log bg, chi, log floor) at a fixed JR spectrum on the fine grid.
+def _observation_terms(o, psd_jr, kernel):
+    """Prediction ``M (scale psd_jr + bg f^-chi + floor)`` at o = (log scale, log bg, chi, log floor) and its Jacobian.
 
-    The prediction is the expected estimate ``M (scale psd_jr + bg f^-chi + floor)``
-    with M the leakage map (:class:`~jrfit.leakage.LeakageKernel`).
+    Returns
+    -------
+    pred : ndarray, shape (n_bins,)
+    d_pred : ndarray, shape (4, n_bins)
+        Derivatives of the prediction with respect to the entries of o.
     """
-    from scipy.optimize import minimize
+    log_f = np.log(kernel.fine_freqs)
+    with np.errstate(over="ignore", invalid="ignore"):
+        jr, bg = np.exp(o[0]) * psd_jr, np.exp(o[1] - o[2] * log_f)
+        parts = np.stack([jr, bg, -log_f * bg, np.full(log_f.size, np.exp(o[3]))])
+        d_pred = parts @ kernel.matrix.T
+    return d_pred[0] + d_pred[1] + d_pred[3], d_pred
 
-    fine = kernel.fine_freqs
 
-    def neg(o):
-        with np.errstate(over="ignore", invalid="ignore"):
-            pred = kernel.apply(observation_model(psd_jr, fine, np.exp(o[0]), np.exp(o[1]), o[2], np.exp(o[3])))
-            lp = whittle_logp(y, pred, n_eff)
-        lp += pr.log_scale.logpdf(o[0]) + pr.log_bg.logpdf(o[1]) + pr.chi.logpdf(o[2]) + pr.log_floor.logpdf(o[3])
-        return -lp if np.isfinite(lp) else 1e300
+def _observation_objective(o, psd_jr, kernel, y, n_eff, pr):
+    """Negative log posterior of o = (log scale, log bg, chi, log floor) at a fixed JR spectrum, and its gradient.
 
-    o0 = [np.log(np.max(y) / np.max(psd_jr)), np.log(y[0] * kernel.freqs[0] ** 1.5 / 2), 1.5, np.log(np.min(y) / 2)]
-    return minimize(neg, o0, method="L-BFGS-B", options=dict(maxiter=100),
-                    bounds=[(None, None), (None, None), (pr.chi.lower, pr.chi.upper), (None, None)])
+    With ``r = n_eff (y / pred - 1) / pred``, the derivative of the Whittle
+    log-likelihood with respect to the prediction (:func:`_observation_terms`),
+    the gradient is ``d_pred @ r`` plus the priors' (checked against finite
+    differences in the tests).
+    """
+    priors = (pr.log_scale, pr.log_bg, pr.chi, pr.log_floor)
+    pred, d_pred = _observation_terms(o, psd_jr, kernel)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        lp = whittle_logp(y, pred, n_eff) + sum(float(q.logpdf(x)) for q, x in zip(priors, o))
+        if not np.isfinite(lp) or np.any(pred <= 0):
+            return 1e300, np.zeros(4)
+        grad = d_pred @ (n_eff * (y / pred - 1.0) / pred)
+    grad -= np.array([(x - q.mean) / q.sd ** 2 for q, x in zip(priors, o)])
+    return -lp, -grad
 
+
+def _fit_observation(psd_jr, kernel, y, n_eff, pr, o0=None, maxiter=50):
+    """Maximise over (log scale, log bg, chi, log floor) at a fixed JR spectrum on the fine grid.
+
+    Fisher scoring: the Whittle likelihood's Fisher information,
+    ``d_pred diag(n_eff / pred^2) d_pred^T`` plus the priors' precisions,
+    preconditions each step, with a backtracking line search and chi kept
+    within its prior bounds; from ``o0`` (the solution at a neighbouring
+    grid point) or a rough guess. It reaches the same optimum as scipy's
+    L-BFGS-B in a few iterations without its per-call overhead (measured on
+    the built-in example, 2 cores: the whole :meth:`SpectralModel.find_start`
+    0.5-0.8 s per channel against 2.6-3.6 s with L-BFGS-B and
+    finite-difference gradients, the same mode to 1e-4 in log density).
+
+    Returns
+    -------
+    res : SimpleNamespace
+        ``x`` (the optimum) and ``fun`` (the negative log posterior there).
+    """
+    from types import SimpleNamespace
+
+    if o0 is None or not np.all(np.isfinite(o0)):
+        o0 = [np.log(np.max(y) / np.max(psd_jr)), np.log(y[0] * kernel.freqs[0] ** 1.5 / 2), 1.5,
+              np.log(np.min(y) / 2)]
+    lo, hi = pr.chi.lower, pr.chi.upper
+    o = np.array(o0, float)
+    o[2] = np.clip(o[2], lo, hi)
+    prec = np.array([1.0 / q.sd ** 2 for q in (pr.log_scale, pr.log_bg, pr.chi, pr.log_floor)])
+    f, g = _observation_objective(o, psd_jr, kernel, y, n_eff, pr)
+    for _ in range(maxiter):
+        if f >= 1e299:
+            break
+        pred, d_pred = _observation_terms(o, psd_jr, kernel)
+        fisher = (d_pred * (n_eff / pred ** 2)) @ d_pred.T + np.diag(prec)
+        step = -np.linalg.solve(fisher + 1e-9 * np.trace(fisher) * np.eye(4), g)
+        t = 1.0
+        for _ls in range(30):
+            trial = o + t * step
+            trial[2] = np.clip(trial[2], lo, hi)
+            f_new, g_new = _observation_objective(trial, psd_jr, kernel, y, n_eff, pr)
+            if f_new <= f + 1e-4 * t * float(g @ step):
+                break
+            t *= 0.5
+        else:
+            break
+        converged = f - f_new < 1e-9 * (1.0 + abs(f))
+        o, f, g = trial, f_new, g_new
+        if converged:
+            break
+    return SimpleNamespace(x=o, fun=f)
 
 def _worst_rhat_ess(post):
     """Largest R-hat and smallest bulk/tail ESS over the sampled scalar variables.

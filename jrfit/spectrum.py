@@ -237,6 +237,23 @@ def routh_hurwitz(coeffs):
     return [rows[i][0] for i in range(n)]
 
 
+@register_jitable
+def routh_column6(c):
+    """First column of the Routh array of a degree-6 polynomial, without allocation.
+
+    The same recursion as :func:`routh_hurwitz` written out for the 7
+    coefficients of D (the compiled stability scans call it thousands of
+    times per log density); the tests check the two agree.
+    """
+    b1 = c[2] - c[0] * c[3] / c[1]
+    b2 = c[4] - c[0] * c[5] / c[1]
+    d1 = c[3] - c[1] * b2 / b1
+    d2 = c[5] - c[1] * c[6] / b1
+    e1 = b2 - b1 * d2 / d1
+    f1 = d2 - d1 * c[6] / e1
+    return c[0], c[1], b1, d1, e1, f1, c[6]
+
+
 # ----------------------------------------------------------------------------
 # NumPy conveniences
 def _expand(params, extra_dims):

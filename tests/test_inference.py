@@ -233,3 +233,37 @@ def test_real_recordings_fit_alpha_peak(which, eeglab_fname, eegmmidb_fname, mod
     diag = res.diagnostics[best]
     assert set(diag) >= {"r_hat", "ess_bulk", "ess_tail", "divergences", "bfmi", "passed", "problems"}
 
+
+
+def test_observation_objective_gradient_matches_finite_differences():
+    """The analytic gradient that initialisation's L-BFGS uses, against central differences."""
+    from jrfit.inference import _observation_objective
+    from jrfit.leakage import leakage_kernel
+    from jrfit.priors import SpectralPriors
+
+    truth = JRParams(mu=350.0)  # a stable focus
+    spec = _synthetic(truth, seed=3)
+    freqs = np.asarray(spec.freqs)
+    kernel = leakage_kernel(spec, freqs)
+    psd_jr = linear_psd(kernel.fine_freqs, truth.replace(sigma=1.0))
+    y = spec.psd[0] / np.median(spec.psd[0])
+    pr = SpectralPriors()
+    for o in ([5.0, -2.0, 1.2, -6.0], [7.0, 0.5, 2.5, -3.0]):
+        o = np.array(o)
+        f, g = _observation_objective(o, psd_jr, kernel, y, 30.0, pr)
+        for k in range(4):
+            e = np.zeros(4)
+            e[k] = 1e-6
+            fd = (_observation_objective(o + e, psd_jr, kernel, y, 30.0, pr)[0]
+                  - _observation_objective(o - e, psd_jr, kernel, y, 30.0, pr)[0]) / 2e-6
+            assert g[k] == pytest.approx(fd, rel=1e-5, abs=1e-4)
+
+
+def test_routh_column6_matches_the_general_routh_array():
+    """The kernel's allocation-free degree-6 Routh column against the general recursion."""
+    from jrfit.spectrum import routh_column6, routh_hurwitz
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        c = np.concatenate([[1.0], rng.uniform(0.1, 10.0, 6) * 10.0 ** rng.integers(0, 6, 6)])
+        np.testing.assert_allclose(routh_column6(c), routh_hurwitz(tuple(c)), rtol=1e-9)
