@@ -59,7 +59,7 @@ def pack(names, fixed):
     return free_idx, base
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _eval(q, v):
     """Scalars the PSD depends on, with p and dp/dv, at complex parameters q and potential v.
 
@@ -78,7 +78,7 @@ def _eval(q, v):
     return c, sigma, A, a, b, p, slope
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _psd_and_jacobian(w, c, sigma, A, a, b, dc, dsigma, dA, da, db, psd, j_psd):
     """PSD (mV^2/Hz) and its Jacobian by the chain rule through D's coefficients.
 
@@ -101,7 +101,7 @@ def _psd_and_jacobian(w, c, sigma, A, a, b, dc, dsigma, dA, da, db, psd, j_psd):
             j_psd[k, m] = val * (dlog_num - 2.0 * (re * dre + w2 * im_w * dim_w) / den)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def linear_forward(theta, freqs, free_idx, base):
     """Values and Jacobians of the linearised model at ``theta`` (see module docs).
 

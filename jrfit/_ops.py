@@ -110,8 +110,12 @@ class JRLinearOp(Op):
         return Apply(self, [theta, freqs], outs)
 
     def perform(self, node, inputs, outputs):
-        theta, freqs = inputs
-        res = linear_forward(np.asarray(theta, float), np.asarray(freqs, float), self.free_idx, self.base)
+        theta, freqs = (np.asarray(x, float) for x in inputs)
+        try:
+            res = linear_forward(theta, freqs, self.free_idx, self.base)
+        except (ArithmeticError, ValueError):  # never raise inside a sampler: an unstable, NaN point
+            n, nf = theta.size, freqs.size
+            res = (np.full(nf, np.nan), np.nan, np.nan, 0.0, np.zeros((n, nf)), np.zeros(n), np.zeros(n))
         for i, x in enumerate(res):
             outputs[i][0] = np.asarray(x, float)
 
@@ -150,9 +154,11 @@ def _register_numba():
     """Let PyTensor's numba backend (nutpie) compile JRLinearOp through the kernel."""
     from pytensor.link.numba.dispatch.basic import numba_njit, register_funcify_default_op_cache_key
 
+    import sys
+
     from . import _linear_kernel, model, spectrum
 
-    version = _source_version(_linear_kernel, model, spectrum)
+    version = _source_version(_linear_kernel, model, spectrum, sys.modules[__name__])
 
     @register_funcify_default_op_cache_key(JRLinearOp)
     def _funcify_jr_linear(op, node=None, **kwargs):
@@ -160,7 +166,12 @@ def _register_numba():
 
         @numba_njit
         def jr_linear(theta, freqs):
-            psd, p, lj, st, j_psd, j_p, j_lj = linear_forward(theta, freqs, free_idx, base)
+            try:  # numba's complex division raises on an exact zero: never raise inside a sampler
+                psd, p, lj, st, j_psd, j_p, j_lj = linear_forward(theta, freqs, free_idx, base)
+            except Exception:
+                n, nf = theta.size, freqs.size
+                psd, p, lj, st = np.full(nf, np.nan), np.nan, np.nan, 0.0
+                j_psd, j_p, j_lj = np.zeros((n, nf)), np.zeros(n), np.zeros(n)
             return psd, np.asarray(p), np.asarray(lj), np.asarray(st), j_psd, j_p, j_lj
 
         return jr_linear, version
@@ -170,7 +181,7 @@ _register_numba()
 
 
 # ----------------------------------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def banded_apply(x, weights, start):
     """``y[k] = sum_w weights[k, w] x[start[k] + w]``: a banded matrix times a vector."""
     n, width = weights.shape
@@ -184,7 +195,7 @@ def banded_apply(x, weights, start):
     return y
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def banded_apply_t(g, weights, start, n_x):
     """The transpose of :func:`banded_apply` applied to ``g`` (length ``n_x``)."""
     n, width = weights.shape
@@ -313,7 +324,13 @@ class ERPOp(Op):
         return Apply(self, [theta], [pt.dvector(), pt.dmatrix()])
 
     def perform(self, node, inputs, outputs):
-        r, J = self.forward.response_and_jacobian(inputs[0])
+        from .errors import ModelError
+
+        try:
+            r, J = self.forward.response_and_jacobian(inputs[0])
+        except (ArithmeticError, ValueError, ModelError):  # never raise inside a sampler: NaN
+            r = np.full(self.forward.times.size, np.nan)
+            J = np.zeros((self.forward.times.size, len(self.names)))
         outputs[0][0] = r
         outputs[1][0] = J
 

@@ -131,7 +131,7 @@ def pulse(times, amplitude=None, onset=None, width=None, shape="jr"):
 
 # ----------------------------------------------------------------------------
 # the integrator with forward sensitivities
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _erp_kernel(n_out, n_sub, t0, dt, y_init, s_init, c, dc, mu, dmu, pulse_par, dpulse, shape, n_pow, out, dout):
     """RK4 of the column and its K tangents; writes v(t) - v_rest and its tangents.
 

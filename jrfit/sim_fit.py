@@ -110,7 +110,11 @@ class _SLOp:
                 return Apply(self, [theta], [pt.dscalar()])
 
             def perform(self, node, inputs, outputs):
-                outputs[0][0] = np.asarray(float(sl(inputs[0][None, :])[0]))
+                try:  # never raise inside a sampler: an undefined point has zero likelihood
+                    val = float(sl(inputs[0][None, :])[0])
+                except (ArithmeticError, ValueError):
+                    val = -np.inf
+                outputs[0][0] = np.asarray(val if not np.isnan(val) else -np.inf)
 
         return SLOp()
 
