@@ -19,6 +19,7 @@ import inspect
 import json
 import math
 import os
+import shutil
 import sys
 import warnings
 from pathlib import Path
@@ -676,18 +677,12 @@ def _parse_line(line):
 
 
 def _fit_outputs(out_dir, stem, overwrite):
-    from pathlib import Path
+    """The result set of a fit (report, companion fits, NetCDF last), not yet checked or locked."""
+    from ._outputs import OutputSet
 
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise JRFitError(f"--out {out_dir} is a file; give a folder.")
-    if not out_dir.parent.exists():
-        raise JRFitError(f"The parent of --out {out_dir} does not exist: create it first.")
-    nc, html = out_dir / f"{stem}_jrfit.nc", out_dir / f"{stem}_report.html"
-    for f in (nc, html, *_companion_paths(nc, html, "simulation")):
-        if f.exists() and not overwrite:
-            raise JRFitError(f"{f} exists; pass --overwrite to replace it.")
-    return out_dir, nc, html
+    nc, html = Path(out_dir) / f"{stem}_jrfit.nc", Path(out_dir) / f"{stem}_report.html"
+    c_nc, c_html = _companion_paths(nc, html, "simulation")
+    return OutputSet(out_dir, [html.name, c_html.name, c_nc.name, nc.name], overwrite=overwrite)
 
 
 def _sampler_config(default, args):
@@ -715,17 +710,23 @@ def _run_fit_psd(args):
     line = _parse_line(args.line_freq)
     config = _sampler_config(FitConfig(), args)
     priors, asked = _overrides(args)
-    out_dir, nc, html = _fit_outputs(args.out, Path(args.recording).stem, args.overwrite)
-    spectrum = prepare_spectrum(args.recording, picks=args.channels, regions=regions,
-                                fmin=args.fmin, fmax=args.fmax, method=args.method,
-                                reference=reference, line_freq=line)
-    # SMC chains are independent runs: two of them, in parallel where there are two cores
-    sim_config = SimulationConfig(draws=args.sim_draws, chains=2, cores=max(args.cores or 1, min(2, os.cpu_count() or 1)),
-                                  n_rep=args.sim_reps, seed=args.seed)
-    result = fit_psd(spectrum, likelihood=args.likelihood, priors=priors, config=config,
-                     sim_config=sim_config)
-    _record_overrides(result, asked)
-    return _write_fit(result, out_dir, nc, html, args.overwrite, "channels")
+    with _fit_outputs(args.out, Path(args.recording).stem, args.overwrite) as outputs:
+        logger.info(f"Loading {args.recording}")
+        spectrum = prepare_spectrum(args.recording, picks=args.channels, regions=regions,
+                                    fmin=args.fmin, fmax=args.fmax, method=args.method,
+                                    reference=reference, line_freq=line)
+        # SMC chains are independent runs: two of them, in parallel where there are two cores
+        sim_config = SimulationConfig(draws=args.sim_draws, chains=2,
+                                      cores=max(args.cores or 1, min(2, os.cpu_count() or 1)),
+                                      n_rep=args.sim_reps, seed=args.seed)
+        # finished channels are kept in a hidden folder beside the output: a rerun resumes from them
+        partial = outputs.folder / f".{Path(args.recording).stem}.partial"
+        result = fit_psd(spectrum, likelihood=args.likelihood, priors=priors, config=config,
+                         sim_config=sim_config, checkpoint=partial)
+        _record_overrides(result, asked)
+        rc = _write_fit(result, outputs, "channels")
+        shutil.rmtree(partial, ignore_errors=True)
+        return rc
 
 
 def _companion_paths(nc, html, name):
@@ -734,19 +735,21 @@ def _companion_paths(nc, html, name):
     return nc.with_name(f"{stem}_{name}_jrfit.nc"), html.with_name(f"{stem}_{name}_report.html")
 
 
-def _write_fit(result, out_dir, nc, html, overwrite, what):
-    """Save a fit result, its companions and their reports; warn on stdout where a check failed."""
+def _write_fit(result, outputs, what):
+    """Write a fit result, its companions and their reports as one set; warn on stdout where a check failed."""
     from .report import make_report
 
-    out_dir.mkdir(exist_ok=True)
-    result.save(nc, overwrite=overwrite)
-    make_report(result.idata, html, overwrite=overwrite)
-    sys.stdout.write(f"wrote {nc}\nwrote {html}\n")
+    nc = outputs.primary
+    html = nc.with_name(nc.name[: -len("_jrfit.nc")] + "_report.html")
+    writers = {nc: lambda tmp: result.idata.to_netcdf(str(tmp)),
+               html: lambda tmp: make_report(result.idata, tmp, overwrite=True)}
     for name, companion in result.companions.items():
         c_nc, c_html = _companion_paths(nc, html, name)
-        companion.save(c_nc, overwrite=overwrite)
-        make_report(companion.idata, c_html, overwrite=overwrite)
-        sys.stdout.write(f"wrote {c_nc}\nwrote {c_html}\n")
+        writers[c_nc] = lambda tmp, c=companion: c.idata.to_netcdf(str(tmp))
+        writers[c_html] = lambda tmp, c=companion: make_report(c.idata, tmp, overwrite=True)
+    logger.info(f"Writing the results into {outputs.folder}")
+    for path in outputs.commit(writers):
+        sys.stdout.write(f"wrote {path}\n")
     routes = json.loads(result.idata.attrs.get("routes", "{}"))
     untrusted = [c for c, r in routes.items() if r.get("trusted") == "none"]
     if untrusted:
@@ -811,14 +814,15 @@ def _run_fit_erp(args):
     config = _sampler_config(ERP_CONFIG, args)
     priors, asked = _overrides(args, base=make_erp_priors(args.pulse))
     stem = Path(args.recording).name.split(".")[0]
-    out_dir, nc, html = _fit_outputs(args.out, stem, args.overwrite)
-    evokeds = prepare_evoked(args.recording, list(args.event), tmin=args.tmin, tmax=args.tmax,
-                             picks=args.channels, regions=_parse_regions(args.region),
-                             reference=_parse_reference(args.reference), line_freq=_parse_line(args.line_freq),
-                             decim=args.decim)
-    result = fit_erp(evokeds, priors=priors, config=config)
-    _record_overrides(result, asked)
-    return _write_fit(result, out_dir, nc, html, args.overwrite, "fits")
+    with _fit_outputs(args.out, stem, args.overwrite) as outputs:
+        logger.info(f"Loading {args.recording}")
+        evokeds = prepare_evoked(args.recording, list(args.event), tmin=args.tmin, tmax=args.tmax,
+                                 picks=args.channels, regions=_parse_regions(args.region),
+                                 reference=_parse_reference(args.reference),
+                                 line_freq=_parse_line(args.line_freq), decim=args.decim)
+        result = fit_erp(evokeds, priors=priors, config=config)
+        _record_overrides(result, asked)
+        return _write_fit(result, outputs, "fits")
 
 
 def _build_report(subparsers, parent):
@@ -915,24 +919,31 @@ def main(argv=None):
     code : int
         Exit status: 0 on success, 2 for invalid options or inputs (argparse's
         errors and every :class:`jrfit.errors.JRFitError`), 1 if a file could
-        not be written, 130 if interrupted.
+        not be written, 130 if interrupted (SIGINT, Ctrl-C), 143 if
+        terminated (SIGTERM). An interrupted or terminated fit writes nothing.
     """
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version and usage errors
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    from ._outputs import Terminated, handle_signals
+
     old_level = set_log_level("info" if args.verbose else None)
     try:
-        return int(args.func(args) or 0)
+        with handle_signals():
+            return int(args.func(args) or 0)
     except JRFitError as exc:
         _error(exc)
         return 2
     except OSError as exc:
         _error(exc)
         return 1
+    except Terminated:
+        _error("terminated (SIGTERM): nothing was written")
+        return 143
     except KeyboardInterrupt:
-        _error("interrupted")
+        _error("interrupted: nothing was written")
         return 130
     finally:
         set_log_level(old_level)

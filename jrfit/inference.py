@@ -230,10 +230,19 @@ class _CompiledModel:
         from the seed nutpie derives for it; PyMC's sampler uses the compiled
         step from starts drawn with ``seed``.
         """
-        import pymc as pm
+        from ._outputs import check_interrupted
 
         if self.sampler_for(config) == "nutpie":
-            return self._sample_nutpie(point, config, seed, progress)
+            idata = self._sample_nutpie(point, config, seed, progress)
+        else:
+            idata = self._sample_pymc(point, config, seed, progress)
+        # both samplers catch Ctrl-C (and our SIGTERM) and return what they have: stop here
+        check_interrupted(idata.posterior.sizes["draw"], config.draws)
+        return idata
+
+    def _sample_pymc(self, point, config, seed, progress):
+        import pymc as pm
+
         starts = self.chain_starts(point, config.chains, np.random.default_rng(seed))
         with self.model, warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -319,6 +328,7 @@ class SpectralModel(_CompiledModel):
         self.priors = priors = priors or SpectralPriors()
         self.free = priors.free
         t0 = time.perf_counter()
+        logger.info("Compiling the spectral model (once per run)")
         op = JRLinearOp(self.free, priors.fixed.as_dict())
         with pm.Model() as model:
             # the model spectrum on a fine grid, mapped to the expected estimate at the
@@ -717,8 +727,112 @@ def _prior_samples(priors, rng, n=1000):
     return out
 
 
+def _fit_channel(model, kernel, y, n_eff, ch, ci, config, progress):
+    """Fit one channel's thinned spectrum ``y`` (data units): posterior, predictions and verdicts.
+
+    Returns
+    -------
+    bundle : dict
+        ``idata`` (the sampler's), ``arrays`` (posterior in data units with
+        the derived quantities), ``ppc``/``ppc_mean`` (predictive spectra),
+        ``diag``, ``adequacy``, ``stability``, ``regime``, ``branch``, ``time``.
+    """
+    priors = model.priors
+    t0 = time.perf_counter()
+    freqs = kernel.freqs
+    rng = np.random.default_rng([int(config.seed), ci])  # per channel: a resumed run draws the same
+    ref = float(np.median(y))
+    model.set_data(kernel, y / ref, n_eff)
+    start, lp = model.find_start(kernel, y / ref, n_eff, n_grid=config.n_grid)
+    branch = [float(x) for x in model.branch]
+    idata = model.sample(start, config, int(config.seed) + 1000 * ci, progress)
+    diag = diagnose(idata)
+    arrays = _posterior_arrays(idata, priors.free, ref)
+    (arrays["peak_freq"], arrays["damping"], arrays["loop_gain_exc"],
+     arrays["loop_gain_inh"]) = _derived(arrays, priors, float(freqs[0]), float(freqs[-1]))
+    # posterior predictive: model mean and Gamma-noised spectra, data units
+    n_c, n_d = arrays["v"].shape
+    sel = rng.choice(n_c * n_d, size=min(config.n_ppc, n_c * n_d), replace=False)
+    flat = {kk: vv.reshape(-1)[sel] for kk, vv in arrays.items()}
+    jr = priors.fixed.as_dict()
+    jr.update({n: flat[n][:, None] for n in priors.free})
+    mean = kernel.apply(predicted_psd(kernel.fine_freqs, flat["v"][:, None], jr, flat["scale"][:, None] * ref,
+                                      flat["bg"][:, None], flat["chi"][:, None], flat["floor"][:, None]))
+    adequacy = spectral_adequacy(y, mean, n_eff, freqs, rng=np.random.default_rng(config.seed + ci))
+    damp = arrays["damping"].ravel()
+    stability = dict(damping_median=float(np.median(damp)), damping_q05=float(np.quantile(damp, 0.05)),
+                     frac_near_boundary=float(np.mean(damp < 1.0)))
+    bundle = dict(idata=idata, arrays=arrays, ppc=rng.gamma(n_eff, mean / n_eff), ppc_mean=mean, diag=diag,
+                  adequacy=adequacy, stability=stability, regime=_regime_fractions(flat, priors), branch=branch,
+                  time=time.perf_counter() - t0)
+    return bundle
+
+
+def _log_channel(ch, bundle, progress):
+    diag, adequacy, arrays = bundle["diag"], bundle["adequacy"], bundle["arrays"]
+    status = ("ok" if diag["passed"] else "FAILED: " + "; ".join(diag["problems"])) + (
+        "; model fits the data" if adequacy["fits"] else "; MODEL MISFIT: " + "; ".join(adequacy["problems"]))
+    if progress:
+        logger.info(
+            f"  {ch}: peak {np.median(arrays['peak_freq']):.2f} Hz, damping "
+            f"{np.median(arrays['damping']):.2f} /s, R-hat {diag['r_hat']:.3f}, ESS {diag['ess_bulk']:.0f}, "
+            f"{diag['divergences']} divergences [{bundle['time']:.1f} s] {status}"
+        )
+    if not diag["passed"]:
+        logger.warning(f"Channel {ch}: the fit did not pass its diagnostics ({'; '.join(diag['problems'])}).")
+    if not adequacy["fits"]:
+        logger.warning(f"Channel {ch}: the model does not fit the data ({'; '.join(adequacy['problems'])}).")
+
+
+def _checkpoint_key(y, n_eff, kernel, priors, config, ci):
+    """Hash of everything a channel's fit depends on: a checkpoint is reused only for the same fit."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for arr in (y, kernel.freqs, kernel.fine_freqs, kernel.matrix):
+        h.update(np.ascontiguousarray(arr, float).tobytes())
+    h.update(json.dumps([n_eff, kernel.description, priors.to_dict(), config.__dict__, ci, __version__],
+                        sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
+def _checkpoint_file(folder, ch):
+    import hashlib
+    from pathlib import Path
+
+    return Path(folder) / f"channel-{hashlib.sha1(ch.encode()).hexdigest()[:12]}.pkl"
+
+
+def _save_checkpoint(folder, ch, key, bundle):
+    """Write one finished channel (atomically) so that an interrupted run can resume after it."""
+    import pickle
+    from pathlib import Path
+
+    from ._io import atomic_path
+
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    with atomic_path(_checkpoint_file(folder, ch)) as tmp:
+        with open(tmp, "wb") as f:
+            pickle.dump(dict(key=key, channel=ch, bundle=bundle), f, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _load_checkpoint(folder, ch, key):
+    """The finished fit of ``ch`` saved under ``key``, or None."""
+    import pickle
+
+    fname = _checkpoint_file(folder, ch)
+    if not fname.exists():
+        return None
+    try:
+        with open(fname, "rb") as f:
+            saved = pickle.load(f)
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError):
+        return None
+    return saved["bundle"] if saved.get("key") == key and saved.get("channel") == ch else None
+
+
 @verbose
-def fit_spectrum(spectrum, *, priors=None, config=None, model=None, progress=True, verbose=None):
+def fit_spectrum(spectrum, *, priors=None, config=None, model=None, progress=True, checkpoint=None, verbose=None):
     """Fit the linearised JR spectrum to every channel of an observed spectrum.
 
     Parameters
@@ -733,6 +847,12 @@ def fit_spectrum(spectrum, *, priors=None, config=None, model=None, progress=Tru
         A compiled model to reuse (its priors are used); built if None.
     progress : bool
         Log one line per channel (and PyMC's progress bar when verbose).
+    checkpoint : path-like | None
+        Folder where each finished channel is saved as it completes; a
+        channel already saved there for the same data, priors, settings and
+        jrfit version is loaded instead of refitted, so an interrupted run
+        resumes (the command line uses a hidden folder beside its output and
+        removes it once the result set is written).
     verbose : bool | str | None
         Log level for this call (True or 'info' shows progress).
 
@@ -757,62 +877,32 @@ def fit_spectrum(spectrum, *, priors=None, config=None, model=None, progress=Tru
     freqs = np.asarray(spectrum.freqs, float)[::k]
     kernel = leakage_kernel(spectrum, freqs) if config.debias else LeakageKernel.identity(freqs, "none (debias=False)")
     n_eff_all = np.broadcast_to(np.asarray(spectrum.n_eff, float), (len(spectrum.ch_names),))
-    rng = np.random.default_rng(config.seed)
     logger.info(
         f"Fitting {len(spectrum.ch_names)} channel(s), {freqs[0]:.2f}-{freqs[-1]:.2f} Hz, "
         f"{freqs.size} bins (every {k}. bin: bins closer than the window bandwidth are correlated); "
         f"leakage: {kernel.description}"
     )
-    per_channel, diags, regimes, stability, ppc, ppc_mean, timings = [], {}, {}, {}, [], [], {}
-    adequacy = {}
-    branches = {}
+    bundles = {}
     for ci, ch in enumerate(spectrum.ch_names):
-        t0 = time.perf_counter()
         y = np.asarray(spectrum.psd[ci], float)[::k]
         if not np.all(np.isfinite(y)) or np.any(y <= 0):
             raise FitError(f"Channel {ch!r} has non-finite or non-positive power in the band: check the recording.")
-        ref = float(np.median(y))
-        n_eff = float(n_eff_all[ci])
-        model.set_data(kernel, y / ref, n_eff)
-        start, lp = model.find_start(kernel, y / ref, n_eff, n_grid=config.n_grid)
-        branches[ch] = [float(x) for x in model.branch]
-        idata = model.sample(start, config, int(config.seed) + 1000 * ci, progress)
-        diag = diagnose(idata)
-        arrays = _posterior_arrays(idata, priors.free, ref)
-        (arrays["peak_freq"], arrays["damping"], arrays["loop_gain_exc"],
-         arrays["loop_gain_inh"]) = _derived(arrays, priors, float(freqs[0]), float(freqs[-1]))
-        # posterior predictive: model mean and Gamma-noised spectra, data units
-        n_c, n_d = arrays["v"].shape
-        sel = rng.choice(n_c * n_d, size=min(config.n_ppc, n_c * n_d), replace=False)
-        flat = {kk: vv.reshape(-1)[sel] for kk, vv in arrays.items()}
-        jr = priors.fixed.as_dict()
-        jr.update({n: flat[n][:, None] for n in priors.free})
-        mean = kernel.apply(predicted_psd(kernel.fine_freqs, flat["v"][:, None], jr, flat["scale"][:, None] * ref,
-                                          flat["bg"][:, None], flat["chi"][:, None], flat["floor"][:, None]))
-        ppc_mean.append(mean)
-        ppc.append(rng.gamma(n_eff, mean / n_eff))
-        adequacy[ch] = spectral_adequacy(y, mean, n_eff, freqs, rng=np.random.default_rng(config.seed + ci))
-        damp = arrays["damping"].ravel()
-        stability[ch] = dict(
-            damping_median=float(np.median(damp)), damping_q05=float(np.quantile(damp, 0.05)),
-            frac_near_boundary=float(np.mean(damp < 1.0)),
-        )
-        regimes[ch] = _regime_fractions(flat, priors)
-        diags[ch] = diag
-        per_channel.append((idata, arrays))
-        timings[ch] = time.perf_counter() - t0
-        status = ("ok" if diag["passed"] else "FAILED: " + "; ".join(diag["problems"])) + (
-            "; model fits the data" if adequacy[ch]["fits"] else "; MODEL MISFIT: " + "; ".join(adequacy[ch]["problems"]))
-        if progress:
-            logger.info(
-                f"  {ch}: peak {np.median(arrays['peak_freq']):.2f} Hz, damping "
-                f"{np.median(damp):.2f} /s, R-hat {diag['r_hat']:.3f}, ESS {diag['ess_bulk']:.0f}, "
-                f"{diag['divergences']} divergences [{timings[ch]:.1f} s] {status}"
-            )
-        if not diag["passed"]:
-            logger.warning(f"Channel {ch}: the fit did not pass its diagnostics ({'; '.join(diag['problems'])}).")
-        if not adequacy[ch]["fits"]:
-            logger.warning(f"Channel {ch}: the model does not fit the data ({'; '.join(adequacy[ch]['problems'])}).")
+        key = _checkpoint_key(y, float(n_eff_all[ci]), kernel, priors, config, ci) if checkpoint else None
+        bundle = _load_checkpoint(checkpoint, ch, key) if checkpoint else None
+        if bundle is None:
+            bundle = _fit_channel(model, kernel, y, float(n_eff_all[ci]), ch, ci, config, progress)
+            if checkpoint:
+                _save_checkpoint(checkpoint, ch, key, bundle)
+            _log_channel(ch, bundle, progress)
+        elif progress:
+            logger.info(f"  {ch}: resumed from the finished fit in {checkpoint}")
+        bundles[ch] = bundle
+    per_channel = [(b["idata"], b["arrays"]) for b in bundles.values()]
+    ppc, ppc_mean = [b["ppc"] for b in bundles.values()], [b["ppc_mean"] for b in bundles.values()]
+    diags, adequacy, stability, regimes, branches, timings = (
+        {ch: b[name] for ch, b in bundles.items()}
+        for name in ("diag", "adequacy", "stability", "regime", "branch", "time"))
+    rng = np.random.default_rng([int(config.seed), 1 << 20])  # the prior draws
     # ---- assemble one InferenceData over channels
     chans = list(spectrum.ch_names)
     names = list(priors.free) + ["v", "p", "scale", "bg", "chi", "floor", "peak_freq", "damping", "loop_gain_exc",

@@ -172,7 +172,7 @@ def _data_units(idata, ch, psd_jr, freqs):
 
 @verbose
 def fit_psd(spectrum, *, likelihood="auto", priors=None, config=None, sim_config=None, model=None,
-            progress=True, verbose=None):
+            progress=True, checkpoint=None, verbose=None):
     """Fit a spectrum by the linear route, the simulation route, or the one that holds.
 
     Parameters
@@ -193,6 +193,9 @@ def fit_psd(spectrum, *, likelihood="auto", priors=None, config=None, sim_config
         A compiled linear model to reuse.
     progress : bool
         Log progress.
+    checkpoint : path-like | None
+        Folder for the linear route's finished channels, from which an
+        interrupted run resumes (:func:`jrfit.inference.fit_spectrum`).
     verbose : bool | str | None
         Log level.
 
@@ -212,7 +215,7 @@ def fit_psd(spectrum, *, likelihood="auto", priors=None, config=None, sim_config
         _set_routes(res, {c: _route("simulation", "requested (--likelihood simulation)", "simulation")
                           for c in spectrum.ch_names}, "simulation")
         return res
-    lin = fit_spectrum(spectrum, priors=priors, config=config, model=model, progress=progress)
+    lin = fit_spectrum(spectrum, priors=priors, config=config, model=model, progress=progress, checkpoint=checkpoint)
     if likelihood == "linear":
         _set_routes(lin, {c: _route("linear", "requested (--likelihood linear)", "linear") for c in spectrum.ch_names},
                     "linear")

@@ -1,0 +1,196 @@
+"""Faults and interruptions of `jrfit fit-psd`, run as a user runs it (a subprocess).
+
+SIGTERM, SIGINT and SIGKILL are delivered at the stage markers the command
+logs (loading, compiling, sampling, writing); each run must leave either the
+complete result set or none of it, and a rerun must complete. Two runs into
+one folder: one result and one refusal before the second fits anything.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from jrfit.example import make_example_recording
+
+ARGS = ["--channels", "O2", "--draws", "60", "--tune", "60", "--chains", "2", "--cores", "2",
+        "--likelihood", "linear", "--seed", "3"]
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory):
+    return make_example_recording(tmp_path_factory.mktemp("rec") / "example_raw.fif")
+
+
+def _launch(recording, out, *extra):
+    env = dict(os.environ, MPLBACKEND="Agg", PYTHONUNBUFFERED="1")
+    cmd = [sys.executable, "-m", "jrfit", "fit-psd", str(recording), "--out", str(out), *ARGS, *extra]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def _wait_for(proc, marker, timeout=300):
+    """Read stderr until a line contains ``marker``; the lines read."""
+    lines, t0 = [], time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        lines.append(line)
+        if marker in line:
+            return lines
+    proc.kill()
+    raise AssertionError(f"no {marker!r} in the output: {''.join(lines)}")
+
+
+def _results(out):
+    """The result files in ``out`` (visible ones, lock and temporaries excluded)."""
+    return sorted(p.name for p in out.glob("*") if not p.name.startswith("."))
+
+
+def _finish(proc, timeout=300):
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out, err
+
+
+COMPLETE = ["example_raw_jrfit.nc", "example_raw_report.html"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig, marker, code", [
+    (signal.SIGTERM, "Loading", 143),
+    (signal.SIGINT, "Compiling the spectral model", 130),
+    (signal.SIGTERM, "Fitting 1 channel", 143),
+    (signal.SIGINT, "Fitting 1 channel", 130),
+])
+def test_signal_at_a_stage_leaves_nothing_and_says_so(recording, tmp_path, sig, marker, code):
+    proc = _launch(recording, tmp_path)
+    _wait_for(proc, marker)
+    if "Fitting" in marker:
+        time.sleep(2.0)  # well into the initialisation or sampling
+    proc.send_signal(sig)
+    rc, _, err = _finish(proc)
+    assert rc == code, err
+    assert "Traceback" not in err, err
+    assert "nothing was written" in err
+    assert _results(tmp_path) == []
+    assert not list(tmp_path.glob(".*")), list(tmp_path.glob(".*"))  # no lock, no temporary left
+
+
+@pytest.mark.slow
+def test_kill_while_writing_then_rerun_completes(recording, tmp_path):
+    proc = _launch(recording, tmp_path)
+    _wait_for(proc, "Writing the results")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    left = _results(tmp_path)
+    assert "example_raw_jrfit.nc" not in left or left == COMPLETE, left  # the set is all or nothing
+    # the rerun takes over the dead run's lock and replaces what it left
+    rc, out, err = _finish(_launch(recording, tmp_path, *(["--overwrite"] if left == COMPLETE else [])))
+    assert rc == 0, err
+    assert _results(tmp_path) == COMPLETE
+    assert not list(tmp_path.glob(".*"))
+
+
+@pytest.mark.slow
+def test_two_runs_into_one_folder(recording, tmp_path):
+    first = _launch(recording, tmp_path)
+    _wait_for(first, "Loading")
+    t0 = time.monotonic()
+    rc2, _, err2 = _finish(_launch(recording, tmp_path))
+    refused_after = time.monotonic() - t0
+    rc1, _, err1 = _finish(first)
+    assert rc1 == 0, err1
+    assert rc2 == 2 and "Another jrfit run" in err2 and str(tmp_path) in err2, err2
+    assert "Compiling" not in err2 and "Fitting" not in err2  # refused before any work
+    print(f"second run refused after {refused_after:.1f} s")
+    assert _results(tmp_path) == COMPLETE
+
+
+def test_unwritable_folder_is_refused_before_any_work(recording, tmp_path, monkeypatch, capsys):
+    """The folder's writability is checked before loading (a permission error names the folder)."""
+    import jrfit._outputs
+    import jrfit.data
+    from jrfit.cli import main
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    def must_not_load(*args, **kwargs):
+        raise AssertionError("loaded the recording before checking the output folder")
+
+    monkeypatch.setattr(jrfit._outputs.tempfile, "mkstemp", denied)
+    monkeypatch.setattr(jrfit.data, "prepare_spectrum", must_not_load)
+    rc = main(["fit-psd", str(recording), "--out", str(tmp_path), "--quiet", *ARGS])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert f"Cannot write into the output folder {tmp_path}" in err and "--out" in err
+    assert _results(tmp_path) == []
+
+
+def test_a_live_lock_is_refused_and_a_stale_one_taken_over(tmp_path):
+    from jrfit._outputs import OutputSet
+    from jrfit.errors import JRFitError
+
+    with OutputSet(tmp_path, ["r.html", "r.nc"]) as held:
+        with pytest.raises(JRFitError, match="Another jrfit run"):
+            OutputSet(tmp_path, ["r.html", "r.nc"]).check().acquire()
+        lock = held._lock
+        assert lock.exists()
+    assert not lock.exists()
+    # a lock left by a process that no longer exists
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    lock.write_text(f"{dead.pid} {__import__('socket').gethostname()}\n")
+    (tmp_path / ".r.nc.abc.tmp.nc").write_text("half")  # its temporary
+    with OutputSet(tmp_path, ["r.html", "r.nc"]) as outputs:
+        written = outputs.commit({tmp_path / "r.nc": lambda t: t.write_text("x"),
+                                  tmp_path / "r.html": lambda t: t.write_text("y")})
+    assert [p.name for p in written] == ["r.html", "r.nc"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html", "r.nc"]
+
+
+def test_a_failing_writer_leaves_no_file(tmp_path):
+    from jrfit._outputs import OutputSet
+
+    def broken(tmp):
+        tmp.write_text("partial")
+        raise OSError("disk full")
+
+    with OutputSet(tmp_path, ["r.html", "r.nc"]) as outputs:
+        with pytest.raises(OSError, match="disk full"):
+            outputs.commit({tmp_path / "r.html": lambda t: t.write_text("y"), tmp_path / "r.nc": broken})
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_terminated_run_resumes_from_its_finished_channels(recording, tmp_path):
+    """SIGTERM after the first of two channels: the rerun reuses that channel's fit, draw for draw."""
+    import arviz as az
+
+    both = [a for a in ARGS if a not in ("--channels", "O2")]
+    assert len(both) == len(ARGS) - 2
+    env = dict(os.environ, MPLBACKEND="Agg", PYTHONUNBUFFERED="1")
+    cmd = [sys.executable, "-m", "jrfit", "fit-psd", str(recording), "--out", str(tmp_path), *both]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    _wait_for(proc, "  O1: peak")
+    proc.send_signal(signal.SIGTERM)
+    rc, _, err = _finish(proc)
+    assert rc == 143, err
+    assert _results(tmp_path) == []
+    assert list(tmp_path.glob(".example_raw.partial/*.pkl"))  # O1 kept
+    rerun = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "O1: resumed" in rerun.stderr and "O2: resumed" not in rerun.stderr
+    assert _results(tmp_path) == COMPLETE
+    assert not list(tmp_path.glob(".*"))  # the partial folder is gone once the set is written
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    cmd_fresh = cmd[:cmd.index("--out") + 1] + [str(fresh)] + cmd[cmd.index("--out") + 2:]
+    assert subprocess.run(cmd_fresh, capture_output=True, text=True, env=env, timeout=600).returncode == 0
+    resumed = az.from_netcdf(tmp_path / COMPLETE[0]).posterior
+    uninterrupted = az.from_netcdf(fresh / COMPLETE[0]).posterior
+    for name in ("a", "b", "damping"):
+        assert (resumed[name].values == uninterrupted[name].values).all(), name
