@@ -20,7 +20,8 @@ from ._io import atomic_path
 from ._logging import logger, verbose
 from .params import JRParams
 
-__all__ = ["EXAMPLE_TRUTH", "ERP_TRUTH", "example_path", "make_example_recording", "make_erp_epochs", "run_demo"]
+__all__ = ["EXAMPLE_TRUTH", "ERP_TRUTH", "example_path", "example_truth", "make_example_recording", "make_erp_epochs",
+           "run_demo"]
 
 EXAMPLE_TRUTH = {
     "O1": dict(mu=500.0),
@@ -126,11 +127,36 @@ def run_demo(out_dir="reports", *, config=None, verbose=None):
     # average reference of two channels would make them mirror images)
     spectrum = prepare_spectrum(path, fmin=2.0, fmax=40.0, reference=None)
     result = fit_spectrum(spectrum, config=config)
+    result.idata.attrs["truth"] = json.dumps({ch: example_truth(ch) for ch in spectrum.ch_names})
     nc = result.save(out_dir / "jr_example_fit.nc", overwrite=True)
     report = make_report(result.idata, out_dir / "jr_example_report.html", overwrite=True,
                          title="jrfit demo: simulated example recording")
     logger.info(f"Wrote {nc} and {report}")
     return result, report
+
+
+def example_truth(ch, fmin=2.0, fmax=40.0):
+    """What a fit of channel ``ch`` of the example should find: the true constants and derived quantities.
+
+    Returns
+    -------
+    truth : dict
+        a, b, B (/s, /s, mV), p (/s), and at the stable fixed point the
+        damping (/s), the peak frequency in ``fmin``-``fmax`` (Hz) and the two
+        loop gains.
+    """
+    from .model import eigenvalues
+    from .spectrum import linear_psd, loop_gains, stable_v
+
+    params = JRParams(sigma=_SIGMA, **EXAMPLE_TRUTH[ch])
+    v = float(stable_v(params))
+    batch = JRParams(**{k: np.array([x]) for k, x in params.as_dict().items()})
+    damping = float(-eigenvalues(np.array([v]), batch)[0, 0].real)
+    f = np.linspace(fmin, fmax, 7601)
+    g_exc, g_inh = loop_gains(v, params)
+    return dict(a=params.a, b=params.b, B=params.B, p=params.mu, damping=damping,
+                peak_freq=float(f[np.argmax(linear_psd(f, params, v=v))]),
+                loop_gain_exc=float(g_exc), loop_gain_inh=float(g_inh))
 
 
 # ----------------------------------------------------------------------------

@@ -382,9 +382,31 @@ def _add_summary(rep, idata, channels, attrs, diag, source):
         "least reliable.</p>"
     )
     body = (head + _table(["", ""], [(k, v) for k, v in meta]) + _identified_html(idata, channels, attrs)
+            + _truth_html(idata, channels, attrs)
             + _route_html(attrs) + "<h5>Convergence</h5>"
             + banners + "<h5>Model adequacy</h5>" + fit_banners + "<h5>Channels</h5>" + overview + guide)
     rep.add_html(body, title="Summary", section="Summary", tags=("summary",))
+
+
+def _truth_html(idata, channels, attrs):
+    """Known truth against the posterior, for simulated recordings that carry it (``attrs['truth']``)."""
+    truth = _json_attr(attrs, "truth", {})
+    if not isinstance(truth, dict) or not truth:
+        return ""
+    rows = []
+    for ch in channels:
+        for name, value in (truth.get(ch) or {}).items():
+            x = _draws(idata, name, ch)
+            if x is None:
+                continue
+            lo, hi = np.quantile(x, [0.05, 0.95])
+            inside = bool(lo <= value <= hi)
+            rows.append([_esc(ch), _esc(f"{name} ({_unit(name)})" if _unit(name) not in ("", "1") else name),
+                         _esc(_fmt(value, 4)), _esc(_interval(x, 4)), _bad("yes" if inside else "no", not inside)])
+    if not rows:
+        return ""
+    return ("<h5>Known truth (simulated recording) against the posterior</h5>"
+            + _table(["channel", "quantity", "truth", "posterior median [90 %]", "truth inside"], rows, raw=True))
 
 
 def _identified_html(idata, channels, attrs):

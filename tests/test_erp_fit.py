@@ -81,7 +81,8 @@ def test_recovery_on_simulated_epochs(erp_model, sim_evoked, tmp_path):
     from jrfit.erp_fit import fit_erp
     from jrfit.report import make_report
 
-    res = fit_erp(sim_evoked, model=erp_model, config=dataclasses.replace(ERP_CONFIG, cores=2))
+    # two chains (R-hat needs two; four double the time of this check)
+    res = fit_erp(sim_evoked, model=erp_model, config=dataclasses.replace(ERP_CONFIG, chains=2, cores=2))
     post = res.idata.posterior
     for name in ("B", "a", "b", "latency", "onset", "width", "gain"):
         x = post[name].values.ravel()

@@ -375,3 +375,18 @@ def test_bifurcation_is_cached(idata, monkeypatch):
     fig = viz.plot_posterior_bifurcation(idata, "Oz", b1)
     assert len(fig.axes) == 2
     plt.close(fig)
+
+
+def test_known_truth_is_shown_against_the_posterior():
+    """A simulated recording's truth (attrs['truth']): a table with the truth inside or outside the 90 % interval."""
+    idata = _synthetic_idata()
+    peak = idata.posterior["peak_freq"].sel(channel="Oz").values
+    lo, hi = np.quantile(peak, [0.05, 0.95])
+    idata.attrs["truth"] = json.dumps({"Oz": {"peak_freq": float(np.median(peak)), "damping": 1e3}})
+    html = report._truth_html(idata, CHANNELS, idata.attrs)
+    assert "Known truth" in html
+    rows = re.findall(r"<tr>(.*?)</tr>", html, flags=re.S)[1:]
+    assert len(rows) == 2  # only Oz has a truth
+    assert "peak_freq" in rows[0] and ">yes<" in rows[0]
+    assert "damping" in rows[1] and "no" in rows[1] and ">yes<" not in rows[1]
+    assert report._truth_html(_synthetic_idata(), CHANNELS, {}) == ""

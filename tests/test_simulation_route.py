@@ -122,8 +122,10 @@ def test_limit_cycle_recovery_and_linear_route_flagged(lc_spectrum, tmp_path):
 
     html = make_report(res.idata, tmp_path / "sim.html", cycles=False).read_text()
     assert "simulation (synthetic likelihood, SMC)" in html and "no fixed point assumed" in html
-    # the linear route on the same data is flagged, not reported as good
-    lin = fit_spectrum(lc_spectrum, config=FitConfig(cores=2), progress=False)
+    # the linear route on the same data is flagged, not reported as good (short chains: on a limit
+    # cycle the linear posterior presses against the stability boundary and NUTS trajectories run to
+    # the maximum tree depth; the check needs the posterior's location, not a converged fit)
+    lin = fit_spectrum(lc_spectrum, config=FitConfig(draws=200, tune=200, cores=2), progress=False)
     check = check_linear(lin, lc_spectrum)["JR000"]
     print("linear route check:", {k: v for k, v in check.items() if not k.startswith(("psd", "freqs"))})
     assert not check["valid"] and check["reasons"]
@@ -141,7 +143,7 @@ def test_routes_agree_at_a_stable_point():
     lin = fit_psd(spec, likelihood="auto", config=FitConfig(cores=2), progress=False)
     assert lin.idata.attrs["route"] == "linear", lin.idata.attrs["route_reason"]
     assert "psd_simulated" in lin.idata.posterior_predictive
-    sim = fit_psd(spec, likelihood="simulation", sim_config=SimulationConfig(draws=250, chains=2, cores=2),
+    sim = fit_psd(spec, likelihood="simulation", sim_config=SimulationConfig(draws=150, chains=2, cores=2),
                   progress=False)
     for name in ("a", "b"):  # the rate constants: what a spectrum identifies (MODEL_NOTES section 6)
         x, y = lin.idata.posterior[name].values.ravel(), sim.idata.posterior[name].values.ravel()
