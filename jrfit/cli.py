@@ -563,7 +563,7 @@ def _build_fit_psd(subparsers, parent):
         ),
         epilog="Example: jrfit fit-psd rest.edf --channels O1 O2 --fmin 2 --fmax 40 --out results/",
     )
-    p.add_argument("recording", help="path of the recording")
+    p.add_argument("recording", nargs="?", default=None, help="path of the recording")
     g = p.add_argument_group("data")
     g.add_argument("--channels", nargs="+", metavar="NAME", default=None,
                    help="channels to fit (default: every good EEG channel)")
@@ -649,10 +649,30 @@ def _parse_regions(items):
     regions = {}
     for item in items:
         name, sep, chans = item.partition("=")
-        if not sep or not chans:
-            raise JRFitError(f"--region expects NAME=CH1,CH2,..., got {item!r}.")
-        regions[name] = [c.strip() for c in chans.split(",") if c.strip()]
+        members = [c.strip() for c in chans.split(",") if c.strip()]
+        if not sep or not members or not name.strip():
+            raise JRFitError(f"--region expects NAME=CH1,CH2,... with a non-empty name and channels, got {item!r}.")
+        if name.strip() in regions:
+            raise JRFitError(f"--region {name.strip()!r} is given twice: give each region once.")
+        regions[name.strip()] = members
     return regions
+
+
+def _check_channels(args):
+    """``--channels``: no name twice; a recording given after the names is taken as the recording."""
+    if args.recording is None:
+        if args.channels and Path(args.channels[-1]).exists():
+            args.recording = args.channels.pop()  # `--channels O1 O2 rec.edf`
+            logger.info(f"Took {args.recording} (after --channels) as the recording")
+        else:
+            raise JRFitError("No recording given: put its path first (jrfit fit-psd REC --channels O1 O2) or end "
+                             "the channel list with '--' before it.")
+    if args.channels is not None:
+        if not args.channels:
+            raise JRFitError("--channels needs at least one channel name, or leave it out for every EEG channel.")
+        twice = sorted({c for c in args.channels if args.channels.count(c) > 1})
+        if twice:
+            raise JRFitError(f"--channels lists {', '.join(twice)} more than once: give each channel once.")
 
 
 def _add_reference(g):
@@ -673,7 +693,17 @@ def _parse_reference(reference):
 
 
 def _parse_line(line):
-    return None if str(line).lower() == "none" else (line if line == "auto" else float(line))
+    """``--line-freq``: 'auto', 'none' or a frequency in Hz."""
+    text = str(line).strip().lower()
+    if text in ("none", "auto"):
+        return None if text == "none" else "auto"
+    try:
+        value = float(text)
+    except ValueError:
+        raise JRFitError(f"--line-freq expects 'auto', 'none' or a frequency in Hz (50, 60), got {line!r}.") from None
+    if not (math.isfinite(value) and value > 0):
+        raise JRFitError(f"--line-freq must be a positive frequency in Hz, got {line!r}.")
+    return value
 
 
 def _fit_outputs(out_dir, stem, overwrite):
@@ -705,6 +735,7 @@ def _run_fit_psd(args):
 
     if not args.quiet:
         set_log_level("info")
+    _check_channels(args)
     regions = _parse_regions(args.region)
     reference = _parse_reference(args.reference)
     line = _parse_line(args.line_freq)
@@ -780,7 +811,7 @@ def _build_fit_erp(subparsers, parent):
                 "  jrfit fit-erp sample_audvis-ave.fif --event 'Left visual' --event 'Right visual' "
                 "--channels 'EEG 056'"),
     )
-    p.add_argument("recording", help="path of the recording, epochs or evoked file")
+    p.add_argument("recording", nargs="?", default=None, help="path of the recording, epochs or evoked file")
     g = p.add_argument_group("data")
     g.add_argument("--event", action="append", required=True, metavar="NAME",
                    help="condition: annotation/event name (raw, epochs) or comment (evoked); repeat "
@@ -811,6 +842,7 @@ def _run_fit_erp(args):
 
     if not args.quiet:
         set_log_level("info")
+    _check_channels(args)
     config = _sampler_config(ERP_CONFIG, args)
     priors, asked = _overrides(args, base=make_erp_priors(args.pulse))
     stem = Path(args.recording).name.split(".")[0]

@@ -596,7 +596,9 @@ def diagnose(idata):
     )
     problems = []
     T = THRESHOLDS
-    if not d["r_hat"] <= T["r_hat"]:
+    if idata.posterior.sizes.get("chain", 1) < 2:
+        problems.append("R-hat needs at least two chains (--chains 2 or more): convergence not checked")
+    elif not d["r_hat"] <= T["r_hat"]:
         problems.append(f"R-hat {d['r_hat']:.3f} > {T['r_hat']}")
     if not d["ess_bulk"] >= T["ess_bulk"]:
         problems.append(f"bulk ESS {d['ess_bulk']:.0f} < {T['ess_bulk']:.0f}")

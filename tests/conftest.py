@@ -1,4 +1,4 @@
-"""Shared fixtures: real recordings from ../shared/data, read once per session.
+"""Shared fixtures: real recordings from ../shared/data (or $JRFIT_TEST_DATA), read once per session.
 
 The folder is optional on a user's machine (tests that need it are skipped)
 but required in CI: with ``CI=true`` a missing file fails the test instead.
@@ -14,13 +14,19 @@ from pathlib import Path
 import mne
 import pytest
 
-SHARED_DATA = Path(__file__).parents[2] / "shared" / "data"
+# JRFIT_TEST_DATA points the tests at the recordings elsewhere (default ../shared/data)
+SHARED_DATA = Path(os.environ.get("JRFIT_TEST_DATA") or Path(__file__).parents[2] / "shared" / "data")
+
+
+def pytest_report_header(config):
+    found = "found" if SHARED_DATA.exists() else "NOT FOUND: the real-data tests will be skipped (set JRFIT_TEST_DATA)"
+    return f"jrfit real recordings: {SHARED_DATA} ({found})"
 
 
 def _require(path):
     """Return ``path``; skip if it is missing, or fail if CI=true."""
     if not path.exists():
-        msg = f"shared test data not found: {path}"
+        msg = f"shared test data not found: {path} (set JRFIT_TEST_DATA to the folder of the real recordings)"
         if os.environ.get("CI", "").strip().lower() == "true":
             pytest.fail(f"{msg} (CI=true requires it)")
         pytest.skip(msg)

@@ -342,3 +342,36 @@ def test_fit_psd_bad_input_leaves_nothing(tmp_path, capsys):
     assert not out.exists()
     assert main(["report", str(tmp_path / "missing.nc")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("extra, match", [
+    (["--line-freq", "fifty"], "--line-freq expects 'auto', 'none' or a frequency"),
+    (["--line-freq", "-50"], "--line-freq must be a positive frequency"),
+    (["--channels", "O1", "O1"], "--channels lists O1 more than once"),
+    (["--region", "=O1,O2"], "--region expects NAME=CH1,CH2"),
+    (["--region", "occ=O1,O2", "--region", "occ=O2"], "--region 'occ' is given twice"),
+])
+def test_fit_psd_option_mistakes_are_one_clear_error(tmp_path, capsys, extra, match):
+    from jrfit.example import make_example_recording
+
+    rec = make_example_recording(tmp_path / "ex_raw.fif")
+    out = tmp_path / "res"
+    assert main(["fit-psd", str(rec), "--out", str(out), *extra]) == 2
+    err = capsys.readouterr().err
+    assert match in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_fit_psd_recording_after_the_channel_list(tmp_path, capsys):
+    """`--channels O1 O2 rec.fif`: the recording is not swallowed into the channel names."""
+    from jrfit.example import make_example_recording
+
+    rec = make_example_recording(tmp_path / "ex_raw.fif")
+    out = tmp_path / "res"
+    # stops at the first check that needs the parsed recording: an output that exists already
+    out.mkdir()
+    (out / "ex_raw_jrfit.nc").write_text("")
+    assert main(["fit-psd", "--out", str(out), "--channels", "O1", "O2", str(rec)]) == 2
+    assert "ex_raw_jrfit.nc exists" in capsys.readouterr().err  # the stem came from the recording
+    assert main(["fit-psd", "--out", str(out), "--channels", "O1", "O2"]) == 2
+    assert "No recording given" in capsys.readouterr().err

@@ -193,6 +193,10 @@ def test_failed_diagnostics_are_reported(model):
     diag = res.diagnostics["X"]
     assert diag["passed"] is False and diag["problems"]
     assert res.passed is False
+    # one chain: R-hat cannot be computed, and the verdict says why instead of "R-hat nan"
+    one = fit_spectrum(spec, config=FitConfig(draws=5, tune=5, chains=1, seed=0, n_ppc=5), model=model)
+    problems = one.diagnostics["X"]["problems"]
+    assert any("R-hat needs at least two chains" in p for p in problems) and not any("nan" in p for p in problems)
 
 
 @pytest.mark.slow
