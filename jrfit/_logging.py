@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import logging
@@ -75,3 +76,19 @@ def verbose(func):
             logger.setLevel(old)
 
     return wrapper
+
+
+@contextlib.contextmanager
+def quiet_compile():
+    """Context for compiling a PyMC model's log density: PyTensor's 'could not link to a BLAS' warning off.
+
+    The warning concerns PyTensor's C backend, which jrfit uses only for the
+    initialisation's log density (matrices of at most a few hundred entries)
+    and for PyMC's sampler; nutpie samples the numba-compiled graph, which
+    does not use that BLAS. Other warnings pass through.
+    """
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS", category=UserWarning)
+        yield

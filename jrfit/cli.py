@@ -813,9 +813,9 @@ def _build_fit_erp(subparsers, parent):
     )
     p.add_argument("recording", nargs="?", default=None, help="path of the recording, epochs or evoked file")
     g = p.add_argument_group("data")
-    g.add_argument("--event", action="append", required=True, metavar="NAME",
+    g.add_argument("--event", action="append", default=None, metavar="NAME",
                    help="condition: annotation/event name (raw, epochs) or comment (evoked); repeat "
-                        "for several conditions, fitted side by side")
+                        "for several conditions, fitted side by side (default: the file's only condition)")
     g.add_argument("--tmin", type=float, default=-0.1, metavar="S", help="window start, in s (default -0.1)")
     g.add_argument("--tmax", type=float, default=0.5, metavar="S", help="window end, in s (default 0.5)")
     g.add_argument("--channels", nargs="+", metavar="NAME", default=None,
@@ -848,10 +848,15 @@ def _run_fit_erp(args):
     stem = Path(args.recording).name.split(".")[0]
     with _fit_outputs(args.out, stem, args.overwrite) as outputs:
         logger.info(f"Loading {args.recording}")
-        evokeds = prepare_evoked(args.recording, list(args.event), tmin=args.tmin, tmax=args.tmax,
-                                 picks=args.channels, regions=_parse_regions(args.region),
-                                 reference=_parse_reference(args.reference),
-                                 line_freq=_parse_line(args.line_freq), decim=args.decim)
+        try:
+            evokeds = prepare_evoked(args.recording, list(args.event) if args.event else None, tmin=args.tmin,
+                                     tmax=args.tmax, picks=args.channels, regions=_parse_regions(args.region),
+                                     reference=_parse_reference(args.reference),
+                                     line_freq=_parse_line(args.line_freq), decim=args.decim)
+        except JRFitError as err:  # the library names its argument; here the option is --event
+            raise JRFitError(str(err).replace("choose one with event=..., or pass a list of them",
+                                              "choose one with --event NAME (repeat it for several)")
+                             .replace("Pass one of them as event=...", "Give one of them to --event")) from None
         result = fit_erp(evokeds, priors=priors, config=config)
         _record_overrides(result, asked)
         return _write_fit(result, outputs, "fits")

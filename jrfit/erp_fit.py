@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 from . import __version__
-from ._logging import logger, verbose
+from ._logging import logger, quiet_compile, verbose
 from .errors import FitError
 from .inference import FitConfig, FitResult, _CompiledModel, _regime_fractions, diagnose, stable_branch
 from .priors import ERPPriors
@@ -115,7 +115,8 @@ class ERPModel(_CompiledModel):
             pm.Potential("stability", pt.switch(ok, 0.0, -np.inf))
             pm.Normal("erp", mu=pt.switch(ok, mean, erp_obs), sigma=sd, observed=erp_obs)
         self.model = model
-        self.step = pm.NUTS(model=model, target_accept=target_accept)
+        with quiet_compile():
+            self.step = pm.NUTS(model=model, target_accept=target_accept)
         self._func = self.step._logp_dlogp_func
         self._func.set_extra_values({})
         self.compile_time = time.perf_counter() - t0

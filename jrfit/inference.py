@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import __version__
-from ._logging import logger, verbose
+from ._logging import logger, quiet_compile, verbose
 from .errors import FitError
 from .leakage import LeakageKernel, leakage_kernel
 from .adequacy import spectral_adequacy
@@ -54,10 +54,11 @@ class FitConfig:
     chains : int
         Number of chains.
     cores : int | None
-        Chains run in parallel. With nutpie these are threads sharing the
-        compiled model; None (default) uses every available core, at most one
-        per chain. With PyMC's sampler, more than 1 sends the compiled step to
-        worker processes, which re-link it for every channel; None means 1.
+        Chains run in parallel; None (default) uses every available core, at
+        most one per chain. With nutpie these are threads sharing the
+        compiled model; with PyMC's sampler (ERP fits) worker processes, which
+        re-link the compiled step for every channel (a few seconds, against
+        minutes per ERP channel run one chain after the other).
     seed : int
         Random seed: the same seed gives the same draws.
     target_accept : float
@@ -122,7 +123,7 @@ class FitConfig:
 
         if self.cores is not None:
             return int(min(self.cores, self.chains))
-        return int(min(self.chains, os.cpu_count() or 1)) if sampler == "nutpie" else 1
+        return int(min(self.chains, os.cpu_count() or 1))
 
 
 def stable_branch(v_best, theta, free, fixed, v_bounds, n=400):
@@ -363,7 +364,8 @@ class SpectralModel(_CompiledModel):
             safe = pt.switch(is_stable, pred, psd_obs)
             pm.Gamma("psd", alpha=n_eff, beta=n_eff / safe, observed=psd_obs)
         self.model = model
-        self.step = pm.NUTS(model=model, target_accept=target_accept)
+        with quiet_compile():
+            self.step = pm.NUTS(model=model, target_accept=target_accept)
         self._func = self.step._logp_dlogp_func
         self._func.set_extra_values({})
         self._nutpie_ok = True  # JRLinearOp compiles with the numba backend

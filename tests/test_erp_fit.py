@@ -155,7 +155,8 @@ def test_cli_fit_erp_two_conditions(evoked_fname, tmp_path):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--event", "Nope"], "Nope"),
+    (["--event", "Nope"], "Give one of them to --event"),
+    ([], "choose one with --event NAME"),  # four conditions in the file, none chosen
     (["--event", "Left visual", "--tmin", "-2.0"], "window"),
     (["--event", "Left visual", "--channels", "EEG 999"], "EEG 999"),
 ])
@@ -166,5 +167,23 @@ def test_cli_fit_erp_bad_input(evoked_fname, tmp_path, capsys, argv, message):
     rc = main(["fit-erp", str(evoked_fname), *argv, "--out", str(out), "--quiet"])
     assert rc == 2
     err = capsys.readouterr().err
-    assert message in err
+    assert message in err and "event=" not in err
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_cli_fit_erp_defaults_to_the_only_condition(tmp_path, capsys, monkeypatch):
+    """An epochs file with one condition needs no --event: that condition is the one fitted."""
+    import jrfit.erp_fit
+    from jrfit.cli import main
+    from jrfit.errors import JRFitError as Stop
+    from jrfit.example import make_erp_epochs
+
+    def fake_fit(evokeds, **kwargs):  # stop before sampling, reporting what would be fitted
+        evokeds = evokeds if isinstance(evokeds, list) else [evokeds]
+        raise Stop("would fit " + ", ".join(ev.condition for ev in evokeds))
+
+    monkeypatch.setattr(jrfit.erp_fit, "fit_erp", fake_fit)
+    fname = tmp_path / "one-epo.fif"
+    make_erp_epochs(n_trials=5).save(fname, verbose="error")
+    assert main(["fit-erp", str(fname), "--out", str(tmp_path / "out"), "--quiet"]) == 2
+    assert "would fit stimulus" in capsys.readouterr().err
