@@ -910,7 +910,7 @@ def _run_demo(args):
     if not args.quiet:
         set_log_level("info")
     result, report = run_demo(args.out)
-    sys.stdout.write(f"wrote {report}\n")
+    sys.stdout.write(f"wrote {Path(args.out) / 'jr_example_fit.nc'}\nwrote {report}\n")
     return 0
 
 

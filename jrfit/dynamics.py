@@ -1731,6 +1731,7 @@ def regime(params=None, p=None, *, q_min=2.0, saturation=0.99, find_cycles="auto
     for i in range(pf.size):
         Pi = JRParams(**{k: v[i] for k, v in flat.items()})
         out[i] = _regime_one(Pi, float(pf[i]), q_min, saturation, find_cycles, float(t_sim), float(dt))
-    logger.info("Regimes of %d parameter sets: %s", pf.size,
-                {lab: int(sum(r.label == lab for r in out)) for lab in REGIMES})
+    counts = {lab: int(sum(r.label == lab for r in out)) for lab in REGIMES}
+    logger.debug("Regimes of %d parameter sets: %s", pf.size,
+                 ", ".join(f"{n} {lab}" for lab, n in counts.items() if n))
     return out.reshape(shape)

@@ -12,6 +12,7 @@ operating points of zero density separate), and the chains start around it.
 from __future__ import annotations
 
 import json
+import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -250,7 +251,7 @@ class _CompiledModel:
             return pm.sample(
                 draws=config.draws, tune=config.tune, chains=config.chains, cores=config.n_cores("pymc"),
                 step=self.step, initvals=starts, random_seed=seed,
-                progressbar=bool(progress) and logger.level <= 20, compute_convergence_checks=False,
+                progressbar=bool(progress) and logger.level <= 20 and sys.stderr.isatty(), compute_convergence_checks=False,
                 return_inferencedata=True, idata_kwargs=dict(log_likelihood=False),
             )
 
@@ -304,7 +305,8 @@ class _CompiledModel:
             return nutpie.sample(
                 compiled, draws=config.draws, tune=config.tune, chains=config.chains,
                 cores=config.n_cores("nutpie"), seed=int(seed), target_accept=config.target_accept,
-                save_warmup=False, progress_bar=bool(progress) and logger.level <= 20,
+                # a progress bar only on a terminal: in a log file it arrives at the end, all at once
+                save_warmup=False, progress_bar=bool(progress) and logger.level <= 20 and sys.stderr.isatty(),
                 low_rank_modified_mass_matrix=getattr(config, "mass_matrix", "diag") == "low-rank",
             )
 
@@ -912,10 +914,17 @@ def fit_spectrum(spectrum, *, priors=None, config=None, model=None, progress=Tru
         key = _checkpoint_key(y, float(n_eff_all[ci]), kernel, priors, config, ci) if checkpoint else None
         bundle = _load_checkpoint(checkpoint, ch, key) if checkpoint else None
         if bundle is None:
+            if progress:
+                logger.info(f"{ch} ({ci + 1}/{len(spectrum.ch_names)}): start search, then {config.chains} chains x "
+                            f"({config.tune} + {config.draws}) draws")
             bundle = _fit_channel(model, kernel, y, float(n_eff_all[ci]), ch, ci, config, progress)
             if checkpoint:
                 _save_checkpoint(checkpoint, ch, key, bundle)
             _log_channel(ch, bundle, progress)
+            left = len(spectrum.ch_names) - ci - 1
+            if progress and left:
+                fitted = [b["time"] for b in bundles.values()] + [bundle["time"]]
+                logger.info(f"  about {np.mean(fitted) * left:.0f} s left for {left} more channel(s)")
         elif progress:
             logger.info(f"  {ch}: resumed from the finished fit in {checkpoint}")
         bundles[ch] = bundle

@@ -21,6 +21,7 @@ with their own seeds, so the whole fit is reproducible from ``seed``.
 from __future__ import annotations
 
 import json
+import sys
 import time
 import warnings
 from dataclasses import asdict, dataclass
@@ -296,7 +297,7 @@ def fit_spectrum_sim(spectrum, *, priors=None, config=None, progress=True, verbo
         with model, warnings.catch_warnings():
             warnings.simplefilter("ignore")
             idata = pm.sample_smc(draws=config.draws, kernel=BatchedIMH, chains=config.chains, cores=config.cores,
-                                  random_seed=config.seed + 1000 * ci, progressbar=bool(progress) and logger.level <= 20,
+                                  random_seed=config.seed + 1000 * ci, progressbar=bool(progress) and logger.level <= 20 and sys.stderr.isatty(),
                                   compute_convergence_checks=False, batch_loglik=_BatchLoglik(sl, priors))
         diag = diagnose_smc(idata)
         p = idata.posterior

@@ -282,3 +282,17 @@ def test_peak_frequency_is_not_quantised_by_the_grid():
         params = JRParams(mu=mu, sigma=1.0)
         got = _interpolated_peak(grid, linear_psd(grid, params)[None])[0]
         assert got == pytest.approx(fine[np.argmax(linear_psd(fine, params))], abs=0.005)  # grid step 0.095 Hz
+
+
+def test_progress_lines_per_channel_with_an_estimate(model, caplog):
+    """Outside a terminal the log is the progress: a line per channel before and after, and the time left."""
+    import logging
+
+    one = _synthetic(JRParams(mu=500.0), seed=5)
+    spec = ObservedSpectrum(freqs=one.freqs, psd=np.vstack([one.psd, one.psd * 1.1]), ch_names=("X", "Y"),
+                            n_eff=one.n_eff, record=one.record)
+    with caplog.at_level(logging.INFO, logger="jrfit"):
+        fit_spectrum(spec, config=FitConfig(draws=20, tune=20, chains=2, seed=0, n_ppc=5), model=model)
+    text = caplog.text
+    assert "X (1/2): start search, then 2 chains x (20 + 20) draws" in text and "Y (2/2)" in text
+    assert "s left for 1 more channel(s)" in text
