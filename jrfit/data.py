@@ -241,11 +241,22 @@ def _check_eeg(raw, name):
 
 def _read(source):
     """Return a preloaded copy of ``source`` and a name for the record."""
+    raw, name, _ = _read_with_warnings(source)
+    return raw, name
+
+
+def _read_with_warnings(source):
+    """:func:`_read` and the reader's warnings (messages), logged as jrfit warnings naming the file.
+
+    A reader's warning often means the data are not what the file claims (a
+    truncated EDF is read up to where it ends): the messages go into the
+    preprocessing record, so that the result and its report keep them.
+    """
     if isinstance(source, mne.io.BaseRaw):
         raw = source.copy()
         if not raw.preload:
             raw.load_data(verbose=_mne_verbose())
-        return raw, _source_name(source)
+        return raw, _source_name(source), []
     if isinstance(source, (str, os.PathLike)):
         path = Path(source).expanduser()
         if not path.exists():
@@ -267,10 +278,11 @@ def _read(source):
                 f"mne.io.read_raw: {_FORMATS}. Check that the file is complete and in "
                 "one of these formats, or read it with MNE and pass the Raw object."
             ) from err
-        for w in caught:  # the reader's warnings, once it succeeded
-            if "does not conform to MNE naming conventions" not in str(w.message):
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-        return raw, path.name
+        messages = [str(w.message) for w in caught
+                    if "does not conform to MNE naming conventions" not in str(w.message)]
+        for msg in messages:  # the reader's warnings, once it succeeded
+            logger.warning(f"Reading {path.name}: {msg} (recorded in the result)")
+        return raw, path.name, messages
     kind = type(source).__name__
     hint = ""
     if isinstance(source, (mne.BaseEpochs, mne.Evoked)):
@@ -471,6 +483,43 @@ def _detect_bad_channels(x, sfreq, ch_names, opts):
     return found, rstd, z
 
 
+_EEG_STD_RANGE_V = (1e-7, 5e-3)  # plausible standard deviations of scalp EEG, in V (0.1 uV to 5 mV)
+
+
+def _check_amplitude(data, finite, name, record):
+    """Refuse or warn where the recording's amplitude is implausible for scalp EEG in volts (a unit problem).
+
+    The median over channels of each channel's standard deviation (V) is
+    compared with 0.1 uV-5 mV: scalp EEG is 1-100 uV. Far below, the data
+    were most likely scaled twice (uV written as V, then divided again) and
+    every channel would look flat; above, they are most likely in uV or mV
+    while the file says V. Both are named in the message; a warning (large)
+    or an error (small) with the measured value and the likely factor.
+    """
+    stds, scales = (np.array([f(row[ok]) if ok.any() else 0.0 for row, ok in zip(data, finite)])
+                    for f in (np.std, lambda r: np.max(np.abs(r))))
+    live = stds[stds > 1e-9 * scales]  # a constant channel (rounding aside) is flat, not mis-scaled
+    if live.size == 0:
+        return
+    typical = float(np.median(live))
+    lo, hi = _EEG_STD_RANGE_V
+    what = name or "the recording"
+    if typical < lo * 1e-3:
+        raise DataError(
+            f"The EEG of {what} has a typical standard deviation of {typical:.3g} V, about "
+            f"{10e-6 / typical:.0e} times below scalp EEG (1-100 uV): the data are most likely in the wrong "
+            "unit (scaled twice). Fix the file's scaling (MNE expects volts) and try again."
+        )
+    if typical > hi:
+        factor = 1e-6 if typical > 0.5 else 1e-3
+        msg = (f"The EEG of {what} has a typical standard deviation of {typical:.3g} V, far above scalp EEG "
+               f"(1-100 uV): the data are most likely in {'uV' if factor == 1e-6 else 'mV'} while the file "
+               f"says V (a factor {factor:g}). The fit's scale absorbs a constant factor, but the amplitude "
+               "checks and reported amplitudes will be off: fix the file's unit.")
+        logger.warning(msg)
+        _step(record, "amplitude_warning", typical_std_v=typical, message=msg)
+
+
 def _detect_line_freq(x, sfreq):
     """Ratio of the peak at 50 and 60 Hz to the median of its flanks."""
     nyq = sfreq / 2.0
@@ -644,17 +693,17 @@ def preprocess(
         setting is impossible for this sampling rate, or
         ``reference='average'`` is asked of 2 good channels or fewer.
     """
-    raw, name = _read(raw)
+    raw, name, reader_warnings = _read_with_warnings(raw)
     return _preprocess(
         raw, name, picks=picks, regions=regions, reference=reference,
         line_freq=line_freq, l_freq=l_freq, h_freq=h_freq, bad_channels=bad_channels,
-        bad_segments=bad_segments,
+        bad_segments=bad_segments, reader_warnings=reader_warnings,
     )
 
 
 def _preprocess(
     raw, name, *, picks, regions, reference, line_freq, l_freq, h_freq, bad_channels,
-    bad_segments,
+    bad_segments, reader_warnings=(),
 ):
     """:func:`preprocess` on a private, preloaded copy (modified in place)."""
     _check_eeg(raw, name)
@@ -671,6 +720,8 @@ def _preprocess(
         channel_types=dict(Counter(raw.get_channel_types())),
         mne_version=mne.__version__,
     )
+    if reader_warnings:  # what the reader said about the file (e.g. a truncated EDF)
+        _step(record, "read_warnings", messages=list(reader_warnings))
 
     # ---- option checks (before any work)
     if line_freq not in ("auto", None):
@@ -731,6 +782,7 @@ def _preprocess(
         )
     for i in np.flatnonzero(~finite.all(axis=1)):
         bads.setdefault(raw.ch_names[i], "non-finite values")
+    _check_amplitude(data, finite, name, record)
     del data, finite
     raw.info["bads"] = []
     _drop_bads(raw, bads, name)
@@ -1793,13 +1845,14 @@ def prepare_spectrum(
     >>> spec = prepare_spectrum("sub-01_eeg.edf", regions={"occipital": ["O1", "O2"]})
     ... # doctest: +SKIP
     """
-    raw, name = _read(source)
+    raw, name, reader_warnings = _read_with_warnings(source)
     _check_eeg(raw, name)
     check_option("method", method, ("welch", "multitaper"))
     _check_band(fmin, fmax, raw.info["sfreq"])  # fail before the slow steps
     raw, record = _preprocess(
         raw, name, picks=picks, regions=regions, reference=reference, line_freq=line_freq,
         l_freq=l_freq, h_freq=h_freq, bad_channels=bad_channels, bad_segments=bad_segments,
+        reader_warnings=reader_warnings,
     )
     spec = compute_spectrum(
         raw, fmin=fmin, fmax=fmax, method=method, seg_length=seg_length, overlap=overlap,

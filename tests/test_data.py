@@ -558,3 +558,44 @@ def test_observed_spectrum_roundtrip_and_pick():
     per_ch = _spectrum(n_eff=[5.0, 6.0]).pick(["b"])
     np.testing.assert_array_equal(per_ch.n_eff, [6.0])
     assert "ObservedSpectrum" in repr(spec) and "mV^2/Hz" in repr(spec)
+
+
+def test_truncated_edf_reader_warning_is_recorded(eegmmidb_fname, tmp_path, caplog):
+    """A truncated EDF is read up to its end: MNE's warning becomes jrfit's and stays in the result's record."""
+    import logging
+
+    from jrfit.data import prepare_spectrum
+
+    data = eegmmidb_fname.read_bytes()
+    cut = tmp_path / "cut.edf"
+    cut.write_bytes(data[: int(len(data) * 0.6)])
+    with caplog.at_level(logging.WARNING, logger="jrfit"):
+        spec = prepare_spectrum(cut, picks=["O1"])
+    step = next(r for r in spec.record if r["step"] == "read_warnings")
+    assert any("Number of records" in m for m in step["messages"])
+    assert "Reading cut.edf: Number of records" in caplog.text
+    assert not any(r["step"] == "read_warnings" for r in prepare_spectrum(eegmmidb_fname, picks=["O1"]).record)
+
+
+@pytest.mark.parametrize("factor, outcome", [(1e-12, "error"), (1e6, "warning"), (1.0, "none")])
+def test_implausible_amplitude_names_the_unit(factor, outcome, tmp_path, caplog):
+    """A recording scaled by 1e-12 is a unit problem (not 'flat'); one at volts-per-microvolt is warned about."""
+    import logging
+
+    from jrfit.data import prepare_spectrum
+    from jrfit.errors import DataError
+    from jrfit.example import make_example_recording
+
+    raw = mne.io.read_raw_fif(make_example_recording(tmp_path / "ex_raw.fif"), preload=True, verbose="error")
+    raw.apply_function(lambda x: x * factor)
+    if outcome == "error":
+        with pytest.raises(DataError, match="wrong unit"):
+            prepare_spectrum(raw)
+        return
+    with caplog.at_level(logging.WARNING, logger="jrfit"):
+        spec = prepare_spectrum(raw)
+    warned = [r for r in spec.record if r["step"] == "amplitude_warning"]
+    if outcome == "warning":
+        assert warned and "most likely in uV" in warned[0]["message"] and "most likely in uV" in caplog.text
+    else:
+        assert not warned and "wrong unit" not in caplog.text
