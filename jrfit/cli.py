@@ -574,6 +574,10 @@ def _build_fit_psd(subparsers, parent):
     g.add_argument("--method", choices=("welch", "multitaper"), default="welch", help="PSD estimator")
     _add_reference(g)
     g.add_argument("--line-freq", default="auto", help="line-noise frequency: 'auto', 50, 60 or 'none'")
+    g.add_argument("--keep-bad-channels", action="store_true",
+                   help="keep channels that look flat or of extreme variance (declared bad channels and "
+                        "channels with non-finite values are still dropped); by default they are dropped "
+                        "and listed with their reason")
     m = p.add_argument_group("likelihood")
     m.add_argument("--likelihood", choices=("linear", "simulation", "auto"), default="auto",
                    help="linear: linearised spectrum at a stable fixed point (Whittle, NUTS); simulation: "
@@ -745,7 +749,8 @@ def _run_fit_psd(args):
         logger.info(f"Loading {args.recording}")
         spectrum = prepare_spectrum(args.recording, picks=args.channels, regions=regions,
                                     fmin=args.fmin, fmax=args.fmax, method=args.method,
-                                    reference=reference, line_freq=line)
+                                    reference=reference, line_freq=line,
+                                    bad_channels=None if args.keep_bad_channels else "auto")
         # SMC chains are independent runs: two of them, in parallel where there are two cores
         sim_config = SimulationConfig(draws=args.sim_draws, chains=2,
                                       cores=max(args.cores or 1, min(2, os.cpu_count() or 1)),

@@ -60,7 +60,7 @@ _FORMATS = (
 )
 
 # Defaults of the automatic detectors (documented in preprocess()).
-_BAD_CHANNEL_DEFAULTS = dict(z_thresh=5.0, flat_ratio=0.05, window=1.0)
+_BAD_CHANNEL_DEFAULTS = dict(z_thresh=5.0, ratio_min=4.0, flat_ratio=0.05, window=1.0)
 _BAD_SEGMENT_DEFAULTS = dict(
     window=1.0, ptp_factor=5.0, flat_factor=0.05, reject=None, flat=None
 )
@@ -121,8 +121,9 @@ _docdict = dict(
     channel's, or below 0.1 pV) and, where at least 8 good channels give a
     population to compare with, channels of extreme variance (robust
     z-score of the log standard deviation above 5, with the MAD floored at
-    0.1); a list drops these names instead of detecting; None drops nothing
-    more.""",
+    0.1, and at least 4 times the median channel's); a list drops these
+    names instead of detecting; None drops nothing more. Every dropped
+    channel is logged with its reason.""",
     bad_segments="""bad_segments : 'auto' | dict | None
     Amplitude and flatness detection on sliding 1-s windows (50 % overlap)
     of the cleaned data. ``'auto'`` (default) marks a window bad when, in any
@@ -478,8 +479,11 @@ def _detect_bad_channels(x, sfreq, ch_names, opts):
         z[ok] = (logs - center) / mad
         # only the high side: low but non-flat variance (e.g. near the reference,
         # or at the edge of the cap) is not a sign of a broken channel
-        for i in np.flatnonzero(ok & (z > opts["z_thresh"])):
-            found[ch_names[i]] = "high variance"
+        # and at least ratio_min times the median channel: in a small montage the MAD floor alone
+        # made a channel 1.7 times louder than its neighbours an outlier
+        loud = rstd > opts.get("ratio_min", 4.0) * np.median(rstd[ok])
+        for i in np.flatnonzero(ok & (z > opts["z_thresh"]) & loud):
+            found[ch_names[i]] = f"high variance ({rstd[i] / np.median(rstd[ok]):.1f} x the median channel)"
     return found, rstd, z
 
 
@@ -1023,6 +1027,9 @@ def _drop_bads(raw, bads, name):
             "left. Check the recording, or pass bad_channels=None to keep them."
         )
     if drop:
+        logger.warning(f"Dropped {len(drop)} bad channel(s) of {name or 'the recording'}: "
+                       + "; ".join(f"{b} ({bads[b]})" for b in drop)
+                       + " (keep detected ones with bad_channels=None, --keep-bad-channels)")
         raw.drop_channels(drop)
 
 

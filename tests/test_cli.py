@@ -375,3 +375,22 @@ def test_fit_psd_recording_after_the_channel_list(tmp_path, capsys):
     assert "ex_raw_jrfit.nc exists" in capsys.readouterr().err  # the stem came from the recording
     assert main(["fit-psd", "--out", str(out), "--channels", "O1", "O2"]) == 2
     assert "No recording given" in capsys.readouterr().err
+
+
+def test_keep_bad_channels_reaches_preprocessing(tmp_path, monkeypatch):
+    import jrfit.data
+    from jrfit.errors import JRFitError as Stop
+    from jrfit.example import make_example_recording
+
+    seen = {}
+
+    def fake_prepare(*args, **kwargs):
+        seen.update(kwargs)
+        raise Stop("stop")
+
+    monkeypatch.setattr(jrfit.data, "prepare_spectrum", fake_prepare)
+    rec = make_example_recording(tmp_path / "ex_raw.fif")
+    main(["fit-psd", str(rec), "--out", str(tmp_path / "a"), "--quiet"])
+    assert seen["bad_channels"] == "auto"
+    main(["fit-psd", str(rec), "--out", str(tmp_path / "b"), "--quiet", "--keep-bad-channels"])
+    assert seen["bad_channels"] is None

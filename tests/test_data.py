@@ -303,7 +303,9 @@ def test_bad_channels_and_segments(caplog):
         clean, record = preprocess(raw, picks=["Pz", "Cz", "O1"])
     assert "Pz" in caplog.text and "left out" in caplog.text
     step = next(r for r in record if r["step"] == "bad_channels")
-    assert step["bads"] == {"Pz": "flat", "C4": "high variance"}
+    assert step["bads"]["Pz"] == "flat" and step["bads"]["C4"].startswith("high variance (")
+    assert set(step["bads"]) == {"Pz", "C4"}
+    assert "Dropped 2 bad channel(s)" in caplog.text and "--keep-bad-channels" in caplog.text
     assert clean.ch_names == ["Cz", "O1"]
     seg = next(r for r in record if r["step"] == "bad_segments")
     descr = {a["description"] for a in seg["new_annotations"]}
@@ -599,3 +601,13 @@ def test_implausible_amplitude_names_the_unit(factor, outcome, tmp_path, caplog)
         assert warned and "most likely in uV" in warned[0]["message"] and "most likely in uV" in caplog.text
     else:
         assert not warned and "wrong unit" not in caplog.text
+
+
+def test_a_slightly_louder_channel_in_a_small_montage_is_kept():
+    """8 channels, one 1.7 times louder than the others: not an outlier (it is 10 times louder, it is)."""
+    for factor, dropped in ((1.7, False), (10.0, True)):
+        raw = _make_raw(duration=30.0, sfreq=200.0, seed=4)
+        raw.pick(raw.ch_names[:8])
+        raw._data[3] *= factor
+        clean, record = preprocess(raw)
+        assert (raw.ch_names[3] not in clean.ch_names) == dropped, factor
