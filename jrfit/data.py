@@ -487,6 +487,47 @@ def _detect_bad_channels(x, sfreq, ch_names, opts):
     return found, rstd, z
 
 
+_NONFINITE_MAX_SHARE = 0.2  # a channel with more non-finite samples than this is dropped whole
+_NONFINITE_PAD_S = 2.0  # each non-finite span is annotated this much wider on each side (filter transients)
+
+
+def _non_finite(raw, data, finite, name, record):
+    """Short non-finite spans: interpolated and annotated ``BAD_nonfinite``; channels mostly non-finite: returned.
+
+    A few seconds of NaN or Inf in a channel (a dropout) need not cost the
+    channel: the values are linearly interpolated (so that the filters see no
+    NaN) and the span, widened by 2 s on each side for the filters'
+    transients, is annotated bad, so that the spectrum leaves it out. A
+    channel more than 20 % non-finite is dropped (returned with its reason).
+    """
+    sfreq = float(raw.info["sfreq"])
+    drop, spans = {}, np.zeros(raw.n_times, bool)
+    for i in np.flatnonzero(~finite.all(axis=1)):
+        share = 1.0 - finite[i].mean()
+        if share > _NONFINITE_MAX_SHARE:
+            drop[raw.ch_names[i]] = f"non-finite values ({100 * share:.0f} % of samples)"
+            continue
+        t = np.arange(raw.n_times)
+        raw._data[i, ~finite[i]] = np.interp(t[~finite[i]], t[finite[i]], data[i, finite[i]])
+        spans |= ~finite[i]
+    if spans.any():
+        pad = int(round(_NONFINITE_PAD_S * sfreq))
+        c = np.concatenate([[0], np.cumsum(spans)])  # dilation by pad samples, O(n)
+        idx = np.arange(raw.n_times)
+        wide = c[np.minimum(idx + pad + 1, raw.n_times)] - c[np.maximum(idx - pad, 0)] > 0
+        annots = raw.annotations.copy()
+        found = [(s0 / sfreq, (s1 - s0) / sfreq) for s0, s1 in _good_spans(wide)]
+        for onset, dur in found:
+            annots.append(raw.first_time + onset, dur, "BAD_nonfinite")
+        raw.set_annotations(annots)
+        chans = [raw.ch_names[i] for i in np.flatnonzero(~finite.all(axis=1)) if raw.ch_names[i] not in drop]
+        logger.warning(f"{name or 'The recording'}: non-finite values in {', '.join(chans)}; "
+                       f"{len(found)} span(s), {sum(d for _, d in found):.1f} s in all, annotated BAD_nonfinite "
+                       "(with 2 s on each side) and left out of the spectrum; the channels are kept.")
+        _step(record, "non_finite_spans", channels=chans, spans_s=[[o, d] for o, d in found])
+    return drop
+
+
 _EEG_STD_RANGE_V = (1e-7, 5e-3)  # plausible standard deviations of scalp EEG, in V (0.1 uV to 5 mV)
 
 
@@ -784,9 +825,9 @@ def _preprocess(
             f"All values of {name or 'the recording'} are NaN or infinite; there is "
             "no data to analyse. Check the file or how the Raw object was built."
         )
-    for i in np.flatnonzero(~finite.all(axis=1)):
-        bads.setdefault(raw.ch_names[i], "non-finite values")
     _check_amplitude(data, finite, name, record)
+    for ch, reason in _non_finite(raw, data, finite, name, record).items():
+        bads.setdefault(ch, reason)
     del data, finite
     raw.info["bads"] = []
     _drop_bads(raw, bads, name)

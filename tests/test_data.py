@@ -486,12 +486,21 @@ def test_nan_and_flat_data():
     with pytest.raises(DataError, match=r"All 4 EEG channels .* are flat"):
         preprocess(flat)
     partly = _make_raw(duration=20.0, sfreq=100.0)
-    partly._data[2, 50:60] = np.nan
+    partly._data[2, 500:600] = np.nan  # one second of NaN in F4
     with pytest.raises(DataError, match=r"\['F4'\] contain NaN.*Drop these channels"):
         compute_spectrum(partly)
-    clean, record = preprocess(partly)  # preprocess drops it
+    clean, record = preprocess(partly)  # preprocess keeps F4 and leaves the span out
+    assert "F4" in clean.ch_names and np.all(np.isfinite(clean.get_data()))
+    step = next(r for r in record if r["step"] == "non_finite_spans")
+    assert step["channels"] == ["F4"] and step["spans_s"] == [[pytest.approx(3.0), pytest.approx(5.0)]]
+    bad = [a for a in clean.annotations if a["description"] == "BAD_nonfinite"]
+    assert len(bad) == 1 and bad[0]["duration"] == pytest.approx(5.0)
+    assert np.all(np.isnan(partly._data[2, 500:600]))  # the user's object is untouched
+    mostly = _make_raw(duration=20.0, sfreq=100.0)
+    mostly._data[2, :1000] = np.inf  # half the channel
+    clean, record = preprocess(mostly)
     assert "F4" not in clean.ch_names
-    assert record[5]["bads"] == {"F4": "non-finite values"}
+    assert next(r for r in record if r["step"] == "bad_channels")["bads"]["F4"].startswith("non-finite values (50 %")
 
 
 def test_user_raw_not_modified(eegmmidb_raw):
