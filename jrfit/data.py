@@ -1065,7 +1065,7 @@ def _drop_bads(raw, bads, name):
         raise DataError(
             f"All {len(drop)} EEG channels of {name or 'the recording'} are bad "
             f"({', '.join(f'{n} {r}' for r, n in reasons.items())}); there is no data "
-            "left. Check the recording, or pass bad_channels=None to keep them."
+            "left. Check the recording, or pass bad_channels=None (--keep-bad-channels) to keep them."
         )
     if drop:
         logger.warning(f"Dropped {len(drop)} bad channel(s) of {name or 'the recording'}: "
@@ -1096,7 +1096,7 @@ def _select(raw, pick_names, region_map, bads, record):
             raise DataError(
                 f"Every channel of region {rname!r} ({chans}) is bad "
                 f"({', '.join(bads.get(c, 'dropped') for c in chans)}); change the "
-                "region's channels or pass bad_channels=None."
+                "region's channels or pass bad_channels=None (--keep-bad-channels)."
             )
         members[rname] = good
     if not kept and not members:

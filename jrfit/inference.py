@@ -58,8 +58,8 @@ class FitConfig:
         Chains run in parallel; None (default) uses every available core, at
         most one per chain. With nutpie these are threads sharing the
         compiled model; with PyMC's sampler (ERP fits) worker processes, which
-        re-link the compiled step for every channel (a few seconds, against
-        minutes per ERP channel run one chain after the other).
+        re-link the compiled step for every channel (small against an ERP
+        channel's sampling, which otherwise runs one chain after the other).
     seed : int
         Random seed: the same seed gives the same draws.
     target_accept : float
@@ -362,7 +362,6 @@ class SpectralModel(_CompiledModel):
             # likelihood is not evaluated (the density is zero there)
             is_stable = pt.gt(stable, 0.5)
             pm.Potential("stability", pt.switch(is_stable, 0.0, -np.inf))
-
             safe = pt.switch(is_stable, pred, psd_obs)
             pm.Gamma("psd", alpha=n_eff, beta=n_eff / safe, observed=psd_obs)
         self.model = model
@@ -560,6 +559,7 @@ def _fit_observation(psd_jr, kernel, y, n_eff, pr, o0=None, maxiter=50):
         if converged:
             break
     return SimpleNamespace(x=o, fun=f)
+
 
 def _worst_rhat_ess(post):
     """Largest R-hat and smallest bulk/tail ESS over the sampled scalar variables.

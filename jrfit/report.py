@@ -93,7 +93,7 @@ def make_report(idata_or_path, fname, *, title=None, overwrite=False, cycles=Tru
     if fname.suffix.lower() != ".html":
         raise JRFitError(f"The report file name must end in .html, got {str(fname)!r}.")
     if fname.exists() and not overwrite:
-        raise JRFitError(f"{fname} exists; pass overwrite=True to replace it.")
+        raise JRFitError(f"{fname} exists; pass overwrite=True (--overwrite) to replace it.")
     idata, source = _load(idata_or_path)
     if str(idata.attrs.get("kind", "")) == "erp":
         return _make_erp_report(idata, source, fname, title, cycles)
