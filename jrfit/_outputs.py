@@ -152,6 +152,9 @@ class OutputSet:
             with os.fdopen(fd, "w") as f:
                 f.write(record)
             self._held = True
+            if self.primary.exists() and not self.overwrite:  # a run that held the lock finished meanwhile
+                self.release()
+                raise JRFitError(f"{self.primary} exists; pass --overwrite to replace it.")
             self._remove_temporaries()
             return self
         raise JRFitError(f"Could not lock {self._lock}: remove it if no jrfit run is writing into {self.folder}.")
