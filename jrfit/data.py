@@ -502,7 +502,8 @@ def _non_finite(raw, data, finite, name, record):
     """
     sfreq = float(raw.info["sfreq"])
     drop, spans = {}, np.zeros(raw.n_times, bool)
-    for i in np.flatnonzero(~finite.all(axis=1)):
+    affected = np.flatnonzero(~finite.all(axis=1))
+    for i in affected:
         share = 1.0 - finite[i].mean()
         if share > _NONFINITE_MAX_SHARE:
             drop[raw.ch_names[i]] = f"non-finite values ({100 * share:.0f} % of samples)"
@@ -520,7 +521,7 @@ def _non_finite(raw, data, finite, name, record):
         for onset, dur in found:
             annots.append(raw.first_time + onset, dur, "BAD_nonfinite")
         raw.set_annotations(annots)
-        chans = [raw.ch_names[i] for i in np.flatnonzero(~finite.all(axis=1)) if raw.ch_names[i] not in drop]
+        chans = [raw.ch_names[i] for i in affected if raw.ch_names[i] not in drop]
         logger.warning(f"{name or 'The recording'}: non-finite values in {', '.join(chans)}; "
                        f"{len(found)} span(s), {sum(d for _, d in found):.1f} s in all, annotated BAD_nonfinite "
                        "(with 2 s on each side) and left out of the spectrum; the channels are kept.")

@@ -499,15 +499,21 @@ def _observation_objective(o, psd_jr, kernel, y, n_eff, pr):
     the gradient is ``d_pred @ r`` plus the priors' (checked against finite
     differences in the tests).
     """
+    f, g, _, _ = _objective_and_terms(o, psd_jr, kernel, y, n_eff, pr)
+    return f, g
+
+
+def _objective_and_terms(o, psd_jr, kernel, y, n_eff, pr):
+    """:func:`_observation_objective` and the prediction and its Jacobian it was computed from."""
     priors = (pr.log_scale, pr.log_bg, pr.chi, pr.log_floor)
     pred, d_pred = _observation_terms(o, psd_jr, kernel)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         lp = whittle_logp(y, pred, n_eff) + sum(float(q.logpdf(x)) for q, x in zip(priors, o))
         if not np.isfinite(lp) or np.any(pred <= 0):
-            return 1e300, np.zeros(4)
+            return 1e300, np.zeros(4), pred, d_pred
         grad = d_pred @ (n_eff * (y / pred - 1.0) / pred)
     grad -= np.array([(x - q.mean) / q.sd ** 2 for q, x in zip(priors, o)])
-    return -lp, -grad
+    return -lp, -grad, pred, d_pred
 
 
 def _fit_observation(psd_jr, kernel, y, n_eff, pr, o0=None, maxiter=50):
@@ -537,25 +543,24 @@ def _fit_observation(psd_jr, kernel, y, n_eff, pr, o0=None, maxiter=50):
     o = np.array(o0, float)
     o[2] = np.clip(o[2], lo, hi)
     prec = np.array([1.0 / q.sd ** 2 for q in (pr.log_scale, pr.log_bg, pr.chi, pr.log_floor)])
-    f, g = _observation_objective(o, psd_jr, kernel, y, n_eff, pr)
+    f, g, pred, d_pred = _objective_and_terms(o, psd_jr, kernel, y, n_eff, pr)
     for _ in range(maxiter):
         if f >= 1e299:
             break
-        pred, d_pred = _observation_terms(o, psd_jr, kernel)
         fisher = (d_pred * (n_eff / pred ** 2)) @ d_pred.T + np.diag(prec)
         step = -np.linalg.solve(fisher + 1e-9 * np.trace(fisher) * np.eye(4), g)
         t = 1.0
         for _ls in range(30):
             trial = o + t * step
             trial[2] = np.clip(trial[2], lo, hi)
-            f_new, g_new = _observation_objective(trial, psd_jr, kernel, y, n_eff, pr)
+            f_new, g_new, pred_new, d_new = _objective_and_terms(trial, psd_jr, kernel, y, n_eff, pr)
             if f_new <= f + 1e-4 * t * float(g @ step):
                 break
             t *= 0.5
         else:
             break
         converged = f - f_new < 1e-9 * (1.0 + abs(f))
-        o, f, g = trial, f_new, g_new
+        o, f, g, pred, d_pred = trial, f_new, g_new, pred_new, d_new
         if converged:
             break
     return SimpleNamespace(x=o, fun=f)
