@@ -6,6 +6,12 @@ The main entry points are importable from the top level; heavy dependencies
 
 __version__ = "0.1.0"
 
+import warnings as _warnings
+
+# ArviZ announces its refactor once a day on import; it concerns ArviZ's own API, not
+# jrfit's results, and would open every run of a user's script or job log
+_warnings.filterwarnings("ignore", message=r"\s*ArviZ is undergoing a major refactor", category=FutureWarning)
+
 from ._logging import set_log_level
 from .errors import DataError, FitError, JRFitError, ModelError
 from .params import JRParams

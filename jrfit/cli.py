@@ -574,10 +574,8 @@ def _build_fit_psd(subparsers, parent):
     g.add_argument("--method", choices=("welch", "multitaper"), default="welch", help="PSD estimator")
     _add_reference(g)
     g.add_argument("--line-freq", default="auto", help="line-noise frequency: 'auto', 50, 60 or 'none'")
-    g.add_argument("--keep-bad-channels", action="store_true",
-                   help="keep channels that look flat or of extreme variance (declared bad channels and "
-                        "channels with non-finite values are still dropped); by default they are dropped "
-                        "and listed with their reason")
+    g.add_argument("--seg-length", type=float, default=None, metavar="S", help="segment length of the spectrum, in s (default 4: 0.25 Hz resolution)")
+    _add_cleaning(g)
     m = p.add_argument_group("likelihood")
     m.add_argument("--likelihood", choices=("linear", "simulation", "auto"), default="auto",
                    help="linear: linearised spectrum at a stable fixed point (Whittle, NUTS); simulation: "
@@ -590,7 +588,67 @@ def _build_fit_psd(subparsers, parent):
                    help="simulation route: replicate simulations per parameter set (default 8)")
     _add_overrides(p, "a,b,B")
     _add_sampler_args(p)
-    p.set_defaults(func=_run_fit_psd)
+    p.set_defaults(func=_run_fit_psd, needs_caches=True)
+
+
+def _add_cleaning(g):
+    """Bad channels and segments, channel types: options shared by fit-psd and fit-erp."""
+    g.add_argument("--keep-bad-channels", action="store_true",
+                   help="keep channels that look flat or of extreme variance (declared bad channels and "
+                        "channels with non-finite values are still dropped); by default they are dropped "
+                        "and listed with their reason")
+    g.add_argument("--bad-segments", default="auto", metavar="SPEC",
+                   help="bad-segment detection: 'auto' (default: 1-s windows whose peak-to-peak is over "
+                        "5x or under 0.05x the channel's median), 'none', or thresholds KEY=VALUE joined "
+                        "by ',' from window (s), ptp_factor, flat_factor, reject and flat (absolute "
+                        "peak-to-peak, in V), e.g. ptp_factor=8")
+    g.add_argument("--channel-types", action="append", default=None, metavar="CH=TYPE",
+                   help="set channel types before anything else (MNE types: eeg, eog, ecg, emg, misc, "
+                        "...), e.g. --channel-types Cz=eeg,HEOG=eog; repeatable")
+
+
+_SEGMENT_KEYS = ("window", "ptp_factor", "flat_factor", "reject", "flat")
+
+
+def _parse_bad_segments(text):
+    """``--bad-segments``: 'auto', None for 'none', or a dict of thresholds."""
+    spec = str(text).strip()
+    if spec.lower() in ("auto", "none"):
+        return None if spec.lower() == "none" else "auto"
+    out = {}
+    for item in spec.split(","):
+        key, sep, value = item.strip().partition("=")
+        if not sep or key.strip() not in _SEGMENT_KEYS:
+            raise JRFitError(f"--bad-segments expects 'auto', 'none' or KEY=VALUE items from "
+                             f"{', '.join(_SEGMENT_KEYS)} (e.g. ptp_factor=8), got {item.strip()!r}.")
+        try:
+            number = float(value)
+        except ValueError:
+            raise JRFitError(f"--bad-segments {key.strip()} must be a number, got {value!r}.") from None
+        if not (math.isfinite(number) and number > 0):
+            raise JRFitError(f"--bad-segments {key.strip()} must be positive, got {value!r}.")
+        out[key.strip()] = number
+    return out
+
+
+def _parse_channel_types(items):
+    """``--channel-types CH=TYPE,...`` (repeatable): a dict, or None."""
+    if not items:
+        return None
+    types = {}
+    for item in ",".join(items).split(","):
+        name, sep, kind = item.partition("=")
+        if not sep or not name.strip() or not kind.strip():
+            raise JRFitError(f"--channel-types expects CH=TYPE items (e.g. Cz=eeg,HEOG=eog), got {item!r}.")
+        types[name.strip()] = kind.strip().lower()
+    return types
+
+
+def _cleaning(args):
+    """Keyword arguments of the preparation functions from the cleaning options."""
+    return dict(bad_channels=None if args.keep_bad_channels else "auto",
+                bad_segments=_parse_bad_segments(args.bad_segments),
+                channel_types=_parse_channel_types(args.channel_types))
 
 
 def _add_overrides(p, default_free):
@@ -696,6 +754,19 @@ def _parse_reference(reference):
     return [c.strip() for c in reference.split(",")]
 
 
+def _parse_number(flag, text, unit, scale=1.0):
+    """A positive number in ``unit`` (times ``scale``), or None for 'none'."""
+    if str(text).strip().lower() == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise JRFitError(f"{flag} expects a number in {unit} or 'none', got {text!r}.") from None
+    if not (math.isfinite(value) and value > 0):
+        raise JRFitError(f"{flag} must be positive (in {unit}) or 'none', got {text!r}.")
+    return value * scale
+
+
 def _parse_line(line):
     """``--line-freq``: 'auto', 'none' or a frequency in Hz."""
     text = str(line).strip().lower()
@@ -743,14 +814,15 @@ def _run_fit_psd(args):
     regions = _parse_regions(args.region)
     reference = _parse_reference(args.reference)
     line = _parse_line(args.line_freq)
+    cleaning = _cleaning(args)
     config = _sampler_config(FitConfig(), args)
     priors, asked = _overrides(args)
     with _fit_outputs(args.out, Path(args.recording).stem, args.overwrite) as outputs:
         logger.info(f"Loading {args.recording}")
         spectrum = prepare_spectrum(args.recording, picks=args.channels, regions=regions,
                                     fmin=args.fmin, fmax=args.fmax, method=args.method,
-                                    reference=reference, line_freq=line,
-                                    bad_channels=None if args.keep_bad_channels else "auto")
+                                    reference=reference, line_freq=line, **cleaning,
+                                    **({} if args.seg_length is None else {"seg_length": args.seg_length}))
         # SMC chains are independent runs: two of them, in parallel where there are two cores
         sim_config = SimulationConfig(draws=args.sim_draws, chains=2,
                                       cores=max(args.cores or 1, min(2, os.cpu_count() or 1)),
@@ -830,12 +902,17 @@ def _build_fit_erp(subparsers, parent):
     _add_reference(g)
     g.add_argument("--line-freq", default="auto", help="line-noise frequency: 'auto', 50, 60 or 'none'")
     g.add_argument("--decim", type=int, default=1, help="keep every k-th sample (default 1)")
+    g.add_argument("--lowpass", default=None, metavar="HZ",
+                   help="low-pass cut-off in Hz, or 'none' (default 40)")
+    g.add_argument("--reject", default=None, metavar="UV",
+                   help="peak-to-peak rejection threshold of a trial, in uV, or 'none' (default 150)")
+    _add_cleaning(g)
     m = p.add_argument_group("model")
     m.add_argument("--pulse", choices=("jr", "gaussian"), default="jr",
                    help="stimulus pulse: JR 1995 (t/w)^7 exp(-t/w) or SPM's Gaussian bump (default jr)")
     _add_overrides(p, "B,a,b")
     _add_sampler_args(p)
-    p.set_defaults(func=_run_fit_erp)
+    p.set_defaults(func=_run_fit_erp, needs_caches=True)
 
 
 def _run_fit_erp(args):
@@ -851,17 +928,16 @@ def _run_fit_erp(args):
     config = _sampler_config(ERP_CONFIG, args)
     priors, asked = _overrides(args, base=make_erp_priors(args.pulse))
     stem = Path(args.recording).name.split(".")[0]
+    data = dict(tmin=args.tmin, tmax=args.tmax, picks=args.channels, regions=_parse_regions(args.region),
+                reference=_parse_reference(args.reference), line_freq=_parse_line(args.line_freq),
+                decim=args.decim, **_cleaning(args))
+    if args.lowpass is not None:
+        data["h_freq"] = _parse_number("--lowpass", args.lowpass, "Hz")
+    if args.reject is not None:
+        data["reject"] = _parse_number("--reject", args.reject, "uV", scale=1e-6)
     with _fit_outputs(args.out, stem, args.overwrite) as outputs:
         logger.info(f"Loading {args.recording}")
-        try:
-            evokeds = prepare_evoked(args.recording, list(args.event) if args.event else None, tmin=args.tmin,
-                                     tmax=args.tmax, picks=args.channels, regions=_parse_regions(args.region),
-                                     reference=_parse_reference(args.reference),
-                                     line_freq=_parse_line(args.line_freq), decim=args.decim)
-        except JRFitError as err:  # the library names its argument; here the option is --event
-            raise JRFitError(str(err).replace("choose one with event=..., or pass a list of them",
-                                              "choose one with --event NAME (repeat it for several)")
-                             .replace("Pass one of them as event=...", "Give one of them to --event")) from None
+        evokeds = prepare_evoked(args.recording, list(args.event) if args.event else None, **data)
         result = fit_erp(evokeds, priors=priors, config=config)
         _record_overrides(result, asked)
         return _write_fit(result, outputs, "fits")
@@ -906,7 +982,7 @@ def _build_demo(subparsers, parent):
     )
     p.add_argument("--out", default="reports", metavar="DIR", help="output folder (default reports)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
-    p.set_defaults(func=_run_demo)
+    p.set_defaults(func=_run_demo, needs_caches=True)
 
 
 def _run_demo(args):
@@ -945,7 +1021,9 @@ def build_parser():
 
 
 def _error(msg):
-    sys.stderr.write(f"jrfit: error: {' '.join(str(msg).split())}\n")
+    """One line on stderr; a jrfit error in the command line's terms (its flags, not Python arguments)."""
+    text = msg.for_cli() if isinstance(msg, JRFitError) else str(msg)
+    sys.stderr.write(f"jrfit: error: {' '.join(text.split())}\n")
 
 
 def main(argv=None):
@@ -974,6 +1052,10 @@ def main(argv=None):
     old_level = set_log_level("info" if args.verbose else None)
     try:
         with handle_signals():
+            if getattr(args, "needs_caches", False):  # fits compile: name an unwritable cache before any work
+                from ._caches import check_caches
+
+                check_caches()
             return int(args.func(args) or 0)
     except JRFitError as exc:
         _error(exc)

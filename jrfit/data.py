@@ -134,6 +134,10 @@ _docdict = dict(
     ``reject=dict(eeg=...)``). Bad windows become ``BAD_amplitude`` or
     ``BAD_flat`` annotations, which the spectrum leaves out. None skips
     the detection (existing ``BAD_`` annotations are still honoured).""",
+    channel_types="""channel_types : dict | None
+    Types to set before anything else, as :meth:`mne.io.Raw.set_channel_types`
+    (e.g. ``{'Cz': 'eeg', 'HEOG': 'eog'}``), for recordings whose EEG
+    channels are typed otherwise. None (default) keeps the file's types.""",
     fmin_fmax="""fmin, fmax : float
     Frequency band of the spectrum, in Hz (default 2 to 40 Hz), within
     0 and the Nyquist frequency ``sfreq / 2``.""",
@@ -236,8 +240,36 @@ def _check_eeg(raw, name):
         raise DataError(
             f"{name or 'The recording'} has no EEG channels (found {counts or 'none'}). "
             "jrfit fits EEG: if the EEG channels are typed otherwise, set their type "
-            "first, e.g. raw.set_channel_types({'Cz': 'eeg'})."
+            "first: raw.set_channel_types({'Cz': 'eeg'}), or channel_types={'Cz': 'eeg'} in "
+            "prepare_spectrum, preprocess and prepare_evoked.",
+            cli={"raw.set_channel_types({'Cz': 'eeg'}), or channel_types={'Cz': 'eeg'} in "
+                 "prepare_spectrum, preprocess and prepare_evoked": "--channel-types Cz=eeg"},
         )
+
+
+def _set_channel_types(inst, channel_types, name):
+    """Set the types of some channels of ``inst`` (a private copy), e.g. ``{'Cz': 'eeg'}``.
+
+    Errors name the unknown channel or type, and the recording.
+    """
+    if not channel_types:
+        return inst
+    cli = {"channel_types": "--channel-types"}
+    if not isinstance(channel_types, dict):
+        raise DataError(f"channel_types must map channel names to MNE types, e.g. {{'Cz': 'eeg'}}; "
+                        f"got {channel_types!r}.", cli=cli)
+    unknown = [c for c in channel_types if c not in inst.ch_names]
+    if unknown:
+        raise DataError(f"channel_types names {_fmt_names(unknown)}, which {name or 'the recording'} "
+                        f"does not have; its channels are {_fmt_names(inst.ch_names)}.", cli=cli)
+    try:
+        with warnings.catch_warnings():  # MNE's note that the unit follows the new type: asked for
+            warnings.filterwarnings("ignore", message="The unit for channel", category=RuntimeWarning)
+            inst.set_channel_types(dict(channel_types), verbose=_mne_verbose())
+    except (ValueError, KeyError) as err:
+        raise DataError(f"channel_types={channel_types!r} cannot be applied to "
+                        f"{name or 'the recording'}: {err}", cli=cli) from None
+    return inst
 
 
 def _read(source):
@@ -698,6 +730,7 @@ def preprocess(
     h_freq=None,
     bad_channels="auto",
     bad_segments="auto",
+    channel_types=None,
     verbose=None,
 ):
     """Clean a recording for spectral fitting.
@@ -720,6 +753,7 @@ def preprocess(
     %(h_freq)s
     %(bad_channels)s
     %(bad_segments)s
+    %(channel_types)s
     %(verbose)s
 
     Returns
@@ -740,6 +774,7 @@ def preprocess(
         ``reference='average'`` is asked of 2 good channels or fewer.
     """
     raw, name, reader_warnings = _read_with_warnings(raw)
+    _set_channel_types(raw, channel_types, name)
     return _preprocess(
         raw, name, picks=picks, regions=regions, reference=reference,
         line_freq=line_freq, l_freq=l_freq, h_freq=h_freq, bad_channels=bad_channels,
@@ -980,15 +1015,16 @@ def _check_average_reference(n_channels, name):
     if n_channels < 2:
         raise DataError(
             f"reference='average' needs at least 2 good EEG channels, but {what} has "
-            f"{n_channels}; pass reference=None (--reference none) to keep the "
-            "recording's reference."
+            f"{n_channels}; pass reference=None to keep the recording's reference.",
+            cli={"pass reference=None": "give --reference none", "use reference=None": "use --reference none"},
         )
     if n_channels == 2:
         raise DataError(
             f"reference='average' with the 2 good EEG channels of {what} makes them "
             "copies of each other up to sign (each becomes half their difference); "
-            "pass reference=None (--reference none) to keep the recording's reference, "
-            "or a reference channel name."
+            "pass reference=None to keep the recording's reference, or a reference "
+            "channel name.",
+            cli={"pass reference=None": "give --reference none", "use reference=None": "use --reference none"},
         )
     share = 1.0 / n_channels
     if n_channels < AVERAGE_REF_MIN_CHANNELS:
@@ -1066,7 +1102,8 @@ def _drop_bads(raw, bads, name):
         raise DataError(
             f"All {len(drop)} EEG channels of {name or 'the recording'} are bad "
             f"({', '.join(f'{n} {r}' for r, n in reasons.items())}); there is no data "
-            "left. Check the recording, or pass bad_channels=None (--keep-bad-channels) to keep them."
+            "left. Check the recording, or pass bad_channels=None to keep them.",
+            cli={"pass bad_channels=None": "give --keep-bad-channels"},
         )
     if drop:
         logger.warning(f"Dropped {len(drop)} bad channel(s) of {name or 'the recording'}: "
@@ -1097,7 +1134,8 @@ def _select(raw, pick_names, region_map, bads, record):
             raise DataError(
                 f"Every channel of region {rname!r} ({chans}) is bad "
                 f"({', '.join(bads.get(c, 'dropped') for c in chans)}); change the "
-                "region's channels or pass bad_channels=None (--keep-bad-channels)."
+                "region's channels or pass bad_channels=None.",
+                cli={"pass bad_channels=None": "give --keep-bad-channels"},
             )
         members[rname] = good
     if not kept and not members:
@@ -1689,7 +1727,9 @@ def compute_spectrum(
         raise DataError(
             f"All {duration:.1f} s of {name or 'the recording'} are covered by BAD_ "
             "annotations; there is no good data. Relax the bad-segment detection "
-            "(preprocess(bad_segments=...)) or remove annotations."
+            "(bad_segments=dict(ptp_factor=...), or bad_segments=None) or remove annotations.",
+            cli={"bad_segments=dict(ptp_factor=...), or bad_segments=None":
+                 "--bad-segments ptp_factor=F, or --bad-segments none"},
         )
     xg = x[:, good]
     scale = np.max(np.abs(xg), axis=1)
@@ -1704,7 +1744,10 @@ def compute_spectrum(
         bad = [ch_names[i] for i in np.flatnonzero(flat)]
         raise DataError(
             f"Channel(s) {bad} are flat (zero variance). Drop them "
-            "(raw.drop_channels) or let jrfit.preprocess find bad channels."
+            "(raw.drop_channels) or let jrfit.preprocess find bad channels.",
+            cli={"Drop them (raw.drop_channels) or let jrfit.preprocess find bad channels.":
+                 "Choose the others with --channels, or leave out --keep-bad-channels so that "
+                 "flat channels are dropped."},
         )
     del xg
 
@@ -1718,7 +1761,8 @@ def compute_spectrum(
             f"longest good span lasts {max(span_len) / sfreq:.2f} s ({duration:.2f} s in "
             f"all, {rej:.2f} s marked BAD_). Use a shorter seg_length (e.g. "
             f"{max(span_len) / sfreq / 2:.2f} s, at the cost of frequency resolution) or "
-            "a longer recording."
+            "a longer recording.",
+            cli={"seg_length": "--seg-length"},
         )
 
     # ---- spectrum
@@ -1857,6 +1901,7 @@ def prepare_spectrum(
     overlap=0.5,
     window="hann",
     bandwidth=None,
+    channel_types=None,
     verbose=None,
 ):
     """Load, clean and compute the spectrum of a recording in one call.
@@ -1882,6 +1927,7 @@ def prepare_spectrum(
     %(overlap)s
     %(window)s
     %(bandwidth)s
+    %(channel_types)s
     %(verbose)s
 
     Returns
@@ -1895,6 +1941,7 @@ def prepare_spectrum(
     ... # doctest: +SKIP
     """
     raw, name, reader_warnings = _read_with_warnings(source)
+    _set_channel_types(raw, channel_types, name)
     _check_eeg(raw, name)
     check_option("method", method, ("welch", "multitaper"))
     _check_band(fmin, fmax, raw.info["sfreq"])  # fail before the slow steps

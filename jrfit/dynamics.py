@@ -818,7 +818,8 @@ def _fixed_point_branches(P, p_range, n_points):
             pieces.append((v1, v2))
     if not pieces:
         raise ModelError(
-            f"No fixed point has p in [{pmin}, {pmax}] /s; widen 'p_range'."
+            f"No fixed point has p in [{pmin}, {pmax}] /s; widen 'p_range'.",
+            cli={"widen 'p_range'": "widen --p-min/--p-max"},
         )
     # samples: proportional to arclength in (p / p-span, v / v-span)
     v_span = max(v2 for _, v2 in pieces) - min(v1 for v1, _ in pieces)

@@ -45,6 +45,7 @@ from .data import (
     _BAD_CHANNEL_DEFAULTS,
     _apply_reference,
     _check_eeg,
+    _set_channel_types,
     _detect_bad_channels,
     _docdict,
     _drop_bads,
@@ -571,7 +572,9 @@ def _raw_events(raw, name, record):
             + (f" other than {n_bad} BAD_/EDGE annotation(s)" if n_bad else "")
             + " and no stim channel with events. Add the events as annotations "
             "(raw.set_annotations(mne.Annotations(onsets, 0, 'stim'))) or pass epochs "
-            "made with mne.Epochs."
+            "made with mne.Epochs.",
+            cli={"(raw.set_annotations(mne.Annotations(onsets, 0, 'stim'))) or pass epochs made with mne.Epochs.":
+                 "(or a stim channel) to the file, or give an epochs file (-epo.fif) made with MNE."},
         )
     counts = Counter(events[:, 2].tolist())
     _step(
@@ -601,7 +604,9 @@ def _conditions(event, available, name):
         raise DataError(
             f"{name or 'The data'} has {len(available)} conditions "
             f"({_fmt_names(repr(a) for a in available)}); choose one with event=..., "
-            "or pass a list of them."
+            "or pass a list of them.",
+            cli={"choose one with event=..., or pass a list of them":
+                 "choose one with --event NAME (repeat it for several)"},
         )
     is_list = isinstance(event, (list, tuple))
     events = list(event) if is_list else [event]
@@ -613,7 +618,8 @@ def _conditions(event, available, name):
 def _unknown_event(key, available, name, what):
     return DataError(
         f"Unknown event {key!r} in {name or 'the data'}. Available {what}: "
-        f"{_fmt_names(repr(a) for a in available)}. Pass one of them as event=..."
+        f"{_fmt_names(repr(a) for a in available)}. Pass one of them as event=...",
+        cli={"Pass one of them as event=...": "Give one of them to --event"},
     )
 
 
@@ -709,6 +715,7 @@ def prepare_evoked(
     reject=_DEFAULT_REJECT,
     decim=1,
     se_method="auto",
+    channel_types=None,
     verbose=None,
 ):
     """Load, clean, epoch and average EEG into an ERP with its standard error.
@@ -741,6 +748,7 @@ def prepare_evoked(
     %(reject)s
     %(decim)s
     %(se_method)s
+    %(channel_types)s
     %(verbose)s
 
     Returns
@@ -781,6 +789,8 @@ def prepare_evoked(
             f"names, e.g. {{'occipital': ['O1', 'O2', 'Oz']}}, got {regions!r}."
         )
     kind, inst, name = _read_evoked_source(source)
+    for each in inst if kind == "evoked" else [inst]:  # private copies
+        _set_channel_types(each, channel_types, name)
     opts = dict(
         tmin=tmin, tmax=tmax, baseline=baseline, picks=picks, regions=regions,
         reference=reference, l_freq=l_freq, h_freq=h_freq, line_freq=line_freq,
@@ -915,7 +925,10 @@ def _from_trials(kind, inst, name, event, opts):
                 f"rejection ({len(mine)} events, {n_rej} rejected: "
                 f"{_fmt_reasons(reasons) or 'none'}); at least 2 are needed to average "
                 "and estimate a standard error. Raise the threshold (reject=...), pass "
-                "reject=None or bad_segments=None, or check the window (tmin, tmax)."
+                "reject=None or bad_segments=None, or check the window (tmin, tmax).",
+                cli={"(reject=...), pass reject=None or bad_segments=None, or check the window (tmin, tmax)":
+                     "(--reject UV), give --reject none or --bad-segments none, or check the window "
+                     "(--tmin, --tmax)"},
             )
         logger.info(
             f"{cond!r}: {n} trials averaged, {n_rej} rejected"
@@ -980,7 +993,9 @@ def _baseline_se(avg, times, baseline, name, cond):
             f"Condition {cond!r} of {name or 'the data'}: {where} holds {n} sample(s), too "
             f"few to estimate the noise of the average (at least {_MIN_BASELINE_SAMPLES}). "
             "Start the window before the stimulus (tmin < 0) and use a pre-stimulus "
-            "baseline, e.g. baseline=(None, 0)."
+            "baseline, e.g. baseline=(None, 0).",
+            cli={"(tmin < 0) and use a pre-stimulus baseline, e.g. baseline=(None, 0).":
+                 "(--tmin below 0; the baseline is the pre-stimulus part)."},
         )
     sd = avg[:, mask].std(axis=1, ddof=1)
     se = np.repeat(sd[:, np.newaxis], avg.shape[1], axis=1)
@@ -1012,7 +1027,8 @@ def _clean_epoched(inst, name, kind, h_freq, opts):
     if h_freq is not None and h_freq >= nyq:
         raise DataError(
             f"h_freq={h_freq:g} Hz is not below the Nyquist frequency ({nyq:g} Hz at "
-            f"sfreq={sfreq:g} Hz); lower it or pass h_freq=None (no low-pass)."
+            f"sfreq={sfreq:g} Hz); lower it or pass h_freq=None (no low-pass).",
+            cli={"h_freq": "--lowpass", "=None": " none"},
         )
     bad_channels = opts["bad_channels"]
     if bad_channels is not None and not isinstance(bad_channels, (list, tuple)):

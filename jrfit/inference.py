@@ -692,7 +692,8 @@ class FitResult:
 
         fname = Path(fname)
         if fname.exists() and not overwrite:
-            raise FitError(f"{fname} exists; pass overwrite=True (--overwrite) to replace it.")
+            raise FitError(f"{fname} exists; pass overwrite=True to replace it.",
+                           cli={"pass overwrite=True": "give --overwrite"})
         with atomic_path(fname) as tmp:
             self.idata.to_netcdf(str(tmp))
         return fname

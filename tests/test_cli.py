@@ -8,6 +8,7 @@ import json
 import logging
 import subprocess
 import sys
+from pathlib import Path
 
 import mne
 import numpy as np
@@ -339,6 +340,7 @@ def test_fit_psd_bad_input_leaves_nothing(tmp_path, capsys):
     assert main(["fit-psd", str(rec), "--reference", "average", "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert "reference='average' with the 2 good EEG channels" in err and "--reference none" in err
+    assert "reference=None" not in err  # the command line names its flag, not the Python argument
     assert not out.exists()
     assert main(["report", str(tmp_path / "missing.nc")]) == 2
     assert "not found" in capsys.readouterr().err
@@ -350,6 +352,11 @@ def test_fit_psd_bad_input_leaves_nothing(tmp_path, capsys):
     (["--channels", "O1", "O1"], "--channels lists O1 more than once"),
     (["--region", "=O1,O2"], "--region expects NAME=CH1,CH2"),
     (["--region", "occ=O1,O2", "--region", "occ=O2"], "--region 'occ' is given twice"),
+    (["--bad-segments", "ptp=3"], "--bad-segments expects 'auto', 'none' or KEY=VALUE"),
+    (["--bad-segments", "ptp_factor=x"], "--bad-segments ptp_factor must be a number"),
+    (["--channel-types", "O1"], "--channel-types expects CH=TYPE"),
+    (["--channel-types", "Nope=eeg"], "--channel-types names Nope, which"),
+    (["--seg-length", "100"], "Use a shorter --seg-length (e.g."),
 ])
 def test_fit_psd_option_mistakes_are_one_clear_error(tmp_path, capsys, extra, match):
     from jrfit.example import make_example_recording
@@ -394,3 +401,85 @@ def test_keep_bad_channels_reaches_preprocessing(tmp_path, monkeypatch):
     assert seen["bad_channels"] == "auto"
     main(["fit-psd", str(rec), "--out", str(tmp_path / "b"), "--quiet", "--keep-bad-channels"])
     assert seen["bad_channels"] is None
+
+
+def test_cleaning_and_erp_options_reach_the_library(tmp_path, monkeypatch):
+    """--seg-length, --bad-segments, --channel-types (fit-psd); --reject, --lowpass (fit-erp)."""
+    import jrfit.data
+    import jrfit.evoked
+    from jrfit.errors import JRFitError as Stop
+    from jrfit.example import make_example_recording
+
+    seen = {}
+
+    def fake(*args, **kwargs):
+        seen.clear()
+        seen.update(kwargs)
+        raise Stop("stop")
+
+    monkeypatch.setattr(jrfit.data, "prepare_spectrum", fake)
+    monkeypatch.setattr(jrfit.evoked, "prepare_evoked", fake)
+    rec = make_example_recording(tmp_path / "ex_raw.fif")
+    out = str(tmp_path / "o")
+    main(["fit-psd", str(rec), "--out", out, "--quiet"])
+    assert seen["bad_segments"] == "auto" and seen["channel_types"] is None and "seg_length" not in seen
+    main(["fit-psd", str(rec), "--out", out, "--quiet", "--seg-length", "2", "--bad-segments",
+          "ptp_factor=8,window=2", "--channel-types", "O1=eeg,O2=eeg", "--channel-types", "X=misc"])
+    assert seen["seg_length"] == 2.0 and seen["bad_segments"] == dict(ptp_factor=8.0, window=2.0)
+    assert seen["channel_types"] == {"O1": "eeg", "O2": "eeg", "X": "misc"}
+    main(["fit-psd", str(rec), "--out", out, "--quiet", "--bad-segments", "none"])
+    assert seen["bad_segments"] is None
+    main(["fit-erp", str(rec), "--out", out, "--quiet"])
+    assert "reject" not in seen and "h_freq" not in seen  # the library's defaults
+    main(["fit-erp", str(rec), "--out", out, "--quiet", "--reject", "100", "--lowpass", "none"])
+    assert seen["reject"] == pytest.approx(100e-6) and seen["h_freq"] is None
+
+
+def test_channel_types_from_the_command_line(tmp_path, capsys):
+    """EEG typed as misc: the error names --channel-types; with it, the channels are EEG again."""
+    from jrfit.data import prepare_spectrum
+    from jrfit.errors import DataError
+    from jrfit.example import make_example_recording
+
+    raw = mne.io.read_raw_fif(make_example_recording(tmp_path / "ex_raw.fif"), preload=True, verbose=False)
+    with pytest.warns(RuntimeWarning, match="unit"):
+        raw.set_channel_types({ch: "misc" for ch in raw.ch_names}, verbose=False)
+    fname = tmp_path / "misc_raw.fif"
+    raw.save(fname, verbose=False)
+    assert main(["fit-psd", str(fname), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "--channel-types Cz=eeg" in err and "channel_types=" not in err
+    with pytest.raises(DataError, match=r"channel_types=\{'Cz': 'eeg'\}"):
+        prepare_spectrum(fname, verbose=False)
+    spec = prepare_spectrum(fname, channel_types={"O1": "eeg", "O2": "eeg"}, verbose=False)
+    assert list(spec.ch_names) == ["O1", "O2"]
+    assert mne.io.read_raw_fif(fname, verbose=False).get_channel_types() == ["misc", "misc"]  # file untouched
+
+
+def _env_with_home(home, **extra):
+    """The environment of a subprocess whose home is ``home``, with jrfit still importable."""
+    import os
+    import site
+
+    import jrfit
+
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTENSOR_FLAGS", "XDG_CACHE_HOME")}
+    paths = [str(Path(jrfit.__file__).parents[1]), site.getusersitepackages(), env.get("PYTHONPATH", "")]
+    env.update(HOME=str(home), PYTHONPATH=os.pathsep.join(p for p in paths if p),
+               MPLCONFIGDIR=str(home.parent / "mpl"), **extra)
+    return env
+
+
+def test_unwritable_caches_are_named_before_any_work(tmp_path):
+    """A home that cannot hold caches: the error names the cache and how to move it, exit 2."""
+    home = tmp_path / "home"
+    home.write_text("a file, not a folder")
+    cmd = [sys.executable, "-m", "jrfit", "fit-psd", "missing.edf", "--out", str(tmp_path / "o")]
+    run = subprocess.run(cmd, capture_output=True, text=True, env=_env_with_home(home), timeout=300)
+    assert run.returncode == 2, run.stderr
+    assert "PyTensor's compile cache" in run.stderr and "PYTENSOR_FLAGS=base_compiledir=" in run.stderr
+    assert "Traceback" not in run.stderr
+    env = _env_with_home(home, PYTENSOR_FLAGS=f"base_compiledir={tmp_path / 'pt'}")
+    run = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 2 and "ArviZ's cache folder" in run.stderr and "XDG_CACHE_HOME" in run.stderr
+    assert not (tmp_path / "o").exists()

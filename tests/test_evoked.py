@@ -164,8 +164,9 @@ def test_average_reference_erp(syn_raw, caplog):
     two = _epochs(syn_raw).pick(["O1", "O2"])
     for source, event in ((two, "A"), (two["A"].average(), None)):
         with pytest.raises(DataError, match=r"reference='average' with the 2 good EEG "
-                                            r"channels.*--reference none"):
+                                            r"channels.*reference=None") as info:
             prepare_evoked(source, event, **opts)
+        assert "--reference none" in info.value.for_cli()
 
 
 def test_two_conditions_in_one_call(syn_raw):
