@@ -23,6 +23,7 @@ import os
 import signal
 import socket
 import tempfile
+import threading
 from pathlib import Path
 
 from ._logging import logger
@@ -74,6 +75,19 @@ def _pid_alive(pid):
     except PermissionError:
         return True
     return True
+
+
+@contextlib.contextmanager
+def _signals_deferred():
+    """Hold SIGINT and SIGTERM back (delivered on exit) while a few renames run, where the OS allows."""
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 class OutputSet:
@@ -199,6 +213,19 @@ class OutputSet:
         self.release()
         return False
 
+    def _move_into_place(self, temps, writers):
+        umask = os.umask(0)
+        os.umask(umask)
+        for path, tmp in temps.items():
+            os.chmod(tmp, 0o666 & ~umask)
+            if path != self.primary:
+                os.replace(tmp, path)
+        for path in self.files[:-1]:  # a companion this run did not make is stale
+            if path not in writers and path.exists():
+                os.remove(path)
+        if self.primary in temps:
+            os.replace(temps[self.primary], self.primary)
+
     def commit(self, writers):
         """Write every file to a temporary name, then move them all into place (primary last).
 
@@ -218,17 +245,12 @@ class OutputSet:
                 os.close(fd)
                 temps[path] = Path(tmp)
                 writers[path](temps[path])
-            umask = os.umask(0)
-            os.umask(umask)
-            for path, tmp in temps.items():
-                os.chmod(tmp, 0o666 & ~umask)
-                if path != self.primary:
-                    os.replace(tmp, path)
-            for path in self.files[:-1]:  # a companion this run did not make is stale
-                if path not in writers and path.exists():
-                    os.remove(path)
-            if self.primary in temps:
-                os.replace(temps[self.primary], self.primary)
+            try:
+                with _signals_deferred():  # SIGINT/SIGTERM wait until the whole set is in place
+                    self._move_into_place(temps, writers)
+            except (KeyboardInterrupt, Terminated) as stop:  # delivered once the set was complete
+                stop.written = [p for p in self.files if p in writers]
+                raise
         finally:
             for tmp in temps.values():
                 with contextlib.suppress(FileNotFoundError):

@@ -850,11 +850,11 @@ def _write_fit(result, outputs, what):
     nc = outputs.primary
     html = nc.with_name(nc.name[: -len("_jrfit.nc")] + "_report.html")
     writers = {nc: lambda tmp: result.idata.to_netcdf(str(tmp)),
-               html: lambda tmp: make_report(result.idata, tmp, overwrite=True)}
+               html: lambda tmp: make_report(result.idata, tmp, overwrite=True, result_file=nc)}
     for name, companion in result.companions.items():
         c_nc, c_html = _companion_paths(nc, html, name)
         writers[c_nc] = lambda tmp, c=companion: c.idata.to_netcdf(str(tmp))
-        writers[c_html] = lambda tmp, c=companion: make_report(c.idata, tmp, overwrite=True)
+        writers[c_html] = lambda tmp, c=companion, f=c_nc: make_report(c.idata, tmp, overwrite=True, result_file=f)
     logger.info(f"Writing the results into {outputs.folder}")
     for path in outputs.commit(writers):
         sys.stdout.write(f"wrote {path}\n")
@@ -953,6 +953,9 @@ def _build_report(subparsers, parent):
     p.add_argument("--out", default=None, metavar="FILE.html",
                    help="report file (default: next to RESULT, *_report.html)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing report")
+    p.add_argument("--detail", choices=("auto", "full", "compact"), default="auto",
+                   help="per-channel sections: every figure (full), or verdicts, fit, parameters and "
+                        "diagnostics (compact); auto (default): full up to 8 channels")
     p.set_defaults(func=_run_report)
 
 
@@ -965,7 +968,7 @@ def _run_report(args):
     if not res.is_file():
         raise JRFitError(f"Result file {res} not found: give the .nc written by `jrfit fit-psd`.")
     out = Path(args.out) if args.out else res.with_name(res.stem.removesuffix("_jrfit") + "_report.html")
-    make_report(res, out, overwrite=args.overwrite)
+    make_report(res, out, overwrite=args.overwrite, detail=args.detail)
     sys.stdout.write(f"wrote {out}\n")
     return 0
 
@@ -1026,6 +1029,14 @@ def _error(msg):
     sys.stderr.write(f"jrfit: error: {' '.join(text.split())}\n")
 
 
+def _what_was_written(stop):
+    """For a stop signal: nothing, or (arriving while the files were moved into place) the whole set."""
+    written = getattr(stop, "written", None)
+    if not written:
+        return "nothing was written"
+    return "the signal came as the results were put in place; the set is complete: " + ", ".join(map(str, written))
+
+
 def main(argv=None):
     """Run the command line ``jrfit <command> ...``.
 
@@ -1063,11 +1074,11 @@ def main(argv=None):
     except OSError as exc:
         _error(exc)
         return 1
-    except Terminated:
-        _error("terminated (SIGTERM): nothing was written")
+    except Terminated as exc:
+        _error(f"terminated (SIGTERM): {_what_was_written(exc)}")
         return 143
-    except KeyboardInterrupt:
-        _error("interrupted: nothing was written")
+    except KeyboardInterrupt as exc:
+        _error(f"interrupted: {_what_was_written(exc)}")
         return 130
     finally:
         set_log_level(old_level)

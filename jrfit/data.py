@@ -1112,9 +1112,34 @@ def _drop_bads(raw, bads, name):
         raw.drop_channels(drop)
 
 
+def _montage_positions(inst):
+    """Sensor positions of ``inst`` (name -> xyz in m) and their frame, where it has a montage."""
+    try:
+        montage = inst.get_montage()
+        if montage is None:
+            return {}, None
+        pos = montage.get_positions()
+    except Exception:  # a broken montage leaves the result without scalp maps, nothing worse
+        return {}, None
+    xyz = {n: np.asarray(v, float) for n, v in (pos.get("ch_pos") or {}).items()}
+    return {n: v for n, v in xyz.items() if v.shape == (3,) and np.all(np.isfinite(v))}, pos.get("coord_frame")
+
+
+def _record_positions(record, names, members, positions, frame):
+    """The ``channel_positions`` step: where each fitted channel (region: its members' mean) sits."""
+    out = {}
+    for n in names:
+        chans = members.get(n, [n])
+        if chans and all(c in positions for c in chans):
+            out[n] = [round(float(v), 6) for v in np.mean([positions[c] for c in chans], axis=0)]
+    _step(record, "channel_positions", coord_frame=frame, unit="m", n_channels=len(out), positions=out)
+
+
 def _select(raw, pick_names, region_map, bads, record):
-    """Keep the picked channels and add region means as virtual channels."""
+    """Keep the picked channels and add region means as virtual channels (and record their positions)."""
+    positions, frame = _montage_positions(raw)
     if pick_names is None and not region_map:
+        _record_positions(record, raw.ch_names, {}, positions, frame)
         return raw
     kept, lost = [], []
     for n in pick_names or []:
@@ -1144,6 +1169,7 @@ def _select(raw, pick_names, region_map, bads, record):
             f"{_fmt_names(raw.ch_names)}."
         )
     _step(record, "select", picks=kept, dropped_bad_picks=lost, regions=members)
+    _record_positions(record, kept + list(members), members, positions, frame)
     if not members:
         return raw.pick(kept)
     return _with_regions(raw, kept, members)

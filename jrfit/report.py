@@ -55,12 +55,22 @@ _RHAT_MAX = THRESHOLDS["r_hat"]
 _ESS_MIN = min(THRESHOLDS["ess_bulk"], THRESHOLDS["ess_tail"])
 _N_PAIRS = 4
 _MAX_BIF_CACHE = 32
+# more channels than this: sections start collapsed, only failing channels get a banner in the summary
+_EXPANDED_MAX = 4
+# more channels than this: per-channel sections in the compact view ('auto' detail)
+_FULL_DETAIL_MAX = 8
+_DETAILS = ("auto", "full", "compact")
+# labels of the stability summary the fit records (attrs['stability'])
+_STABILITY_LABELS = {"damping_median": "damping, posterior median (/s)",
+                     "damping_q05": "damping, 5 % quantile (/s)",
+                     "frac_near_boundary": "share of draws near the stability boundary"}
 
 
 # ----------------------------------------------------------------------------
 # public API
 @verbose
-def make_report(idata_or_path, fname, *, title=None, overwrite=False, cycles=True, verbose=None):
+def make_report(idata_or_path, fname, *, title=None, overwrite=False, cycles=True, detail="auto",
+                result_file=None, verbose=None):
     """Write the HTML report of a spectral fit.
 
     Parameters
@@ -79,6 +89,18 @@ def make_report(idata_or_path, fname, *, title=None, overwrite=False, cycles=Tru
         Compute the limit cycles of the bifurcation diagram of each channel
         (about 1-4 s per channel, cached for equal constants); if False only
         the fixed points, Hopf points and folds (well under a second).
+    detail : 'auto' | 'full' | 'compact'
+        What each channel's section shows. ``'full'``: every figure (spectrum,
+        prior and posterior, correlations and pairs, bifurcation diagram,
+        traces). ``'compact'``: the verdicts, the spectrum and fit, the
+        parameter table and the diagnostics, with traces only for channels
+        that failed: about a quarter of the size and time per channel.
+        ``'auto'`` (default): full up to 8 channels, compact beyond. Beyond 4
+        channels the per-channel sections start collapsed, so that the
+        summary (overview table, scalp maps, failed channels) opens the page.
+    result_file : path-like | None
+        Where the result is (or is being) saved, shown in the summary
+        (default: the path read, if ``idata_or_path`` is one).
     verbose : bool | str | int | None
         Log level for this call (see :func:`jrfit.set_log_level`).
 
@@ -89,30 +111,37 @@ def make_report(idata_or_path, fname, *, title=None, overwrite=False, cycles=Tru
     """
     import mne
 
+    from ._check import check_option
+
     fname = Path(fname).expanduser()
     if fname.suffix.lower() != ".html":
         raise JRFitError(f"The report file name must end in .html, got {str(fname)!r}.")
     if fname.exists() and not overwrite:
         raise JRFitError(f"{fname} exists; pass overwrite=True (--overwrite) to replace it.")
+    check_option("detail", detail, _DETAILS)
     idata, source = _load(idata_or_path)
+    source = str(result_file) if result_file is not None else source
     if str(idata.attrs.get("kind", "")) == "erp":
         return _make_erp_report(idata, source, fname, title, cycles)
     _check_result(idata)
     channels = _channel_names(idata)
+    if detail == "auto":
+        detail = "full" if len(channels) <= _FULL_DETAIL_MAX else "compact"
     attrs = dict(idata.attrs)
     if title is None:
         name = Path(str(attrs.get("input_file") or source or "")).name
         title = f"jrfit spectral fit: {name}" if name else "jrfit spectral fit"
     t0 = time.perf_counter()
     logger.info("Report of %d channel(s) %s -> %s", len(channels), channels, fname)
-    rep = mne.Report(title=title, verbose=False)
+    many = len(channels) > _EXPANDED_MAX
+    rep = mne.Report(title=title, verbose=False, collapse=("section",) if many else ())
     diag = _json_attr(attrs, "diagnostics", {})
 
     add_fig = _figure_adder(rep)
-    _add_summary(rep, idata, channels, attrs, diag, source)
+    _add_summary(rep, idata, channels, attrs, diag, source, add_fig, detail, many)
     for ch in channels:
         t1 = time.perf_counter()
-        _add_channel(rep, idata, ch, attrs, diag, add_fig, cycles)
+        _add_channel(rep, idata, ch, attrs, diag, add_fig, cycles, detail)
         logger.info("  channel %s: %.1f s", ch, time.perf_counter() - t1)
     _add_provenance(rep, attrs)
     return _save(rep, fname, t0)
@@ -310,7 +339,44 @@ def _main_regime(reg):
 
 # ----------------------------------------------------------------------------
 # (a) summary
-def _add_summary(rep, idata, channels, attrs, diag, source):
+def _summary_banners(channels, statuses, adequacy, many):
+    """Convergence and adequacy banners: every channel's, or beyond a few channels only the flagged ones."""
+    def shown(ch):
+        return not many or statuses[ch][0] != "PASS" or _fits_label(adequacy.get(ch)) != "fits"
+
+    conv = "".join(_banner(ch, *statuses[ch]) for ch in channels if not many or statuses[ch][0] != "PASS")
+    fits = "".join(_adequacy_banner(ch, adequacy.get(ch)) for ch in channels
+                   if not many or _fits_label(adequacy.get(ch)) != "fits")
+    if many:
+        n_ok = sum(not shown(ch) for ch in channels)
+        note = (f"<p>{n_ok} of {len(channels)} channels passed both checks (see the table below); "
+                "only the others are listed here.</p>")
+        conv = note + conv
+        fits = fits or "<p>The model fits the data of every channel (posterior-predictive check).</p>"
+    return conv, fits
+
+
+def _scalp_maps(idata, channels, attrs, statuses):
+    """Scalp maps of the posterior medians, where the record holds the positions of 4 channels or more."""
+    from . import viz
+
+    steps = _json_attr(attrs, "preprocessing", None)
+    rec = [st for st in steps if isinstance(st, dict) and st.get("step") == "channel_positions"] if isinstance(
+        steps, list) else []
+    positions = rec[-1].get("positions", {}) if rec else {}
+    placed = [ch for ch in channels if ch in positions]
+    if len(placed) < 4:
+        return None
+    maps = {}
+    for var, title in (("peak_freq", "peak frequency"), ("damping", "damping"), ("a", "a"), ("b", "b")):
+        vals = {ch: float(np.nanmedian(x)) for ch in placed if (x := _draws(idata, var, ch)) is not None}
+        if vals:
+            maps[f"{title} (median)"] = (_unit(var) if var != "peak_freq" else "Hz", vals)
+    failed = [ch for ch in placed if statuses[ch][0] != "PASS"]
+    return viz.plot_scalp_maps(maps, positions, marked=failed) if maps else None
+
+
+def _add_summary(rep, idata, channels, attrs, diag, source, add_fig=None, detail="full", many=False):
     post = idata.posterior
     free = _free_params(idata)
     fmin, fmax = attrs.get("fmin"), attrs.get("fmax")
@@ -341,13 +407,12 @@ def _add_summary(rep, idata, channels, attrs, diag, source):
     else:
         head = (f'<div class="alert alert-success">All {len(channels)} channel(s) passed the '
                 f"convergence checks.</div>")
-    banners = "".join(_banner(ch, *statuses[ch]) for ch in channels)
     adequacy = _json_attr(attrs, "adequacy", {})
     adequacy = adequacy if isinstance(adequacy, dict) else {}
     n_misfit = sum(_fits_label(adequacy.get(ch)) == "MISFIT" for ch in channels)
     head += (f'<div class="alert alert-danger"><strong>{n_misfit} of {len(channels)} channel(s): the model does '
              "not fit the data</strong> (posterior-predictive check; see each channel).</div>" if n_misfit else "")
-    fit_banners = "".join(_adequacy_banner(ch, adequacy.get(ch)) for ch in channels)
+    banners, fit_banners = _summary_banners(channels, statuses, adequacy, many)
     regimes = _json_attr(attrs, "regime", {})
     n_eff = _json_attr(attrs, "n_eff", {})
     rows = []
@@ -381,11 +446,21 @@ def _add_summary(rep, idata, channels, attrs, diag, source):
         "and values near 0 mean the fit sits next to a bifurcation, where the linearisation is "
         "least reliable.</p>"
     )
+    if detail == "compact":
+        guide += (f"<p><em>Compact view</em> ({len(channels)} channels): each channel's section shows its verdicts, "
+                  "spectrum and fit, parameters and diagnostics (traces only where the sampler failed). "
+                  "<code>jrfit report RESULT.nc --detail full</code> draws every figure.</p>")
     body = (head + _table(["", ""], [(k, v) for k, v in meta]) + _identified_html(idata, channels, attrs)
             + _truth_html(idata, channels, attrs)
             + _route_html(attrs) + "<h5>Convergence</h5>"
             + banners + "<h5>Model adequacy</h5>" + fit_banners + "<h5>Channels</h5>" + overview + guide)
-    rep.add_html(body, title="Summary", section="Summary", tags=("summary",))
+    section = None if many else "Summary"  # collapsed sections: the summary stays open above them
+    rep.add_html(body, title="Summary", section=section, tags=("summary",))
+    fig = _scalp_maps(idata, channels, attrs, statuses) if add_fig is not None else None
+    if fig is not None:
+        add_fig(fig, "Scalp maps", "Posterior medians at the channels' positions (from the preprocessing record; "
+                "regions at their members' mean position); red dots: channels that failed the sampler's checks.",
+                section, ("summary",))
 
 
 def _truth_html(idata, channels, attrs):
@@ -461,7 +536,7 @@ def _route_html(attrs):
 
 # ----------------------------------------------------------------------------
 # (b)-(g) one channel
-def _add_channel(rep, idata, ch, attrs, diag, add_fig, cycles):
+def _add_channel(rep, idata, ch, attrs, diag, add_fig, cycles, detail="full"):
     from . import viz
 
     section = f"Channel {ch}"
@@ -479,13 +554,22 @@ def _add_channel(rep, idata, ch, attrs, diag, add_fig, cycles):
 
     # (c) parameters
     rep.add_html(_param_table(idata, ch), title=f"{ch}: parameters", section=section, tags=tags)
+    if detail == "compact":
+        _add_diagnostics(rep, idata, ch, status, d, add_fig, section, tags, traces=status != "PASS")
+        return
 
     # (d) prior vs posterior
     fig = viz.plot_prior_posterior(idata, ch)
-    add_fig(fig, f"{ch}: prior and posterior", (
-        "Prior (grey) and posterior (blue) densities; dashed line: posterior median. Contraction "
-        "= 1 - var(posterior)/var(prior): near 1 the spectrum determined the parameter, near 0 "
-        "it is held by its prior."), section, tags)
+    shown = viz._var_names(idata, None)
+    with_prior = [n for n in shown if _draws(idata, n, ch, group="prior") is not None]
+    caption = ("Prior (grey) and posterior (blue) densities; dashed line: posterior median. Contraction "
+               "= 1 - var(posterior)/var(prior): near 1 the spectrum determined the parameter, near 0 "
+               "it is held by its prior.") if with_prior else (
+               "Posterior densities (blue); dashed line: posterior median. The result holds no prior draws, "
+               "so priors are not drawn (their definitions are under Provenance).")
+    if with_prior and len(with_prior) < len(shown):
+        caption += f" No prior draws for {', '.join(n for n in shown if n not in with_prior)}."
+    add_fig(fig, f"{ch}: prior and posterior", caption, section, tags)
 
     # (e) correlations
     names, corr = _posterior_correlation(idata, ch)
@@ -505,8 +589,16 @@ def _add_channel(rep, idata, ch, attrs, diag, add_fig, cycles):
     _add_dynamics(rep, idata, ch, attrs, add_fig, cycles, section, tags)
 
     # (g) diagnostics
+    _add_diagnostics(rep, idata, ch, status, d, add_fig, section, tags, traces=True)
+
+
+def _add_diagnostics(rep, idata, ch, status, d, add_fig, section, tags, traces):
+    from . import viz
+
     rep.add_html(_diagnostics_html(idata, ch, status, d), title=f"{ch}: diagnostics",
                  section=section, tags=tags)
+    if not traces:
+        return
     trace_vars = _free_params(idata)[:4] + [n for n in ("v", "p") if n in idata.posterior]
     fig = viz.plot_trace(idata, ch, trace_vars)
     add_fig(fig, f"{ch}: traces and ranks", (
@@ -518,10 +610,18 @@ def _add_channel(rep, idata, ch, attrs, diag, add_fig, cycles):
 def _fit_caption(idata, ch):
     obs = np.asarray(_sel(idata.observed_data["psd"], ch).values, float)
     pp = _spectra(idata, "psd", ch)
-    text = ("Black: the data. Blue line: median of the fitted (noise-free) model; dark and light "
-            "blue bands: its 50 % and 90 % posterior intervals; lightest band: 90 % "
-            "posterior-predictive interval including the sampling noise of a spectral "
-            "estimate.")
+    text = "Black: the data."
+    if _spectra(idata, "psd_mean", ch) is not None:
+        text += (" Blue line: median of the fitted (noise-free) model; dark and light blue bands: its 50 % "
+                 "and 90 % posterior intervals.")
+    if pp is not None:
+        text += (" Lightest band: 90 % posterior-predictive interval including the sampling noise of a "
+                 "spectral estimate.")
+    others = [label for var, label in (("psd_linear", "green: the linearised model"),
+                                       ("psd_simulated", "orange: the simulated model"))
+              if _spectra(idata, var, ch) is not None]
+    if others:
+        text += f" Dashed ({'; '.join(others)}): the other route's posterior median."
     if pp is not None:
         lo, hi = np.nanquantile(pp, [0.05, 0.95], axis=0)
         cover = float(np.mean((obs >= lo) & (obs <= hi)))
@@ -562,10 +662,11 @@ def _param_table(idata, ch):
         ])
     table = _table(["parameter", "meaning", "unit", "median", "90 % interval", "R-hat",
                     "bulk ESS", "tail ESS"], rows, raw=True)
-    note = (f"<p><small>Red: R-hat above {_RHAT_MAX} or ESS below {_ESS_MIN:.0f}. "
-            "bg (at 1 Hz) and floor are in mV\u00b2/Hz; scale is dimensionless (it multiplies "
-            "the JR spectrum computed at \u03c3 = 1 /s^0.5 and A fixed).</small></p>")
-    return table + note
+    note = f"Red: R-hat above {_RHAT_MAX} or ESS below {_ESS_MIN:.0f}."
+    if {"bg", "floor", "scale"} & set(names):  # the spectral observation model's parameters
+        note += (" bg (at 1 Hz) and floor are in mV\u00b2/Hz; scale is dimensionless (it multiplies "
+                 "the JR spectrum computed at \u03c3 = 1 /s^0.5 and A fixed).")
+    return table + f"<p><small>{note}</small></p>"
 
 
 def _correlation_text(pairs):
@@ -697,8 +798,8 @@ def _stability_html(idata, ch, attrs):
     stab = _json_attr(attrs, "stability", {})
     s = stab.get(ch) if isinstance(stab, dict) else None
     if isinstance(s, dict) and s:
-        rows = [(k, _fmt(v)) for k, v in s.items()]
-        out.append("<p>Stability (recorded by the fit; damping in /s):</p>")
+        rows = [(_STABILITY_LABELS.get(k, k.replace("_", " ")), _fmt(v)) for k, v in s.items()]
+        out.append("<p>Stability (recorded by the fit):</p>")
         out.append(_table(["quantity", "value"], rows))
     d = _draws(idata, "damping", ch)
     if d is not None and np.any(np.isfinite(d)):
@@ -743,6 +844,28 @@ def _diagnostics_html(idata, ch, status, d):
 
 # ----------------------------------------------------------------------------
 # (h) provenance
+def _plain(value):
+    """A value of the record as text: dicts as 'key: value' pairs, lists joined, no JSON braces."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_plain(v)}" for k, v in value.items()) or "none"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_plain(v) for v in value) or "none"
+    if value is None:
+        return "none"
+    return _fmt(value) if isinstance(value, float) else str(value)
+
+
+def _step_text(st):
+    """One preprocessing step in words: its parameters (if any), then what it found."""
+    if st.get("step") == "channel_positions":
+        return (f"positions of {st.get('n_channels', 0)} channel(s) in the {st.get('coord_frame') or 'unknown'} "
+                "frame, in m (used for the scalp maps; listed under 'All attributes')")
+    params = st.get("params") or {}
+    parts = [f"parameters: {_plain(params)}"] if params else []
+    parts += [f"{k.replace('_', ' ')}: {_plain(v)}" for k, v in st.items() if k not in ("step", "params")]
+    return "; ".join(parts)
+
+
 def _add_provenance(rep, attrs):
     section = "Provenance"
     tags = ("provenance",)
@@ -751,10 +874,7 @@ def _add_provenance(rep, attrs):
         rows = []
         for i, st in enumerate(steps, 1):
             if isinstance(st, dict):
-                rest = {k: v for k, v in st.items() if k != "step"}
-                rows.append((i, st.get("step", "?"),
-                             "; ".join(f"{k} = {json.dumps(v) if not isinstance(v, str) else v}"
-                                       for k, v in rest.items())))
+                rows.append((i, str(st.get("step", "?")).replace("_", " "), _step_text(st)))
             else:
                 rows.append((i, str(st), ""))
         rep.add_html(_table(["#", "step", "parameters and results"], rows),

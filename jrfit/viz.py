@@ -10,8 +10,9 @@ import numpy as np
 
 __all__ = ["plot_bifurcation", "plot_psd", "plot_psd_fit", "plot_erp_fit", "plot_condition_comparison", "plot_prior_posterior", "plot_correlation",
            "plot_pair", "plot_stability", "plot_trace", "plot_posterior_bifurcation",
-           "plot_cross_spectrum"]
+           "plot_cross_spectrum", "plot_scalp_maps"]
 
+_TRACE_POINTS = 500  # points per chain drawn in a trace (the ranks use every draw)
 _CYCLE_COLORS = {"alpha limit cycle": "#1f77b4", "spike-like cycle": "#d62728"}
 _FP_COLOR = "0.1"
 
@@ -860,8 +861,9 @@ def plot_trace(idata, channel, var_names=None, *, axes=None, row_size=(9.0, 1.45
         x = _chain_draws(idata, name, ch)
         n_chains, n_draws = x.shape
         it = np.arange(n_draws)
+        step = max(1, n_draws // _TRACE_POINTS)  # a thinned trace looks the same and keeps reports small
         for c in range(n_chains):
-            ax_t.plot(it, x[c], lw=0.6, alpha=0.8, color=f"C{c % 10}")
+            ax_t.plot(it[::step], x[c, ::step], lw=0.6, alpha=0.8, color=f"C{c % 10}")
         if div is not None and div.shape == x.shape and div.any():
             _, idx = np.nonzero(div)
             ax_t.plot(idx, np.full(idx.shape, 0.0), ls="none", marker="|", ms=9, color="#d62728",
@@ -953,6 +955,48 @@ def _close(fig):
 
 # =============================================================================
 # Networks (jrfit.network)
+def plot_scalp_maps(maps, positions, *, panel=(2.6, 2.5), marked=()):
+    """Scalp maps of per-channel summaries (e.g. posterior medians), one panel per quantity.
+
+    Parameters
+    ----------
+    maps : dict of str to (str, dict)
+        Panel title -> (unit, {channel: value}); channels without a finite
+        value are left out of that panel.
+    positions : dict of str to sequence of float
+        Channel -> position (x, y, z) in the head frame, in m (the
+        ``channel_positions`` step of a fit's preprocessing record).
+    panel : tuple of float
+        Size of one panel, in inches.
+    marked : sequence of str
+        Channels drawn with a red marker (e.g. those that failed a check).
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+    import mne
+
+    fig, axes = plt.subplots(1, len(maps), figsize=(panel[0] * len(maps), panel[1]), layout="constrained",
+                             squeeze=False)
+    for ax, (title, (unit, values)) in zip(axes[0], maps.items()):
+        names = [n for n, v in values.items() if n in positions and np.isfinite(v)]
+        info = mne.create_info(names, 100.0, "eeg")
+        info.set_montage(mne.channels.make_dig_montage(
+            ch_pos={n: np.asarray(positions[n], float) for n in names}, coord_frame="head"))
+        mask = np.array([n in marked for n in names])
+        data = np.array([values[n] for n in names], float)
+        span = (data.min(), data.max()) if data.max() > data.min() else (data.min() - 1.0, data.max() + 1.0)
+        im, _ = mne.viz.plot_topomap(data, info, axes=ax, show=False, contours=0, cmap="viridis", mask=mask,
+                                     vlim=span, extrapolate="local",
+                                     mask_params=dict(marker="o", markerfacecolor="#d62728",
+                                                      markeredgecolor="k", markersize=5))
+        fig.colorbar(im, ax=ax, shrink=0.7, label=unit)
+        ax.set_title(title, fontsize=9)
+    return fig
+
+
 def plot_cross_spectrum(spectrum, pairs=None, *, regions=None, fmax=None, title=None,
                         reference=None, figsize=(10.0, 3.6)):
     """PSDs, coherence and phase of a network's cross-spectral matrix.

@@ -214,7 +214,7 @@ def test_eeglab_sample_alpha(eeglab_raw):
     steps = [r["step"] for r in spec.record]
     assert steps == [
         "load", "pick_eeg", "standardize_names", "line_noise", "filter",
-        "bad_channels", "reference", "bad_segments", "result", "spectrum",
+        "bad_channels", "reference", "bad_segments", "channel_positions", "result", "spectrum",
     ]
     json.dumps(spec.record)
     assert spec.source == "test_raw.set"
@@ -622,3 +622,19 @@ def test_a_slightly_louder_channel_in_a_small_montage_is_kept():
         raw._data[3] *= factor
         clean, record = preprocess(raw)
         assert (raw.ch_names[3] not in clean.ch_names) == dropped, factor
+
+
+def test_channel_positions_are_recorded_for_the_scalp_maps():
+    """Each fitted channel's montage position (a region: its members' mean) travels in the record."""
+    from jrfit.example import example_path
+
+    spec = prepare_spectrum(example_path(), regions={"occ": ["O1", "O2"]}, picks=["O1"], verbose=False)
+    step = [s for s in spec.record if s["step"] == "channel_positions"][-1]
+    assert step["coord_frame"] == "head" and step["unit"] == "m" and set(step["positions"]) == {"O1", "occ"}
+    o1 = np.array(step["positions"]["O1"])
+    raw = mne.io.read_raw_fif(example_path(), verbose=False)
+    assert raw.get_montage() is None  # the template montage was set by preprocessing, not read
+    assert o1[0] < 0 < -o1[1] and 0.05 < np.linalg.norm(o1) < 0.12  # left, posterior, on a head
+    both = prepare_spectrum(example_path(), verbose=False).record
+    pos = [s for s in both if s["step"] == "channel_positions"][-1]["positions"]
+    np.testing.assert_allclose(step["positions"]["occ"], np.mean([pos["O1"], pos["O2"]], axis=0), atol=1e-6)

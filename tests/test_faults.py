@@ -61,6 +61,8 @@ COMPLETE = ["example_raw_jrfit.nc", "example_raw_report.html"]
 @pytest.mark.slow
 @pytest.mark.parametrize("sig, marker, code", [
     (signal.SIGTERM, "Loading", 143),
+    (signal.SIGINT, "Loading", 130),
+    (signal.SIGTERM, "Compiling the spectral model", 143),
     (signal.SIGINT, "Compiling the spectral model", 130),
     (signal.SIGTERM, "Fitting 1 channel", 143),
     (signal.SIGINT, "Fitting 1 channel", 130),
@@ -80,14 +82,45 @@ def test_signal_at_a_stage_leaves_nothing_and_says_so(recording, tmp_path, sig, 
 
 
 @pytest.mark.slow
-def test_kill_while_writing_then_rerun_completes(recording, tmp_path):
-    proc = _launch(recording, tmp_path)
-    _wait_for(proc, "Writing the results")
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=60)
+def test_kill_at_each_stage_then_rerun_completes(recording, tmp_path):
+    """SIGKILL (no clean-up possible) while loading, compiling and sampling, one run after the other in
+    one folder: none leaves a result, each next run takes over the dead one's lock, the last completes."""
+    for marker in ("Loading", "Compiling the spectral model", "Fitting 1 channel"):
+        proc = _launch(recording, tmp_path)
+        _wait_for(proc, marker)
+        if "Fitting" in marker:
+            time.sleep(2.0)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+        assert _results(tmp_path) == [], marker
+    rc, _, err = _finish(_launch(recording, tmp_path))
+    assert rc == 0, err
+    assert _results(tmp_path) == COMPLETE
+    assert not list(tmp_path.glob(".*"))  # the dead runs' lock and checkpoints are gone
+
+
+@pytest.mark.slow
+def test_signals_while_writing_leave_all_or_nothing_and_a_rerun_completes(recording, tmp_path):
+    """SIGTERM, SIGINT and SIGKILL once the results are being written: the set is whole or absent."""
+    for sig, code in ((signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGKILL, -9)):
+        left = _results(tmp_path)
+        proc = _launch(recording, tmp_path, *(["--overwrite"] if left else []))
+        _wait_for(proc, "Writing the results")
+        proc.send_signal(sig)
+        rc, _, err = _finish(proc)
+        left = _results(tmp_path)
+        if sig == signal.SIGKILL:  # no clean-up: the NetCDF (moved last) marks a complete set
+            assert "example_raw_jrfit.nc" not in left or left == COMPLETE, left
+            continue
+        assert left in ([], COMPLETE), (sig, left)  # all or nothing: the renames hold the signal back
+        # stopped before the set was in place, or as it was put in place (then said so), or after
+        assert ((rc == code and left == [] and "nothing was written" in err)
+                or (rc == code and left == COMPLETE and "the set is complete" in err)
+                or (rc == 0 and left == COMPLETE)), (sig, rc, err)
+        assert "Traceback" not in err, err
+        assert not list(tmp_path.glob(".*")), list(tmp_path.glob(".*"))
+    # the rerun takes over the killed run's lock and replaces what it left
     left = _results(tmp_path)
-    assert "example_raw_jrfit.nc" not in left or left == COMPLETE, left  # the set is all or nothing
-    # the rerun takes over the dead run's lock and replaces what it left
     rc, out, err = _finish(_launch(recording, tmp_path, *(["--overwrite"] if left == COMPLETE else [])))
     assert rc == 0, err
     assert _results(tmp_path) == COMPLETE
@@ -199,3 +232,24 @@ def test_terminated_run_resumes_from_its_finished_channels(recording, tmp_path):
     resumed = az.from_netcdf(tmp_path / COMPLETE[0]).posterior.sel(channel="O1")
     for name in ("a", "b", "damping"):  # the kept channel's (marked) draws, not a refit
         assert (resumed[name].values == kept["bundle"]["arrays"][name]).all(), name
+
+
+def test_a_signal_during_the_renames_waits_until_the_set_is_complete(tmp_path, monkeypatch):
+    """SIGTERM between the report's and the NetCDF's rename: delivered after both, naming them."""
+    import jrfit._outputs as outputs_mod
+    from jrfit._outputs import OutputSet, Terminated, handle_signals
+
+    real_replace, calls = os.replace, []
+
+    def replace_then_signal(src, dst):
+        calls.append(dst)
+        real_replace(src, dst)
+        if len(calls) == 1:  # the first file is in place, the primary not yet
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(outputs_mod.os, "replace", replace_then_signal)
+    with handle_signals(), pytest.raises(Terminated) as info:
+        with OutputSet(tmp_path, ["r.html", "r.nc"]) as out:
+            out.commit({tmp_path / "r.nc": lambda t: t.write_text("x"), tmp_path / "r.html": lambda t: t.write_text("y")})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html", "r.nc"]  # whole, lock released
+    assert [p.name for p in info.value.written] == ["r.html", "r.nc"]

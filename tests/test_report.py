@@ -30,11 +30,12 @@ FREE = ["a", "b", "B", "C"]
 PROBLEMS = ["R-hat 1.083 > 1.01", "3 divergent transitions"]
 
 
-def _synthetic_idata(seed=0, n_chains=2, n_draws=50, n_prior=200):
-    """A fit result in jrfit's format (natural units), with random draws."""
+def _synthetic_idata(seed=0, n_chains=2, n_draws=50, n_prior=200, channels=tuple(CHANNELS)):
+    """A fit result in jrfit's format (natural units), with random draws (Fz fails, the others pass)."""
     rng = np.random.default_rng(seed)
     freqs = np.arange(2.0, 40.01, 0.5)
-    nc = len(CHANNELS)
+    channels = list(channels)
+    nc = len(channels)
     shape = (n_chains, n_draws, nc)
 
     def jr_draws(shape, sd):
@@ -52,7 +53,7 @@ def _synthetic_idata(seed=0, n_chains=2, n_draws=50, n_prior=200):
     post["B"] = 22.0 * np.exp(0.05 * rng.standard_normal(shape))
     post["C"] = 135.0 * (22.0 / post["B"]) ** 1.5 * np.exp(0.01 * rng.standard_normal(shape))
     # channel Fz: the two chains disagree (R-hat fails)
-    post["a"][1, :, 1] *= 1.15
+    post["a"][1, :, channels.index("Fz")] *= 1.15
     post["peak_freq"] = 10.2 + 0.15 * rng.standard_normal(shape)
     post["damping"] = np.abs(9.0 + 2.0 * rng.standard_normal(shape))
     prior = jr_draws((1, n_prior, nc), 0.25)
@@ -73,7 +74,7 @@ def _synthetic_idata(seed=0, n_chains=2, n_draws=50, n_prior=200):
     observed = (model(truth)[0, 0] * rng.gamma(n_eff, 1.0 / n_eff, size=(nc, freqs.size)))
 
     diverging = np.zeros(shape, bool)
-    diverging[0, [5, 17, 33], 1] = True
+    diverging[0, [5, 17, 33], channels.index("Fz")] = True
     energy = rng.standard_normal(shape).cumsum(axis=1) * 0.1 + 50
     sample_stats = dict(
         diverging=diverging, energy=energy,
@@ -82,22 +83,20 @@ def _synthetic_idata(seed=0, n_chains=2, n_draws=50, n_prior=200):
     )
     dims = {k: ["channel"] for k in list(post) + list(sample_stats)}
     dims.update(psd=["channel", "freq"], psd_mean=["channel", "freq"])
-    coords = dict(channel=CHANNELS, freq=freqs)
+    coords = dict(channel=channels, freq=freqs)
     idata = az.from_dict(
         posterior=post, prior=prior, sample_stats=sample_stats,
         posterior_predictive=dict(psd=psd, psd_mean=psd_mean),
         observed_data=dict(psd=observed), coords=coords, dims=dims,
     )
-    diagnostics = {
-        "Oz": dict(r_hat=1.004, ess_bulk=612.0, ess_tail=540.0, divergences=0, bfmi=0.91,
-                   passed=True, problems=[]),
-        "Fz": dict(r_hat=1.083, ess_bulk=38.0, ess_tail=51.0, divergences=3, bfmi=0.77,
-                   passed=False, problems=PROBLEMS),
-    }
+    diagnostics = {ch: dict(r_hat=1.004, ess_bulk=612.0, ess_tail=540.0, divergences=0, bfmi=0.91,
+                            passed=True, problems=[]) for ch in channels}
+    diagnostics["Fz"] = dict(r_hat=1.083, ess_bulk=38.0, ess_tail=51.0, divergences=3, bfmi=0.77,
+                             passed=False, problems=PROBLEMS)
     idata.attrs.update(
         jrfit_version=__version__,
         input_file="/data/sub-01_task-rest_eeg.set",
-        channels=json.dumps(CHANNELS),
+        channels=json.dumps(channels),
         preprocessing=json.dumps([
             dict(step="load", sfreq=128.0, n_channels=32),
             dict(step="filter", l_freq=1.0, h_freq=45.0),
@@ -106,11 +105,11 @@ def _synthetic_idata(seed=0, n_chains=2, n_draws=50, n_prior=200):
         fmin=2.0, fmax=40.0, priors=json.dumps(SpectralPriors().to_dict()), seed=7,
         free_params=json.dumps(FREE), likelihood="linear (Whittle)",
         diagnostics=json.dumps(diagnostics),
-        regime=json.dumps({"Oz": {"noise-driven oscillatory focus": 0.93, "quiescent focus": 0.07},
-                           "Fz": {"noise-driven oscillatory focus": 1.0}}),
+        regime=json.dumps({ch: ({"noise-driven oscillatory focus": 0.93, "quiescent focus": 0.07} if ch == "Oz"
+                                else {"noise-driven oscillatory focus": 1.0}) for ch in channels}),
         stability=json.dumps({ch: dict(damping_median=9.1, damping_q05=5.8, frac_near_boundary=0.01)
-                              for ch in CHANNELS}),
-        n_eff=json.dumps({ch: 20.0 for ch in CHANNELS}),
+                              for ch in channels}),
+        n_eff=json.dumps({ch: 20.0 for ch in channels}),
         created="2025-01-31T12:00:00+00:00",
     )
     return idata
@@ -213,7 +212,7 @@ def test_report_figures_identifiability_and_provenance(report_html):
         assert "noise-driven oscillatory focus" in stab and "damping" in stab
     assert "93.0 %" in _section(report_html, "Oz: regime and stability", "Oz: diagnostics")
     prov = _section(report_html, "Provenance")
-    for text in ("welch", "n_fft = 256", "l_freq = 1.0", "LogNormal(median=100 /s", "LogNormal(median=220 /s"):
+    for text in ("welch", "n fft: 256", "l freq: 1;", "LogNormal(median=100 /s", "LogNormal(median=220 /s"):
         assert text in prov, text
 
 
@@ -390,3 +389,40 @@ def test_known_truth_is_shown_against_the_posterior():
     assert "peak_freq" in rows[0] and ">yes<" in rows[0]
     assert "damping" in rows[1] and "no" in rows[1] and ">yes<" not in rows[1]
     assert report._truth_html(_synthetic_idata(), CHANNELS, {}) == ""
+
+
+def test_many_channels_compact_collapsed_with_scalp_maps(tmp_path):
+    """16 channels: the summary opens the page (failed channels only, scalp maps), sections collapsed, compact."""
+    from jrfit.data import _standard_montage
+
+    names = ["Fp1", "Fp2", "F3", "F4", "C3", "C4", "P3", "P4", "O1", "O2", "F7", "F8", "T7", "T8", "Fz", "Oz"]
+    idata = _synthetic_idata(channels=names, n_prior=60)
+    pos = _standard_montage()[1].get_positions()["ch_pos"]
+    steps = json.loads(idata.attrs["preprocessing"]) + [dict(
+        step="channel_positions", coord_frame="head", unit="m", n_channels=len(names),
+        positions={n: [float(v) for v in pos[n]] for n in names})]
+    idata.attrs["preprocessing"] = json.dumps(steps)
+    idata.attrs["adequacy"] = json.dumps({n: dict(fits=True, ppp=0.4, frac_outside=0.1, z_rms=1.0, problems=[])
+                                          for n in names})
+    out = make_report(idata, tmp_path / "many.html", cycles=False, result_file=tmp_path / "many.nc")
+    text = out.read_text(encoding="utf-8")
+    summary = _section(text, "result file", "How to read")
+    assert str(tmp_path / "many.nc") in summary and "(in memory)" not in text
+    assert "15 of 16 channels passed both checks" in summary
+    # only the failed channel's banners in the summary (every channel still has its own in its section)
+    assert summary.count("jrfit-status jrfit-pass") == 0 and "FAIL &#10007; Fz" in summary
+    assert summary.count("jrfit-adequacy") == 0 and "fits the data of every channel" in summary
+    assert "Compact view" in text and "--detail full" in text
+    assert "Scalp maps" in text
+    found = re.findall(r'<img[^>]+alt="([^"]*)"[^>]+src="data:image/png;base64,([^"]+)"', text)
+    titles = [alt for alt, _ in found]
+    # compact: the fit of every channel, the traces only of the failed one, and the scalp maps
+    assert sum(t.endswith("spectrum and fit") for t in titles) == 16
+    assert [t for t in titles if "traces" in t] == ["Fz: traces and ranks"]
+    assert not any("prior and posterior" in t or "correlations" in t for t in titles)
+    # channel sections start collapsed; the summary is outside them and open
+    assert text.index("Summary") < text.index("Channel Fp1")
+    sec = _section(text, 'id="Channel-Fp1"' if 'id="Channel-Fp1"' in text else "Channel Fp1")
+    assert "collapse show" not in sec[:2000]
+    with pytest.raises(JRFitError, match="detail"):
+        make_report(idata, tmp_path / "x.html", detail="some")

@@ -106,7 +106,7 @@ def test_limit_cycle_recovery_and_linear_route_flagged(lc_spectrum, tmp_path):
     from jrfit.routes import check_linear
     from jrfit.sim_fit import SimulationConfig, fit_spectrum_sim
 
-    res = fit_spectrum_sim(lc_spectrum, config=SimulationConfig(draws=250, chains=2, cores=2, seed=0))
+    res = fit_spectrum_sim(lc_spectrum, config=SimulationConfig(draws=150, chains=2, cores=2, seed=0))
     post = res.idata.posterior
     for name, truth in (("p", 220.0), ("B", 22.0)):
         lo, hi = np.quantile(post[name].values, [0.05, 0.95])
