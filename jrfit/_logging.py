@@ -92,3 +92,22 @@ def quiet_compile():
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS", category=UserWarning)
         yield
+
+
+@contextlib.contextmanager
+def quiet_arviz_shapes():
+    """ArviZ's 'Shape validation failed' log line off: a one-chain fit is reported by jrfit itself.
+
+    With one chain ArviZ logs that the shape is below its (2 chains, 4 draws)
+    minimum before returning NaN for R-hat; jrfit's diagnostics then say that
+    R-hat needs two chains and how to ask for them.
+    """
+    import logging
+
+    az_log = logging.getLogger("arviz")
+    old = az_log.level
+    az_log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        az_log.setLevel(old)

@@ -241,9 +241,10 @@ class OutputSet:
                 if path not in writers:
                     continue
                 suffix = "".join(path.suffixes)
-                fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=self.folder)
-                os.close(fd)
-                temps[path] = Path(tmp)
+                with _signals_deferred():  # a temporary is registered (and so removed) as soon as it exists
+                    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=self.folder)
+                    temps[path] = Path(tmp)
+                    os.close(fd)
                 writers[path](temps[path])
             try:
                 with _signals_deferred():  # SIGINT/SIGTERM wait until the whole set is in place

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import __version__
-from ._logging import logger, quiet_compile, verbose
+from ._logging import logger, quiet_arviz_shapes, quiet_compile, verbose
 from .errors import FitError
 from .leakage import LeakageKernel, leakage_kernel
 from .adequacy import spectral_adequacy
@@ -575,7 +575,7 @@ def _worst_rhat_ess(post):
     import arviz as az
 
     names = [n for n in post.data_vars if post[n].ndim == 2 and np.ptp(post[n].values) > 0]
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), quiet_arviz_shapes():
         rhat = az.rhat(post[names])
         ess_b = az.ess(post[names], method="bulk")
         ess_t = az.ess(post[names], method="tail")

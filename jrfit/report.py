@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from ._io import atomic_path
-from ._logging import logger, verbose
+from ._logging import logger, quiet_arviz_shapes, verbose
 from .errors import JRFitError
 from .inference import THRESHOLDS
 from .viz import (
@@ -639,7 +639,7 @@ def _param_table(idata, ch):
 
     names = _default_vars(idata, derived=True)
     ds = xr.Dataset({n: _sel(idata.posterior[n], ch) for n in names})
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), quiet_arviz_shapes():
         rhat = az.rhat(ds)
         ess_b = az.ess(ds, method="bulk")
         ess_t = az.ess(ds, method="tail")

@@ -131,3 +131,81 @@ def write_fif(fname, columns, sfreq, *, noise_uv=0.0, seed=0):
     raw = mne.io.RawArray(x, info, verbose="error")
     raw.save(fname, overwrite=True, verbose="error")
     return names
+
+
+# ----------------------------------------------------------------------------
+# evoked responses: trials of a column driven by a JR 1995 pulse on top of its noisy background input
+@njit(cache=True)
+def _em_trials(A, B, a, b, C, e0, r, v0, mu, sigma, q, onset, w, dt, n_out, every, n_pre, n_trials, seed, y_init):
+    np.random.seed(seed)
+    c1, c2, c3, c4 = C, 0.8 * C, 0.25 * C, 0.25 * C
+    out = np.empty((n_trials, n_out))
+    sq = math.sqrt(dt)
+    total = n_pre + n_out * every
+    for tr in range(n_trials):
+        y0, y1, y2 = y_init[0], y_init[1], y_init[2]
+        y3 = y4 = y5 = 0.0
+        k = 0
+        for i in range(total):
+            t = (i - n_pre) * dt  # time from the first output sample
+            u = (t - onset) / w
+            p = mu + (q * u ** 7 * math.exp(-u) if u > 0.0 else 0.0)
+            s_py = 2.0 * e0 / (1.0 + math.exp(r * (v0 - (y1 - y2))))
+            s_e = 2.0 * e0 / (1.0 + math.exp(r * (v0 - c1 * y0)))
+            s_i = 2.0 * e0 / (1.0 + math.exp(r * (v0 - c3 * y0)))
+            d3 = A * a * s_py - 2.0 * a * y3 - a * a * y0
+            d4 = A * a * (p + c2 * s_e) - 2.0 * a * y4 - a * a * y1
+            d5 = B * b * c4 * s_i - 2.0 * b * y5 - b * b * y2
+            y0 += dt * y3
+            y1 += dt * y4
+            y2 += dt * y5
+            y3 += dt * d3
+            y4 += dt * d4 + A * a * sigma * sq * np.random.standard_normal()
+            y5 += dt * d5
+            if i >= n_pre and (i - n_pre) % every == 0:
+                out[tr, k] = y1 - y2
+                k += 1
+    return out
+
+
+def rest_state(mu, **consts):
+    """(v, y0, y1, y2) of the lowest fixed point at input mu (/s): the quiescent rest of an ERP column."""
+    c = dict(JR1995, **consts)
+    v, _ = min(jacobian(mu, **consts), key=lambda x: x[0])
+    S = lambda u: 2 * c["e0"] / (1 + np.exp(c["r"] * (c["v0"] - u)))  # noqa: E731
+    y0 = c["A"] / c["a"] * S(v)
+    y2 = c["B"] / c["b"] * 0.25 * c["C"] * S(0.25 * c["C"] * y0)
+    return v, y0, v + y2, y2
+
+
+def simulate_erp_trials(tmin, tmax, sfreq, n_trials, *, peak, onset, width, mu=0.0, sigma=0.5, dt=2e-5,
+                        warmup=0.5, seed=0, **consts):
+    """Single trials of v = y1 - y2 (mV), shape (n_trials, n_times), sampled at ``sfreq`` from ``tmin`` to ``tmax``.
+
+    The input is p(t) = mu + q (u/w)^7 exp(-u/w) with u = t - onset (JR 1995's pulse; ``peak`` is its largest
+    value, in /s, reached at u = 7 w) plus white noise of intensity ``sigma``; each trial starts at the rest
+    state ``warmup`` s before ``tmin``.
+    """
+    c = dict(JR1995, **consts)
+    every = int(round(1.0 / (sfreq * dt)))
+    if abs(every * dt * sfreq - 1.0) > 1e-9:
+        raise ValueError("1 / (sfreq * dt) must be an integer")
+    n_out = int(round((tmax - tmin) * sfreq)) + 1
+    _, y0, y1, y2 = rest_state(mu, **consts)
+    q = peak / (7.0 ** 7 * math.exp(-7.0))
+    return _em_trials(c["A"], c["B"], c["a"], c["b"], c["C"], c["e0"], c["r"], c["v0"], float(mu), float(sigma),
+                      float(q), float(onset - tmin), float(width), float(dt), n_out, every, int(round(warmup / dt)),
+                      int(n_trials), int(seed), np.array([y0, y1, y2]))
+
+
+def write_epochs(fname, trials_uv, sfreq, tmin, names=None, event="stim"):
+    """An epochs FIF file (EEG in V) from trials in uV, shape (n_trials, n_channels, n_times)."""
+    import mne
+
+    x = np.asarray(trials_uv, float) * 1e-6
+    names = names or [f"EEG{i:03d}" for i in range(x.shape[1])]
+    info = mne.create_info(list(names), sfreq, "eeg")
+    events = np.column_stack([np.arange(x.shape[0]) * 1000, np.zeros(x.shape[0], int), np.ones(x.shape[0], int)])
+    epochs = mne.EpochsArray(x, info, events=events, tmin=tmin, event_id={event: 1}, baseline=None, verbose="error")
+    epochs.save(fname, overwrite=True, verbose="error")
+    return list(names)
