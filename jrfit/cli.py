@@ -597,6 +597,9 @@ def _add_cleaning(g):
                    help="keep channels that look flat or of extreme variance (declared bad channels and "
                         "channels with non-finite values are still dropped); by default they are dropped "
                         "and listed with their reason")
+    g.add_argument("--keep-channel", action="append", default=None, metavar="NAME",
+                   help="keep this channel even if detected as flat or of extreme variance (the others are "
+                        "still checked); repeatable")
     g.add_argument("--bad-segments", default="auto", metavar="SPEC",
                    help="bad-segment detection: 'auto' (default: 1-s windows whose peak-to-peak is over "
                         "5x or under 0.05x the channel's median), 'none', or thresholds KEY=VALUE joined "
@@ -646,7 +649,13 @@ def _parse_channel_types(items):
 
 def _cleaning(args):
     """Keyword arguments of the preparation functions from the cleaning options."""
-    return dict(bad_channels=None if args.keep_bad_channels else "auto",
+    if args.keep_bad_channels and args.keep_channel:
+        raise JRFitError("Give either --keep-bad-channels (keep every channel the detection flags) or "
+                         "--keep-channel NAME (keep these), not both.")
+    bad_channels = None if args.keep_bad_channels else "auto"
+    if args.keep_channel:
+        bad_channels = dict(keep=list(args.keep_channel))
+    return dict(bad_channels=bad_channels,
                 bad_segments=_parse_bad_segments(args.bad_segments),
                 channel_types=_parse_channel_types(args.channel_types))
 
@@ -695,8 +704,8 @@ def _add_sampler_args(p):
                    help="tuning steps per chain (default: 400 for spectra, 500 for ERPs)")
     s.add_argument("--chains", type=int, default=4, help="chains (default 4)")
     s.add_argument("--cores", type=int, default=None,
-                   help="chains run in parallel (default: every core for spectra, in nutpie threads; "
-                        "1 for ERPs)")
+                   help="chains run in parallel (default: one per core, up to the number of chains; "
+                        "nutpie threads for spectra, PyMC processes for ERPs)")
     s.add_argument("--sampler", choices=("nutpie", "pymc"), default="nutpie",
                    help="NUTS implementation of spectral fits (default nutpie; ERP fits use PyMC's)")
     s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")

@@ -114,7 +114,7 @@ _docdict = dict(
     h_freq="""h_freq : float | None
     Low-pass cut-off, in Hz, below the Nyquist frequency. None (default)
     applies no low-pass (the recording's anti-aliasing filter remains).""",
-    bad_channels="""bad_channels : 'auto' | list of str | None
+    bad_channels="""bad_channels : 'auto' | dict | list of str | None
     Channels in ``raw.info['bads']`` and channels with non-finite values are
     always dropped. ``'auto'`` (default) also drops flat channels (robust
     standard deviation, the median over 1-s windows, below 5 % of the median
@@ -122,8 +122,10 @@ _docdict = dict(
     population to compare with, channels of extreme variance (robust
     z-score of the log standard deviation above 5, with the MAD floored at
     0.1, and at least 4 times the median channel's); a list drops these
-    names instead of detecting; None drops nothing more. Every dropped
-    channel is logged with its reason.""",
+    names instead of detecting; ``dict(keep=[...])`` detects as 'auto' but
+    never drops the named channels (logged, and recorded as
+    ``kept_as_asked``); None drops nothing more. Every dropped channel is
+    logged with its reason.""",
     bad_segments="""bad_segments : 'auto' | dict | None
     Amplitude and flatness detection on sliding 1-s windows (50 % overlap)
     of the cleaned data. ``'auto'`` (default) marks a window bad when, in any
@@ -490,6 +492,37 @@ def _windowed(x, sfreq, window):
     return view, n_win, hop
 
 
+def _detects_bad_channels(bad_channels):
+    """Whether the option asks for the automatic detection ('auto', or a dict of channels to keep)."""
+    return isinstance(bad_channels, dict) or bad_channels == "auto"
+
+
+def _check_bad_channels_option(bad_channels):
+    if isinstance(bad_channels, dict):
+        if set(bad_channels) != {"keep"} or isinstance(bad_channels["keep"], str):
+            raise DataError(f"bad_channels as a dict must be dict(keep=[names]) (automatic detection, these "
+                            f"channels never dropped by it), got {bad_channels!r}.",
+                            cli={"bad_channels": "--keep-channel"})
+    elif bad_channels is not None and not isinstance(bad_channels, (list, tuple)):
+        check_option("bad_channels", bad_channels, ("auto", None))
+
+
+def _kept_by_request(bad_channels, all_eeg, rename):
+    """The channels ``dict(keep=[...])`` exempts from the detection (resolved names; unknown ones refused)."""
+    if not isinstance(bad_channels, dict):
+        return set()
+    return set(_resolve_names(list(bad_channels["keep"]), all_eeg, rename, "bad_channels['keep']"))
+
+
+def _exempt(found, keep, name):
+    """``found`` without the channels asked to be kept; those are logged with what was detected."""
+    spared = {k: v for k, v in found.items() if k in keep}
+    if spared:
+        logger.warning(f"Kept {', '.join(f'{k} ({v})' for k, v in spared.items())} in "
+                       f"{name or 'the recording'} as asked, although detected as bad")
+    return {k: v for k, v in found.items() if k not in keep}, spared
+
+
 def _detect_bad_channels(x, sfreq, ch_names, opts):
     """Flat and extreme-variance channels from a robust (windowed) std."""
     view, _, _ = _windowed(x, sfreq, opts["window"])
@@ -826,8 +859,7 @@ def _preprocess(
             raise DataError(
                 f"l_freq={l_freq:g} Hz must be below h_freq={h_freq:g} Hz."
             )
-    if bad_channels is not None and not isinstance(bad_channels, (list, tuple)):
-        check_option("bad_channels", bad_channels, ("auto", None))
+    _check_bad_channels_option(bad_channels)
     seg_opts = None if bad_segments is None else _merge_opts(
         "bad_segments", bad_segments, _BAD_SEGMENT_DEFAULTS
     )
@@ -848,6 +880,7 @@ def _preprocess(
 
     # resolve user names now, to fail before any filtering
     pick_names, region_map, ref_names = _resolve_user_names(picks, regions, reference, all_eeg, rename)
+    keep = _kept_by_request(bad_channels, all_eeg, rename)
 
     # ---- bad channels, phase 1: declared and non-finite
     bads = {rename.get(b, b): "marked bad in raw.info['bads']" for b in raw.info["bads"]}
@@ -919,10 +952,11 @@ def _preprocess(
     )
 
     # ---- bad channels, phase 2: flat and extreme variance (on filtered data)
-    found, rstd, z = {}, None, None
-    if bad_channels == "auto":
+    found, rstd, z, spared = {}, None, None, {}
+    if _detects_bad_channels(bad_channels):
         opts = dict(_BAD_CHANNEL_DEFAULTS)
         found, rstd, z = _detect_bad_channels(raw.get_data(), sfreq, raw.ch_names, opts)
+        found, spared = _exempt(found, keep, name)
         if len(found) == len(raw.ch_names) and set(found.values()) == {"flat"}:
             raise DataError(
                 f"All {len(raw.ch_names)} EEG channels of {name or 'the recording'} are "
@@ -941,6 +975,7 @@ def _preprocess(
         "bad_channels",
         params=dict(bad_channels=bad_channels, **opts),
         bads=bads,
+        kept_as_asked=spared,
         n_good=len(raw.ch_names),
         **stats,
     )

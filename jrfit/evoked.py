@@ -46,7 +46,11 @@ from .data import (
     _apply_reference,
     _check_eeg,
     _set_channel_types,
+    _check_bad_channels_option,
+    _detects_bad_channels,
     _detect_bad_channels,
+    _exempt,
+    _kept_by_request,
     _docdict,
     _drop_bads,
     _fmt_names,
@@ -112,7 +116,7 @@ _evoked_docdict = dict(
     line_freq_erp="""line_freq : 'auto' | float | None
     Power-line frequency to notch out (continuous recordings only; harmonics
     above the low-pass are not notched), as in :func:`jrfit.data.preprocess`.""",
-    bad_channels_erp="""bad_channels : 'auto' | list of str | None
+    bad_channels_erp="""bad_channels : 'auto' | dict | list of str | None
     As in :func:`jrfit.data.preprocess`. Channels in ``info['bads']`` are
     always dropped; ``'auto'`` also detects flat and extreme-variance
     channels in continuous and epoched data (not in averages).""",
@@ -1031,8 +1035,7 @@ def _clean_epoched(inst, name, kind, h_freq, opts):
             cli={"h_freq": "--lowpass", "=None": " none"},
         )
     bad_channels = opts["bad_channels"]
-    if bad_channels is not None and not isinstance(bad_channels, (list, tuple)):
-        check_option("bad_channels", bad_channels, ("auto", None))
+    _check_bad_channels_option(bad_channels)
 
     # ---- projections (e.g. the average-reference projector of MNE's files)
     projs = [p["desc"] for p in inst.info["projs"]]
@@ -1054,6 +1057,7 @@ def _clean_epoched(inst, name, kind, h_freq, opts):
     all_eeg = list(inst.ch_names)
     picks, regions, reference = opts["picks"], opts["regions"], opts["reference"]
     pick_names, region_map, ref_names = _resolve_user_names(picks, regions, reference, all_eeg, rename)
+    keep = _kept_by_request(bad_channels, all_eeg, rename)
 
     # ---- bad channels: declared, non-finite, and (epochs) flat or extreme
     bads = {rename.get(b, b): "marked bad in info['bads']" for b in inst.info["bads"]}
@@ -1070,18 +1074,19 @@ def _clean_epoched(inst, name, kind, h_freq, opts):
         bads.setdefault(all_eeg[i], "non-finite values")
     inst.info["bads"] = []
     _drop_bads(inst, bads, name)
-    found = {}
-    if bad_channels == "auto" and kind == "epochs":
-        keep = [all_eeg.index(n) for n in inst.ch_names]
+    found, spared = {}, {}
+    detect = _detects_bad_channels(bad_channels) and kind == "epochs"
+    if detect:
+        rows = [all_eeg.index(n) for n in inst.ch_names]
         found, _, _ = _detect_bad_channels(
-            data2[keep], sfreq, inst.ch_names, dict(_BAD_CHANNEL_DEFAULTS)
+            data2[rows], sfreq, inst.ch_names, dict(_BAD_CHANNEL_DEFAULTS)
         )
+        found, spared = _exempt(found, keep, name)
         bads.update(found)
         _drop_bads(inst, found, name)
     del data, data2
     _step(record, "bad_channels", params=dict(bad_channels=bad_channels),
-          bads=bads, detected=bool(bad_channels == "auto" and kind == "epochs"),
-          n_good=len(inst.ch_names))
+          bads=bads, detected=bool(detect), kept_as_asked=spared, n_good=len(inst.ch_names))
     if bads:
         logger.info(f"Bad channels dropped: {', '.join(f'{k} ({v})' for k, v in bads.items())}")
 

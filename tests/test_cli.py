@@ -401,6 +401,12 @@ def test_keep_bad_channels_reaches_preprocessing(tmp_path, monkeypatch):
     assert seen["bad_channels"] == "auto"
     main(["fit-psd", str(rec), "--out", str(tmp_path / "b"), "--quiet", "--keep-bad-channels"])
     assert seen["bad_channels"] is None
+    main(["fit-psd", str(rec), "--out", str(tmp_path / "b"), "--quiet", "--keep-channel", "O1",
+          "--keep-channel", "O2"])
+    assert seen["bad_channels"] == dict(keep=["O1", "O2"])
+    seen.clear()
+    assert main(["fit-psd", str(rec), "--out", str(tmp_path / "b"), "--keep-channel", "O1",
+                 "--keep-bad-channels"]) == 2 and not seen  # refused before loading
 
 
 def test_cleaning_and_erp_options_reach_the_library(tmp_path, monkeypatch):

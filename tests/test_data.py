@@ -638,3 +638,23 @@ def test_channel_positions_are_recorded_for_the_scalp_maps():
     both = prepare_spectrum(example_path(), verbose=False).record
     pos = [s for s in both if s["step"] == "channel_positions"][-1]["positions"]
     np.testing.assert_allclose(step["positions"]["occ"], np.mean([pos["O1"], pos["O2"]], axis=0), atol=1e-6)
+
+
+def test_a_detected_channel_is_kept_when_asked_and_the_others_still_checked(caplog):
+    """bad_channels=dict(keep=[...]): the named loud channel stays (logged, recorded), another is dropped."""
+    raw = _make_raw(duration=30.0, sfreq=200.0, seed=4)
+    raw.pick(raw.ch_names[:8])
+    loud, other = raw.ch_names[3], raw.ch_names[5]
+    raw._data[3] *= 10.0
+    raw._data[5] *= 10.0
+    with caplog.at_level(logging.WARNING, logger="jrfit"):
+        clean, record = preprocess(raw, bad_channels=dict(keep=[loud]))
+    step = [s for s in record if s["step"] == "bad_channels"][-1]
+    assert loud in clean.ch_names and other not in clean.ch_names
+    assert step["kept_as_asked"][loud].startswith("high variance") and other in step["bads"]
+    assert f"Kept {loud} (high variance" in caplog.text
+    with pytest.raises(DataError, match="Unknown channel 'Nope'"):
+        preprocess(raw, bad_channels=dict(keep=["Nope"]))
+    with pytest.raises(DataError, match=r"dict\(keep=\[names\]\)") as info:
+        preprocess(raw, bad_channels=dict(drop=[loud]))
+    assert "--keep-channel" in info.value.for_cli()
