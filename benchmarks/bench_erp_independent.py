@@ -80,7 +80,7 @@ def main():
             ok = lo <= truth <= hi
             covered, total = covered + ok, total + 1
             row.append(f"{name} {truth:.3g} -> {med:.3g} [{lo:.3g}, {hi:.3g}]{'' if ok else ' MISS'}")
-        d = next(iter(diag.values())) if ch not in diag else diag[ch]
+        d = next(v for k, v in diag.items() if k.endswith("/" + ch))
         print(ch, "; ".join(row), "| passed" if d.get("passed") else f"| FAILED {d.get('problems')}")
     print(f"coverage {covered}/{total}, rc {rc}, wall {wall:.0f} s for {len(names)} channels")
 
