@@ -55,6 +55,9 @@ def main():
     ap.add_argument("--sigma", type=float, default=0.5)
     ap.add_argument("--noise-uv", type=float, default=2.0)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--rest", choices=("default", "p0"), default="default",
+                    help="default: the CLI as a user runs it; p0: the same data and defaults with the rest state "
+                         "solved at p = 0 /s for every draw's constants (ERPPriors(v_fixed=None, p_fixed=0))")
     ap.add_argument("--extra", nargs=argparse.REMAINDER, default=[])
     args = ap.parse_args()
     import arviz as az
@@ -66,9 +69,19 @@ def main():
         fname = Path(tmp) / "sim-epo.fif"
         names = make_file(fname, cols, args.trials, args.sigma, args.noise_uv, args.seed)
         t0 = time.perf_counter()
-        rc = cli(["fit-erp", str(fname), "--out", tmp, "--quiet", *args.extra])
+        if args.rest == "default":
+            rc = cli(["fit-erp", str(fname), "--out", tmp, "--quiet", *args.extra])
+            idata = az.from_netcdf(Path(tmp) / "sim-epo_jrfit.nc")
+        else:
+            import dataclasses
+
+            from jrfit.erp_fit import fit_erp
+            from jrfit.evoked import prepare_evoked
+            from jrfit.priors import make_erp_priors
+
+            priors = dataclasses.replace(make_erp_priors("jr"), v_fixed=None, p_fixed=0.0)
+            rc, idata = 0, fit_erp(prepare_evoked(fname), priors=priors).idata
         wall = time.perf_counter() - t0
-        idata = az.from_netcdf(Path(tmp) / "sim-epo_jrfit.nc")
     diag = json.loads(idata.attrs["diagnostics"])
     covered = total = 0
     for ch, c in zip(names, cols):

@@ -281,6 +281,84 @@ _register_numba_banded()
 
 
 # ----------------------------------------------------------------------------
+def rest_potential(theta_free, names, fixed, p0, v_bounds, n_grid=400):
+    """The lowest v (mV) in ``v_bounds`` at which the input ``p0`` (/s) holds the column at rest, and dv/dtheta.
+
+    The quiescent rest of an evoked-response column: the lowest root of
+    p(v) = p0 (a grid, then Brent's method); its derivative with respect to
+    the free constants follows from the implicit-function theorem,
+    dv/dtheta = -(dp/dtheta) / (dp/dv). NaN (and a zero derivative) where
+    there is no root.
+    """
+    from scipy.optimize import brentq
+
+    from .model import p_of_v
+
+    theta_free = np.asarray(theta_free, float)
+    d = dict(fixed)
+    d.update({n: float(x) for n, x in zip(names, theta_free)})
+    grid = np.linspace(v_bounds[0], v_bounds[1], n_grid)
+    with np.errstate(all="ignore"):
+        f = np.asarray(p_of_v(grid, d), float) - p0
+    cross = np.flatnonzero(np.isfinite(f[:-1]) & np.isfinite(f[1:]) & (np.sign(f[:-1]) != np.sign(f[1:])))
+    if not cross.size:
+        return np.nan, np.zeros(theta_free.size)
+    i = int(cross[0])
+    v = brentq(lambda x: float(p_of_v(x, d)) - p0, grid[i], grid[i + 1], xtol=1e-12)
+    free_idx, base = pack(tuple(names), {k: float(x) for k, x in dict(fixed).items() if k not in names})
+    _, _, _, _, _, j_p, _ = linear_forward(np.concatenate([[v], theta_free]), np.zeros(0), free_idx, base)
+    if not (np.isfinite(j_p).all() and j_p[0] != 0):
+        return np.nan, np.zeros(theta_free.size)
+    return float(v), -j_p[1:] / j_p[0]
+
+
+class RestPotentialOp(Op):
+    """theta = (free JR constants) -> (v, dv/dtheta): the rest potential at a fixed input (see rest_potential).
+
+    Parameters
+    ----------
+    names : sequence of str
+        Names of the free JR constants (theta's order).
+    fixed : mapping
+        Values of every other JR constant.
+    p0 : float
+        The input that holds the column at rest, in /s.
+    v_bounds : tuple of float
+        Where the rest potential is looked for, in mV (the lowest root in it).
+    """
+
+    __props__ = ("names", "fixed_items", "p0", "v_bounds")
+
+    def __init__(self, names, fixed, p0, v_bounds):
+        self.names = tuple(names)
+        self.fixed_items = tuple(sorted((k, float(v)) for k, v in dict(fixed).items() if k not in names))
+        self.p0 = float(p0)
+        self.v_bounds = (float(v_bounds[0]), float(v_bounds[1]))
+
+    def make_node(self, theta):
+        theta = pt.as_tensor_variable(theta)
+        return Apply(self, [theta], [pt.dscalar(), pt.dvector()])
+
+    def perform(self, node, inputs, outputs):
+        theta = np.asarray(inputs[0], float)
+        try:
+            v, dv = rest_potential(theta, self.names, dict(self.fixed_items), self.p0, self.v_bounds)
+        except (ArithmeticError, ValueError, RuntimeError):  # never raise inside a sampler
+            v, dv = np.nan, np.zeros(theta.size)
+        outputs[0][0] = np.asarray(v, float)
+        outputs[1][0] = np.asarray(dv, float)
+
+    def grad(self, inputs, output_grads):
+        (theta,) = inputs
+        _, dv = self(theta)
+        if isinstance(output_grads[0].type, DisconnectedType):
+            return [pt.zeros_like(theta)]
+        return [output_grads[0] * dv]
+
+    def connection_pattern(self, node):
+        return [[True, False]]
+
+
 class ERPOp(Op):
     """theta -> (response, jacobian) of :class:`jrfit.erp.ERPForward`.
 

@@ -54,7 +54,7 @@ class ERPModel(_CompiledModel):
         import pymc as pm
         import pytensor.tensor as pt
 
-        from ._ops import ERPOp, JRLinearOp
+        from ._ops import ERPOp, JRLinearOp, RestPotentialOp
         from .erp import peak_lag
 
         self.priors = priors = priors or ERPPriors()
@@ -64,6 +64,7 @@ class ERPModel(_CompiledModel):
         t0 = time.perf_counter()
         fixed = priors.fixed.as_dict()
         self.v_fixed = priors.v_fixed
+        self.p_fixed = priors.p_fixed  # v solved from the input at rest (then v is not sampled)
         self.names = (() if self.v_fixed is not None else ("v",)) + self.free + _PULSE
         self.lag = peak_lag(priors.shape)
         op_fixed = {k: v for k, v in fixed.items() if k not in ("mu", "sigma")}
@@ -81,14 +82,17 @@ class ERPModel(_CompiledModel):
                 jr[name] = pm.Deterministic(name, pr.median * pt.exp(theta))
             v_lo = pm.Data("v_lo", float(priors.v_bounds[0]))
             v_hi = pm.Data("v_hi", float(priors.v_bounds[1]))
-            if self.v_fixed is None:
+            if self.p_fixed is not None:
+                rest = RestPotentialOp(self.free, fixed, self.p_fixed, priors.v_bounds)
+                v = pm.Deterministic("v", rest(pt.stack([jr[n] for n in self.free]))[0])
+            elif self.v_fixed is None:
                 v = pm.Uniform("v", v_lo, v_hi)
             else:
                 v = pm.Deterministic("v", pt.as_tensor_variable(float(self.v_fixed)))
             theta_jr = pt.stack([v] + [jr[n] for n in self.free])
             _, p, log_jac, stable, *_ = lin(theta_jr, np.zeros(0))
             p = pm.Deterministic("p", p)
-            if self.v_fixed is None:
+            if self.v_fixed is None and self.p_fixed is None:
                 pm.Potential("p_prior", priors.p.tensor_logp(p) + log_jac)
             amp = pm.Deterministic("amplitude", priors.amplitude.median
                                    * pt.exp(pm.Normal("log_amplitude", 0.0, priors.amplitude.sd)))
@@ -152,7 +156,7 @@ class ERPModel(_CompiledModel):
         o = pr.latency
         latency = float(np.clip(pulse[1] + self.lag * pulse[2], o.lower + 1e-6, o.upper - 1e-6))
         point = {f"log_{n}": np.asarray(np.log(jr[i] / pr.jr[n].median)) for i, n in enumerate(self.free)}
-        if self.v_fixed is None:
+        if self.v_fixed is None and self.p_fixed is None:
             point["v_interval__"] = np.asarray(np.log((v - v_lo) / (v_hi - v)))
         point["log_amplitude"] = np.asarray(np.log(pulse[0] / pr.amplitude.median))
         point["latency_interval__"] = np.asarray(np.log((latency - o.lower) / (o.upper - latency)))
@@ -191,7 +195,12 @@ class ERPModel(_CompiledModel):
         o = pr.latency
         latencies = np.clip(o.mean + o.sd * np.linspace(-1.5, 1.5, n_latency), o.lower + 1e-3, o.upper - 1e-3)
         v_lo, v_hi = pr.v_bounds
-        v_grid = np.linspace(v_lo, v_hi, n_grid + 2)[1:-1] if self.v_fixed is None else [self.v_fixed]
+        if self.p_fixed is not None:  # the rest at the prior-median constants
+            from ._ops import rest_potential
+
+            v_grid = [rest_potential(jr_med, self.free, fixed, self.p_fixed, pr.v_bounds)[0]]
+        else:
+            v_grid = np.linspace(v_lo, v_hi, n_grid + 2)[1:-1] if self.v_fixed is None else [self.v_fixed]
         cands = []
         for v in v_grid:
             th_jr = np.concatenate([[v], jr_med])
@@ -199,7 +208,7 @@ class ERPModel(_CompiledModel):
                 continue
             _, p, logjac, _ = jr_linear_numpy(th_jr, np.zeros(0), self.free, fixed)
             lp_p = 0.0
-            if self.v_fixed is None:
+            if self.v_fixed is None and self.p_fixed is None:
                 lp_p = float(pr.p.logpdf(float(np.real(p)))) + float(np.real(logjac))
                 if not np.isfinite(lp_p):
                     continue
@@ -224,12 +233,13 @@ class ERPModel(_CompiledModel):
         cands.sort(key=lambda c: -c[0])
         self.set_gain_sign(np.sign(cands[0][3][0]) or 1.0)
         cands = [c for c in cands if np.sign(c[3][0]) == self.gain_sign]
-        if self.v_fixed is None:
+        if self.v_fixed is None and self.p_fixed is None:
             branch = stable_branch(cands[0][1], jr_med, self.free, fixed, pr.v_bounds)
             self.set_branch(*branch)
             cands = [c for c in cands if branch[0] < c[1] < branch[1]]
-        else:
-            branch = (float(self.v_fixed), float(self.v_fixed))
+        else:  # v follows the constants (p_fixed) or is held: no branch to choose
+            v_start = float(cands[0][1])
+            branch = (v_start, v_start)
         resid = float(np.std(erp))
         starts = [self._unconstrained(v, jr_med, pulse, coef[0], coef[1], 0.1 * resid)
                   for _, v, pulse, coef in cands[:3]]

@@ -342,7 +342,13 @@ class ERPPriors:
         free, 9-34 divergent transitions and bulk ESS 270-340 per fit; fixed,
         none and ESS 650 in 0.75x the time.
     v_bounds : tuple of float
-        Support of the rest potential v when it is free, in mV.
+        Support of the rest potential v when it is free, in mV (with
+        ``p_fixed``: where its lowest root is looked for).
+    p_fixed : float | None
+        The background input that holds the column at rest, in /s (e.g. 0,
+        as in DCM's ERP models); v is then solved for every draw's constants
+        as the lowest fixed point at this input (``v_fixed`` must be None).
+        None (default): ``v_fixed`` or a free v.
     amplitude : LogNormalPrior
         Peak of the input pulse, in /s.
     latency : NormalPrior
@@ -371,6 +377,7 @@ class ERPPriors:
     p: NormalPrior = NormalPrior(0.0, 30.0)
     v_fixed: float | None = -1.904
     v_bounds: tuple = (-4.0, 14.0)
+    p_fixed: float | None = None
     amplitude: LogNormalPrior | None = None
     latency: NormalPrior | None = None
     width: LogNormalPrior | None = None
@@ -398,6 +405,9 @@ class ERPPriors:
         o = self.latency
         if o.lower is None or o.upper is None:
             raise FitError("The latency prior needs lower and upper bounds (s).")
+        if self.p_fixed is not None and self.v_fixed is not None:
+            raise FitError(f"ERPPriors: give either v_fixed (the rest potential, mV) or p_fixed (the input at rest, "
+                           f"/s), not both; got v_fixed={self.v_fixed!r}, p_fixed={self.p_fixed!r}.")
 
     @property
     def free(self):
@@ -407,7 +417,10 @@ class ERPPriors:
     def table(self):
         """Rows (name, unit, prior) for reports."""
         rows = [(k, PARAM_INFO[k]["unit"], pr.describe(PARAM_INFO[k]["unit"])) for k, pr in self.jr.items()]
-        if self.v_fixed is None:
+        if self.p_fixed is not None:
+            rows.append(("v", "mV", f"rest potential: the lowest fixed point at p = {self.p_fixed:g} /s, solved for "
+                                    "each draw's constants"))
+        elif self.v_fixed is None:
             rows.append(("v", "mV", f"Uniform{tuple(self.v_bounds)} mV, with the prior of p kept by |dp/dv|"))
             rows.append(("p", "/s", self.p.describe("/s")))
         else:
@@ -432,6 +445,7 @@ class ERPPriors:
             p=asdict(self.p),
             v_fixed=self.v_fixed,
             v_bounds=list(self.v_bounds),
+            p_fixed=self.p_fixed,
             amplitude=asdict(self.amplitude),
             latency=asdict(self.latency),
             width=asdict(self.width),
@@ -449,6 +463,7 @@ class ERPPriors:
             p=_prior_from_dict(d["p"]),
             v_fixed=d.get("v_fixed"),
             v_bounds=tuple(d["v_bounds"]),
+            p_fixed=d.get("p_fixed"),
             amplitude=LogNormalPrior(**d["amplitude"]),
             latency=NormalPrior(**d["latency"]),
             width=LogNormalPrior(**d["width"]),

@@ -187,3 +187,41 @@ def test_cli_fit_erp_defaults_to_the_only_condition(tmp_path, capsys, monkeypatc
     make_erp_epochs(n_trials=5).save(fname, verbose="error")
     assert main(["fit-erp", str(fname), "--out", str(tmp_path / "out"), "--quiet"]) == 2
     assert "would fit stimulus" in capsys.readouterr().err
+
+
+def test_rest_potential_matches_an_independent_solver_with_an_exact_gradient():
+    """p_fixed: the quiescent rest v(a, b, B) at p = 0 /s; dv/dtheta by the implicit-function theorem."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import independent
+
+    from jrfit import JRParams
+    from jrfit._ops import rest_potential
+
+    fixed = JRParams().as_dict()
+    for B, a, b in ((22.0, 100.0, 50.0), (24.61, 106.885, 50.698), (19.2, 88.0, 56.0)):
+        theta = np.array([B, a, b])
+        v, dv = rest_potential(theta, ("B", "a", "b"), fixed, 0.0, (-4.0, 14.0))
+        assert v == pytest.approx(independent.rest_state(0.0, a=a, b=b, B=B)[0], abs=1e-9)
+        h = 1e-5
+        fd = [(rest_potential(theta + h * e, ("B", "a", "b"), fixed, 0.0, (-4.0, 14.0))[0]
+               - rest_potential(theta - h * e, ("B", "a", "b"), fixed, 0.0, (-4.0, 14.0))[0]) / (2 * h)
+              for e in np.eye(3)]
+        np.testing.assert_allclose(dv, fd, rtol=1e-5, atol=1e-9)
+    v, dv = rest_potential(np.array([22.0, 100.0, 50.0]), ("B", "a", "b"), fixed, 0.0, (3.0, 5.0))
+    assert (np.isnan(v) and not dv.any()) or 3.0 <= v <= 5.0  # only roots inside the bounds
+
+
+def test_p_fixed_and_v_fixed_together_are_refused():
+    import dataclasses
+
+    from jrfit.errors import FitError
+    from jrfit.priors import ERPPriors
+
+    with pytest.raises(FitError, match="either v_fixed .* or p_fixed"):
+        dataclasses.replace(ERPPriors(), p_fixed=0.0)
+    pri = dataclasses.replace(ERPPriors(), v_fixed=None, p_fixed=0.0)
+    assert ERPPriors.from_dict(pri.to_dict()) == pri
+    assert any("lowest fixed point at p = 0 /s" in row[2] for row in pri.table())

@@ -121,3 +121,21 @@ def test_synthetic_likelihood_op_never_raises():
             warnings.simplefilter("ignore")
             val = float(fn(x))
         assert not np.isnan(val)
+
+
+def test_rest_potential_op_and_its_gradient_never_raise():
+    import pytensor
+    import pytensor.tensor as pt
+
+    from jrfit._ops import RestPotentialOp
+
+    op = RestPotentialOp(("B", "a", "b"), JRParams().as_dict(), 0.0, (-4.0, 14.0))
+    theta = pt.dvector("theta")
+    v, _ = op(theta)
+    fn = pytensor.function([theta], [v, pt.grad(v, theta)])  # a Python Op: the C/Python backend
+    rng = np.random.default_rng(2)
+    for x in _random_inputs(rng, 60, 3):
+        with np.errstate(all="ignore"):
+            fn(x)
+    out = fn(np.array([22.0, 100.0, 50.0]))
+    assert np.isfinite(out[0]) and np.all(np.isfinite(out[1]))
