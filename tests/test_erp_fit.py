@@ -103,7 +103,7 @@ def test_recovery_on_simulated_epochs(erp_model, sim_evoked, tmp_path):
 
 # ----------------------------------------------------------------------------
 # real data, end to end (short chains: these check the pipeline, not convergence)
-SHORT = FitConfig(draws=200, tune=300, chains=2, cores=2, target_accept=0.9)
+SHORT = FitConfig(draws=100, tune=200, chains=2, cores=2, target_accept=0.9)
 
 
 @pytest.mark.slow
@@ -138,7 +138,7 @@ def test_cli_fit_erp_two_conditions(evoked_fname, tmp_path):
     out = tmp_path / "out"
     rc = main([
         "fit-erp", str(evoked_fname), "--event", "Left visual", "--event", "Right visual",
-        "--channels", "EEG 056", "--decim", "3", "--draws", "200", "--tune", "300", "--chains", "2",
+        "--channels", "EEG 056", "--decim", "3", "--draws", "100", "--tune", "200", "--chains", "2",
         "--cores", "2", "--out", str(out), "--quiet",
     ])
     assert rc == 0

@@ -125,7 +125,7 @@ def test_limit_cycle_recovery_and_linear_route_flagged(lc_spectrum, tmp_path):
     # the linear route on the same data is flagged, not reported as good (short chains: on a limit
     # cycle the linear posterior presses against the stability boundary and NUTS trajectories run to
     # the maximum tree depth; the check needs the posterior's location, not a converged fit)
-    lin = fit_spectrum(lc_spectrum, config=FitConfig(draws=200, tune=200, cores=2), progress=False)
+    lin = fit_spectrum(lc_spectrum, config=FitConfig(draws=100, tune=150, chains=2, cores=2), progress=False)
     check = check_linear(lin, lc_spectrum)["JR000"]
     print("linear route check:", {k: v for k, v in check.items() if not k.startswith(("psd", "freqs"))})
     assert not check["valid"] and check["reasons"]
