@@ -368,7 +368,7 @@ def _jr_priors(base, free, spec):
 def _other_priors(base, free, spec):
     """Priors of the parameters other than the JR constants (checked against the model)."""
     other = dict(_ERP_OTHER) if isinstance(base, ERPPriors) else dict(_SPECTRAL_OTHER)
-    if isinstance(base, ERPPriors) and base.v_fixed is None:
+    if isinstance(base, ERPPriors) and base.v_fixed is None and base.p_fixed is None:
         other["p"] = _NORMAL
     out = {}
     for name, item in spec.prior.items():

@@ -989,7 +989,7 @@ def _add_erp_summary(rep, idata, views, conds, channels, attrs, source):
         ("forward model", attrs.get("forward_model", "n/a")),
         ("stimulus pulse", attrs.get("pulse_shape", "n/a")),
         ("likelihood", attrs.get("likelihood", "n/a")),
-        ("free JR constants", ", ".join(_free_params(idata)) + " (plus the rest potential v; p = p(v))"),
+        ("free JR constants", ", ".join(_free_params(idata)) + " (the rest potential v: solved at the input at rest, held, or free; see Priors)"),
         ("sampling", f"{post.sizes.get('chain', 0)} chains x {post.sizes.get('draw', 0)} draws"),
         ("seed", attrs.get("seed", "n/a")),
         ("jrfit version", attrs.get("jrfit_version", "n/a")),

@@ -224,4 +224,7 @@ def test_p_fixed_and_v_fixed_together_are_refused():
         dataclasses.replace(ERPPriors(), p_fixed=0.0)
     pri = dataclasses.replace(ERPPriors(), v_fixed=None, p_fixed=0.0)
     assert ERPPriors.from_dict(pri.to_dict()) == pri
+    from jrfit.priors import make_erp_priors
+
+    assert make_erp_priors("jr", p_fixed=0.0) == pri  # asking for p_fixed releases the held v
     assert any("lowest fixed point at p = 0 /s" in row[2] for row in pri.table())
