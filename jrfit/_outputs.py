@@ -246,11 +246,14 @@ class OutputSet:
                     temps[path] = Path(tmp)
                     os.close(fd)
                 writers[path](temps[path])
+            placed = []
             try:
                 with _signals_deferred():  # SIGINT/SIGTERM wait until the whole set is in place
                     self._move_into_place(temps, writers)
-            except (KeyboardInterrupt, Terminated) as stop:  # delivered once the set was complete
-                stop.written = [p for p in self.files if p in writers]
+                    placed.append(True)
+            except (KeyboardInterrupt, Terminated) as stop:  # held back, delivered once the set was complete
+                if placed:  # (where signals cannot be held back, one may come mid-way: then nothing is claimed)
+                    stop.written = [p for p in self.files if p in writers]
                 raise
         finally:
             for tmp in temps.values():
