@@ -369,11 +369,19 @@ def _scalp_maps(idata, channels, attrs, statuses):
         return None
     maps = {}
     for var, title in (("peak_freq", "peak frequency"), ("damping", "damping"), ("a", "a"), ("b", "b")):
-        vals = {ch: float(np.nanmedian(x)) for ch in placed if (x := _draws(idata, var, ch)) is not None}
-        if vals:
+        with np.errstate(all="ignore"):
+            vals = {ch: float(np.nanmedian(x)) for ch in placed if (x := _draws(idata, var, ch)) is not None}
+        vals = {ch: v for ch, v in vals.items() if np.isfinite(v)}
+        if len(vals) >= 4:
             maps[f"{title} (median)"] = (_unit(var) if var != "peak_freq" else "Hz", vals)
     failed = [ch for ch in placed if statuses[ch][0] != "PASS"]
-    return viz.plot_scalp_maps(maps, positions, marked=failed) if maps else None
+    if not maps:
+        return None
+    try:  # an optional figure: positions MNE cannot interpolate (e.g. all on one line) do not stop the report
+        return viz.plot_scalp_maps(maps, positions, marked=failed)
+    except Exception as err:  # noqa: BLE001
+        logger.warning(f"No scalp maps: the channel positions could not be drawn ({type(err).__name__}: {err})")
+        return None
 
 
 def _add_summary(rep, idata, channels, attrs, diag, source, add_fig=None, detail="full", many=False):

@@ -976,11 +976,21 @@ def plot_scalp_maps(maps, positions, *, panel=(2.6, 2.5), marked=()):
     fig : matplotlib.figure.Figure
     """
     import matplotlib.pyplot as plt
-    import mne
 
     fig, axes = plt.subplots(1, len(maps), figsize=(panel[0] * len(maps), panel[1]), layout="constrained",
                              squeeze=False)
-    for ax, (title, (unit, values)) in zip(axes[0], maps.items()):
+    try:
+        _draw_scalp_maps(fig, axes[0], maps, positions, marked)
+    except Exception:
+        _close(fig)  # no figure left open behind an error
+        raise
+    return fig
+
+
+def _draw_scalp_maps(fig, axes, maps, positions, marked):
+    import mne
+
+    for ax, (title, (unit, values)) in zip(axes, maps.items()):
         names = [n for n, v in values.items() if n in positions and np.isfinite(v)]
         info = mne.create_info(names, 100.0, "eeg")
         info.set_montage(mne.channels.make_dig_montage(
@@ -994,7 +1004,6 @@ def plot_scalp_maps(maps, positions, *, panel=(2.6, 2.5), marked=()):
                                                       markeredgecolor="k", markersize=5))
         fig.colorbar(im, ax=ax, shrink=0.7, label=unit)
         ax.set_title(title, fontsize=9)
-    return fig
 
 
 def plot_cross_spectrum(spectrum, pairs=None, *, regions=None, fmax=None, title=None,

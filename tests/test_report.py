@@ -426,3 +426,29 @@ def test_many_channels_compact_collapsed_with_scalp_maps(tmp_path):
     assert "collapse show" not in sec[:2000]
     with pytest.raises(JRFitError, match="detail"):
         make_report(idata, tmp_path / "x.html", detail="some")
+
+
+def test_scalp_maps_that_cannot_be_drawn_do_not_stop_the_report(tmp_path, caplog, monkeypatch):
+    """MNE failing to draw the maps (positions it cannot interpolate): the report is written without them."""
+    import logging
+
+    import mne
+
+    from jrfit.data import _standard_montage
+
+    def broken(*args, **kwargs):
+        raise ValueError("QH6154 Qhull precision error: initial simplex is flat")
+
+    names = ["Fp1", "Fp2", "F3", "F4", "C3", "Fz"]
+    idata = _synthetic_idata(channels=names, n_prior=60)
+    pos = _standard_montage()[1].get_positions()["ch_pos"]
+    steps = json.loads(idata.attrs["preprocessing"]) + [dict(
+        step="channel_positions", coord_frame="head", unit="m", n_channels=len(names),
+        positions={n: [float(v) for v in pos[n]] for n in names})]
+    idata.attrs["preprocessing"] = json.dumps(steps)
+    monkeypatch.setattr(mne.viz, "plot_topomap", broken)
+    plt.close("all")
+    with caplog.at_level(logging.WARNING, logger="jrfit"):
+        out = make_report(idata, tmp_path / "flat.html", cycles=False, detail="compact")
+    assert out.is_file() and plt.get_fignums() == []  # the failed figure was closed
+    assert ">Scalp maps<" not in out.read_text(encoding="utf-8") and "No scalp maps" in caplog.text
