@@ -37,6 +37,7 @@ class Terminated(KeyboardInterrupt):
 
 
 _RECEIVED = []  # signals received while handle_signals is active
+_COMPLETED = []  # result sets put in place while handle_signals is active (what a late signal leaves)
 
 
 def _on_term(signum, frame):
@@ -48,6 +49,7 @@ def _on_term(signum, frame):
 def handle_signals():
     """Within the block, SIGTERM raises :class:`Terminated` (SIGINT raises KeyboardInterrupt as usual)."""
     _RECEIVED.clear()
+    _COMPLETED.clear()
     try:
         old = signal.signal(signal.SIGTERM, _on_term)
     except ValueError:  # not the main thread: leave signals alone
@@ -57,6 +59,11 @@ def handle_signals():
         yield
     finally:
         signal.signal(signal.SIGTERM, old)
+
+
+def completed():
+    """The files of the result sets put in place since :func:`handle_signals` was entered."""
+    return list(_COMPLETED)
 
 
 def check_interrupted(n_done, n_wanted, what="draws"):
@@ -79,15 +86,30 @@ def _pid_alive(pid):
 
 @contextlib.contextmanager
 def _signals_deferred():
-    """Hold SIGINT and SIGTERM back (delivered on exit) while a few renames run, where the OS allows."""
-    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+    """Hold SIGINT and SIGTERM back while a few renames run; a signal that came is raised on exit.
+
+    Done at the Python level (handlers that only note the signal): a signal
+    mask would not do, as the kernel may deliver a process-directed signal to
+    any other thread, whose C handler then makes the main thread run the
+    Python handler at once. Only in the main thread (elsewhere signals are
+    not handled by Python).
+    """
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    pending = []
+
+    def hold(signum, frame):
+        pending.append(signum)
+
+    old = {sig: signal.signal(sig, hold) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+        if pending:  # delivered now to the handlers the run had (Terminated, KeyboardInterrupt, or the default)
+            signal.raise_signal(signal.SIGTERM if signal.SIGTERM in pending else signal.SIGINT)
 
 
 class OutputSet:
@@ -251,6 +273,7 @@ class OutputSet:
                 with _signals_deferred():  # SIGINT/SIGTERM wait until the whole set is in place
                     self._move_into_place(temps, writers)
                     placed.append(True)
+                    _COMPLETED.extend(p for p in self.files if p in writers)
             except (KeyboardInterrupt, Terminated) as stop:  # held back, delivered once the set was complete
                 if placed:  # (where signals cannot be held back, one may come mid-way: then nothing is claimed)
                     stop.written = [p for p in self.files if p in writers]

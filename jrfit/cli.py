@@ -1039,8 +1039,10 @@ def _error(msg):
 
 
 def _what_was_written(stop):
-    """For a stop signal: nothing, or (arriving while the files were moved into place) the whole set."""
-    written = getattr(stop, "written", None)
+    """For a stop signal: nothing, or (arriving as or after the files were put in place) the whole set."""
+    from ._outputs import completed
+
+    written = getattr(stop, "written", None) or completed()
     if not written:
         return "nothing was written"
     return "the signal came as the results were put in place; the set is complete: " + ", ".join(map(str, written))

@@ -255,3 +255,24 @@ def test_a_signal_during_the_renames_waits_until_the_set_is_complete(tmp_path, m
             out.commit({tmp_path / "r.nc": lambda t: t.write_text("x"), tmp_path / "r.html": lambda t: t.write_text("y")})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html", "r.nc"]  # whole, lock released
     assert [p.name for p in info.value.written] == ["r.html", "r.nc"]
+
+
+def test_a_signal_after_the_set_is_in_place_says_it_is_complete(tmp_path, monkeypatch, capsys):
+    """SIGTERM after the results were written (while the run tidies up): exit 143, and the set is named."""
+    import jrfit.cli as cli
+    from jrfit._outputs import OutputSet
+
+    def run(args):
+        with OutputSet(tmp_path, ["r.html", "r.nc"]) as out:
+            out.commit({tmp_path / "r.nc": lambda t: t.write_text("x"), tmp_path / "r.html": lambda t: t.write_text("y")})
+        os.kill(os.getpid(), signal.SIGTERM)  # e.g. while the checkpoints are removed
+        time.sleep(1.0)
+        return 0
+
+    def build(subparsers, parent):  # a command whose run writes a set, then is terminated
+        subparsers.add_parser("report", parents=[parent]).set_defaults(func=run)
+
+    monkeypatch.setattr(cli, "_COMMANDS", (build,))
+    assert cli.main(["report"]) == 143
+    err = capsys.readouterr().err
+    assert "the set is complete" in err and "r.nc" in err and "nothing was written" not in err
