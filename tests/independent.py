@@ -25,10 +25,23 @@ from numba import njit
 JR1995 = dict(A=3.25, B=22.0, a=100.0, b=50.0, C=135.0, e0=2.5, r=0.56, v0=6.0)
 
 
+@njit(cache=True, inline="always")
+def _em_step(y0, y1, y2, y3, y4, y5, p, A, B, a, b, C, e0, r, v0, sigma, dt, sq):
+    """One Euler-Maruyama step of eqs. (1)-(3) at input p (/s); the noise enters y1's derivative."""
+    c1, c2, c3, c4 = C, 0.8 * C, 0.25 * C, 0.25 * C
+    s_py = 2.0 * e0 / (1.0 + math.exp(r * (v0 - (y1 - y2))))
+    s_e = 2.0 * e0 / (1.0 + math.exp(r * (v0 - c1 * y0)))
+    s_i = 2.0 * e0 / (1.0 + math.exp(r * (v0 - c3 * y0)))
+    d3 = A * a * s_py - 2.0 * a * y3 - a * a * y0
+    d4 = A * a * (p + c2 * s_e) - 2.0 * a * y4 - a * a * y1
+    d5 = B * b * c4 * s_i - 2.0 * b * y5 - b * b * y2
+    return (y0 + dt * y3, y1 + dt * y4, y2 + dt * y5, y3 + dt * d3,
+            y4 + dt * d4 + A * a * sigma * sq * np.random.standard_normal(), y5 + dt * d5)
+
+
 @njit(cache=True)
 def _em(A, B, a, b, C, e0, r, v0, mu, sigma, dt, n_out, every, n_burn, seed, y_init):
     np.random.seed(seed)
-    c1, c2, c3, c4 = C, 0.8 * C, 0.25 * C, 0.25 * C
     y0, y1, y2 = y_init[0], y_init[1], y_init[2]
     y3 = y4 = y5 = 0.0
     out = np.empty(n_out)
@@ -36,18 +49,7 @@ def _em(A, B, a, b, C, e0, r, v0, mu, sigma, dt, n_out, every, n_burn, seed, y_i
     total = n_burn + n_out * every
     k = 0
     for i in range(total):
-        s_py = 2.0 * e0 / (1.0 + math.exp(r * (v0 - (y1 - y2))))
-        s_e = 2.0 * e0 / (1.0 + math.exp(r * (v0 - c1 * y0)))
-        s_i = 2.0 * e0 / (1.0 + math.exp(r * (v0 - c3 * y0)))
-        d3 = A * a * s_py - 2.0 * a * y3 - a * a * y0
-        d4 = A * a * (mu + c2 * s_e) - 2.0 * a * y4 - a * a * y1
-        d5 = B * b * c4 * s_i - 2.0 * b * y5 - b * b * y2
-        y0 += dt * y3
-        y1 += dt * y4
-        y2 += dt * y5
-        y3 += dt * d3
-        y4 += dt * d4 + A * a * sigma * sq * np.random.standard_normal()
-        y5 += dt * d5
+        y0, y1, y2, y3, y4, y5 = _em_step(y0, y1, y2, y3, y4, y5, mu, A, B, a, b, C, e0, r, v0, sigma, dt, sq)
         if i >= n_burn and (i - n_burn) % every == every - 1:
             out[k] = y1 - y2
             k += 1
@@ -138,7 +140,6 @@ def write_fif(fname, columns, sfreq, *, noise_uv=0.0, seed=0):
 @njit(cache=True)
 def _em_trials(A, B, a, b, C, e0, r, v0, mu, sigma, q, onset, w, dt, n_out, every, n_pre, n_trials, seed, y_init):
     np.random.seed(seed)
-    c1, c2, c3, c4 = C, 0.8 * C, 0.25 * C, 0.25 * C
     out = np.empty((n_trials, n_out))
     sq = math.sqrt(dt)
     total = n_pre + n_out * every
@@ -150,18 +151,7 @@ def _em_trials(A, B, a, b, C, e0, r, v0, mu, sigma, q, onset, w, dt, n_out, ever
             t = (i - n_pre) * dt  # time from the first output sample
             u = (t - onset) / w
             p = mu + (q * u ** 7 * math.exp(-u) if u > 0.0 else 0.0)
-            s_py = 2.0 * e0 / (1.0 + math.exp(r * (v0 - (y1 - y2))))
-            s_e = 2.0 * e0 / (1.0 + math.exp(r * (v0 - c1 * y0)))
-            s_i = 2.0 * e0 / (1.0 + math.exp(r * (v0 - c3 * y0)))
-            d3 = A * a * s_py - 2.0 * a * y3 - a * a * y0
-            d4 = A * a * (p + c2 * s_e) - 2.0 * a * y4 - a * a * y1
-            d5 = B * b * c4 * s_i - 2.0 * b * y5 - b * b * y2
-            y0 += dt * y3
-            y1 += dt * y4
-            y2 += dt * y5
-            y3 += dt * d3
-            y4 += dt * d4 + A * a * sigma * sq * np.random.standard_normal()
-            y5 += dt * d5
+            y0, y1, y2, y3, y4, y5 = _em_step(y0, y1, y2, y3, y4, y5, p, A, B, a, b, C, e0, r, v0, sigma, dt, sq)
             if i >= n_pre and (i - n_pre) % every == 0:
                 out[tr, k] = y1 - y2
                 k += 1

@@ -391,17 +391,22 @@ def test_known_truth_is_shown_against_the_posterior():
     assert report._truth_html(_synthetic_idata(), CHANNELS, {}) == ""
 
 
-def test_many_channels_compact_collapsed_with_scalp_maps(tmp_path):
-    """16 channels: the summary opens the page (failed channels only, scalp maps), sections collapsed, compact."""
+def _add_positions(idata, names):
+    """The preprocessing step that records the channels' 10-05 template positions (head frame, m)."""
     from jrfit.data import _standard_montage
 
-    names = ["Fp1", "Fp2", "F3", "F4", "C3", "C4", "P3", "P4", "O1", "O2", "F7", "F8", "T7", "T8", "Fz", "Oz"]
-    idata = _synthetic_idata(channels=names, n_prior=60)
     pos = _standard_montage()[1].get_positions()["ch_pos"]
     steps = json.loads(idata.attrs["preprocessing"]) + [dict(
         step="channel_positions", coord_frame="head", unit="m", n_channels=len(names),
         positions={n: [float(v) for v in pos[n]] for n in names})]
     idata.attrs["preprocessing"] = json.dumps(steps)
+
+
+def test_many_channels_compact_collapsed_with_scalp_maps(tmp_path):
+    """16 channels: the summary opens the page (failed channels only, scalp maps), sections collapsed, compact."""
+    names = ["Fp1", "Fp2", "F3", "F4", "C3", "C4", "P3", "P4", "O1", "O2", "F7", "F8", "T7", "T8", "Fz", "Oz"]
+    idata = _synthetic_idata(channels=names, n_prior=60)
+    _add_positions(idata, names)
     idata.attrs["adequacy"] = json.dumps({n: dict(fits=True, ppp=0.4, frac_outside=0.1, z_rms=1.0, problems=[])
                                           for n in names})
     out = make_report(idata, tmp_path / "many.html", cycles=False, result_file=tmp_path / "many.nc")
@@ -434,18 +439,12 @@ def test_scalp_maps_that_cannot_be_drawn_do_not_stop_the_report(tmp_path, caplog
 
     import mne
 
-    from jrfit.data import _standard_montage
-
     def broken(*args, **kwargs):
         raise ValueError("QH6154 Qhull precision error: initial simplex is flat")
 
     names = ["Fp1", "Fp2", "F3", "F4", "C3", "Fz"]
     idata = _synthetic_idata(channels=names, n_prior=60)
-    pos = _standard_montage()[1].get_positions()["ch_pos"]
-    steps = json.loads(idata.attrs["preprocessing"]) + [dict(
-        step="channel_positions", coord_frame="head", unit="m", n_channels=len(names),
-        positions={n: [float(v) for v in pos[n]] for n in names})]
-    idata.attrs["preprocessing"] = json.dumps(steps)
+    _add_positions(idata, names)
     monkeypatch.setattr(mne.viz, "plot_topomap", broken)
     plt.close("all")
     with caplog.at_level(logging.WARNING, logger="jrfit"):
