@@ -83,6 +83,7 @@ def main():
             rc, idata = 0, fit_erp(prepare_evoked(fname), priors=priors).idata
         wall = time.perf_counter() - t0
     diag = json.loads(idata.attrs["diagnostics"])
+    adequacy = json.loads(idata.attrs.get("adequacy", "{}"))
     covered = total = 0
     for ch, c in zip(names, cols):
         row = []
@@ -94,7 +95,12 @@ def main():
             covered, total = covered + ok, total + 1
             row.append(f"{name} {truth:.3g} -> {med:.3g} [{lo:.3g}, {hi:.3g}]{'' if ok else ' MISS'}")
         d = next(v for k, v in diag.items() if k.endswith("/" + ch))
-        print(ch, "; ".join(row), "| passed" if d.get("passed") else f"| FAILED {d.get('problems')}")
+        fit = next((v for k, v in adequacy.items() if k.endswith("/" + ch)), {})
+        rho = next((v["lag1"] for k, v in json.loads(idata.attrs.get("residual_correlation", "{}")).items()
+                    if k.endswith("/" + ch)), 0.0)
+        print(ch, "; ".join(row), "| passed" if d.get("passed") else f"| FAILED {d.get('problems')}",
+              f"| noise lag-1 {rho:.2f} | model fits" if fit.get("fits")
+              else f"| noise lag-1 {rho:.2f} | MISFIT {fit.get('problems')}")
     print(f"coverage {covered}/{total}, rc {rc}, wall {wall:.0f} s for {len(names)} channels")
 
 

@@ -919,6 +919,9 @@ def _build_fit_erp(subparsers, parent):
     m = p.add_argument_group("model")
     m.add_argument("--pulse", choices=("jr", "gaussian"), default="jr",
                    help="stimulus pulse: JR 1995 (t/w)^7 exp(-t/w) or SPM's Gaussian bump (default jr)")
+    m.add_argument("--residuals", choices=("correlated", "independent"), default="correlated",
+                   help="time structure of the residuals: correlated as the noise measured from the trials "
+                        "(or the baseline) with the standard error (default), or independent samples")
     _add_overrides(p, "B,a,b")
     _add_sampler_args(p)
     p.set_defaults(func=_run_fit_erp, needs_caches=True)
@@ -935,7 +938,7 @@ def _run_fit_erp(args):
         set_log_level("info")
     _check_channels(args)
     config = _sampler_config(ERP_CONFIG, args)
-    priors, asked = _overrides(args, base=make_erp_priors(args.pulse))
+    priors, asked = _overrides(args, base=make_erp_priors(args.pulse, residuals=args.residuals))
     stem = Path(args.recording).name.split(".")[0]
     data = dict(tmin=args.tmin, tmax=args.tmax, picks=args.channels, regions=_parse_regions(args.region),
                 reference=_parse_reference(args.reference), line_freq=_parse_line(args.line_freq),

@@ -11,10 +11,15 @@ every channel and condition (observed data swapped with ``pm.set_data``), and
 a grid over the rest potential and pulse latency followed by L-BFGS finds the
 mode the chains start from.
 
-Residuals of real ERPs are correlated in time (background EEG, filtering);
-the likelihood treats samples as independent given the standard error, so
-posterior intervals on real data are narrower than the data justify: the
-``noise`` term absorbs misfit but not the correlation.
+Residuals of ERPs are correlated in time (background EEG filtered by the
+column, the recording's filters). By default the standardised residuals are a
+stationary Gaussian process with the autocorrelation of the noise measured
+with the standard error (:mod:`jrfit.residuals`,
+:attr:`~jrfit.evoked.ObservedEvoked.noise_acf`); with
+``ERPPriors(residuals='independent')`` they are independent,
+which makes intervals too narrow when they are not. Each fit is checked
+against its posterior predictive (:func:`jrfit.adequacy.erp_adequacy`), a
+verdict on the model separate from the sampler's diagnostics.
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ class ERPModel(_CompiledModel):
 
         from ._ops import ERPOp, JRLinearOp, RestPotentialOp
         from .erp import peak_lag
+        from .residuals import gaussian_logp
 
         self.priors = priors = priors or ERPPriors()
         self.free = priors.free
@@ -108,7 +114,9 @@ class ERPModel(_CompiledModel):
             offset = pm.Normal("offset", priors.offset.mean, priors.offset.sd)
             theta_op = theta_jr if self.v_fixed is None else theta_jr[1:]
             resp, _ = self.op(pt.concatenate([theta_op, pt.stack([amp, onset, width])]))
-            mean = gain * resp + offset
+            # the data's preprocessing (low-pass, baseline correction) applied to the response
+            response_map = pm.Data("response_map", np.eye(n_t))
+            mean = gain * pt.dot(response_map, resp) + offset
             sd = se
             if priors.noise is not None:
                 noise = pm.HalfNormal("noise", priors.noise.sd)
@@ -117,8 +125,18 @@ class ERPModel(_CompiledModel):
             # state oscillates: it has no rest to respond from)
             ok = pt.and_(pt.gt(stable, 0.5), pt.all(pt.abs(resp) < 1e6))  # False for NaN too
             pm.Potential("stability", pt.switch(ok, 0.0, -np.inf))
-            pm.Normal("erp", mu=pt.switch(ok, mean, erp_obs), sigma=sd, observed=erp_obs)
+            mean = pt.switch(ok, mean, erp_obs)
+            # standardised residuals: a stationary Gaussian process with the noise's measured
+            # autocorrelation (jrfit.residuals; the identity: independent samples)
+            whiten = pm.Data("whiten", np.eye(n_t))
+            logdet_w = pm.Data("logdet_w", 0.0)
+            n_kept = pm.Data("n_kept", float(n_t))
+            sd = sd * pt.ones_like(erp_obs)
+            pm.Potential("erp", gaussian_logp((erp_obs - mean) / sd, whiten, logdet_w, pt.log(sd).sum(), n_kept))
         self.model = model
+        self.noise_acf = _white(n_t)
+        self.response_map = np.eye(n_t)
+        self.n_kept = n_t
         with quiet_compile():
             self.step = pm.NUTS(model=model, target_accept=target_accept)
         self._func = self.step._logp_dlogp_func
@@ -127,16 +145,36 @@ class ERPModel(_CompiledModel):
         logger.info(f"Compiled the ERP model ({n_t} samples) in {self.compile_time:.1f} s")
 
     # ------------------------------------------------------------------
-    def set_data(self, erp, se):
-        """Swap in one channel's ERP and standard error, in uV (no recompilation)."""
+    def set_data(self, erp, se, noise_acf=None, response_map=None):
+        """Swap in one channel's ERP and standard error, in uV, its noise's autocorrelation and preprocessing.
+
+        ``noise_acf`` (lags 0..n_times-1; None: independent samples) is used
+        only with ``ERPPriors(residuals='correlated')``. ``response_map``
+        (n_times x n_times; None: the identity) is the linear map of the
+        data's preprocessing (:meth:`jrfit.evoked.ObservedEvoked.response_map`),
+        applied to the model's response. No recompilation.
+        """
         import pymc as pm
+
+        from .residuals import projected_whitening
 
         erp = np.asarray(erp, float)
         se = np.asarray(se, float)
         if erp.shape != self.times.shape or se.shape != self.times.shape:
             raise FitError(f"The ERP and its SE must have {self.times.size} samples (the model's time grid).")
+        acf = _white(self.times.size) if noise_acf is None or self.priors.residuals != "correlated" \
+            else np.asarray(noise_acf, float)
+        if acf.shape != self.times.shape or acf[0] != 1.0:
+            raise FitError(f"The noise autocorrelation must have {self.times.size} lags, 1 at lag 0.")
+        m = np.eye(self.times.size) if response_map is None else np.asarray(response_map, float)
+        if m.shape != (self.times.size,) * 2 or not np.all(np.isfinite(m)):
+            raise FitError(f"The response map must be a finite {self.times.size} x {self.times.size} matrix.")
+        w, logdet, k, _ = projected_whitening(acf, m)
         with self.model:
-            pm.set_data(dict(erp_obs=erp, se=se))
+            pm.set_data(dict(erp_obs=erp, se=se, whiten=w, logdet_w=logdet, n_kept=float(k), response_map=m))
+        self.n_kept = k
+        self.noise_acf = acf
+        self.response_map = m
 
     def set_gain_sign(self, sign):
         """Fix the sign of the electrode gain (+1 or -1; no recompilation)."""
@@ -215,7 +253,7 @@ class ERPModel(_CompiledModel):
             for latency in latencies:
                 pulse = pulse_med.copy()
                 pulse[1] = latency - self.lag * pulse[2]
-                r = fwd.response(self._theta(v, jr_med, pulse))
+                r = self.response_map @ fwd.response(self._theta(v, jr_med, pulse))
                 if not np.all(np.isfinite(r)):
                     continue
                 X = np.stack([r, np.ones_like(r)], axis=1)
@@ -346,6 +384,28 @@ def _erp_params(priors, d):
     return priors.fixed.replace(mu=d["p"], **vals)
 
 
+def _likelihood_text(priors):
+    sd = "trial SE" + (" + residual noise" if priors.noise is not None else "")
+    if priors.residuals == "independent":
+        return f"ERP (Gaussian, independent samples, {sd})"
+    return f"ERP (Gaussian, {sd}, standardised residuals correlated in time as the measured noise)"
+
+
+def _white(n):
+    acf = np.zeros(n)
+    acf[0] = 1.0
+    return acf
+
+
+def _noise_acf(ev, ci):
+    """The measured noise autocorrelation of channel ``ci`` (None where the evoked response has none)."""
+    acf = getattr(ev, "noise_acf", None)
+    if acf is None:
+        logger.info(f"{ev.condition}: no noise autocorrelation recorded; residuals taken as independent.")
+        return None
+    return acf[ci]
+
+
 ERP_CONFIG = FitConfig(draws=500, tune=500, target_accept=0.9, sampler="pymc")
 """Default sampler settings of ERP fits (PyMC's NUTS: the RK4 sensitivity Op
 runs in Python; measured ESS 744/628 with these draws, see bench_erp.py)."""
@@ -383,7 +443,9 @@ def fit_erp(evoked, *, priors=None, config=None, model=None, progress=True, verb
     import arviz as az
     import xarray as xr
 
+    from .adequacy import erp_adequacy
     from .erp import linear_erp_response, pulse as pulse_fn
+    from .residuals import correlated_replicates
 
     evs = _as_list(evoked)
     config = config or ERP_CONFIG
@@ -403,12 +465,13 @@ def fit_erp(evoked, *, priors=None, config=None, model=None, progress=True, verb
     if priors.noise is not None:
         var_names.append("noise")
     post = {n: np.empty((config.chains, config.draws, len(conds), len(chans))) for n in var_names + ["damping"]}
-    stats_acc, diags, regimes, lin_vs, timings, branches, stoch = {}, {}, {}, {}, {}, {}, {}
+    stats_acc, diags, regimes, lin_vs, timings, branches, stoch, adequacy, noise = ({} for _ in range(9))
     n_ppc = config.n_ppc
     ppc_mean = np.empty((n_ppc, len(conds), len(chans), times.size))
     ppc = np.empty_like(ppc_mean)
     ppc_pulse = np.empty_like(ppc_mean)
     fwd = model.op.forward
+    response_maps = [ev.response_map() for ev in evs]  # each condition's low-pass and baseline correction
     n_fit = 0
     for qi, ev in enumerate(evs):
         data = np.asarray(ev.data, float)
@@ -419,7 +482,9 @@ def fit_erp(evoked, *, priors=None, config=None, model=None, progress=True, verb
             y, se = data[ci], se_all[ci]
             if not (np.all(np.isfinite(y)) and np.all(np.isfinite(se)) and np.all(se > 0)):
                 raise FitError(f"{key}: the ERP or its standard error is not finite and positive; check the data.")
-            model.set_data(y, se)
+            model.set_data(y, se, _noise_acf(ev, ci), response_maps[qi])
+            noise[key] = dict(lag1=float(model.noise_acf[1]), acf=model.noise_acf[:50].tolist(),
+                              n_components=model.n_kept, n_times=int(times.size))
             start, _ = model.find_start(y, se, n_grid=config.n_grid)
             branches[key] = [float(x) for x in model.branch]
             idata = model.sample(start, config, int(config.seed) + 1000 * n_fit, progress)
@@ -439,11 +504,14 @@ def fit_erp(evoked, *, priors=None, config=None, model=None, progress=True, verb
             for i in range(m):
                 th = model._theta(flat["v"][i], [flat[n][i] for n in priors.free],
                                   [flat[n][i] for n in _PULSE])
-                ppc_mean[i, qi, ci] = flat["gain"][i] * fwd.response(th) + flat["offset"][i]
+                ppc_mean[i, qi, ci] = flat["gain"][i] * (model.response_map @ fwd.response(th)) + flat["offset"][i]
                 ppc_pulse[i, qi, ci] = pulse_fn(times, flat["amplitude"][i], flat["onset"][i], flat["width"][i],
                                                 priors.shape)
-            sd = se if priors.noise is None else np.sqrt(se**2 + flat["noise"][:m, None] ** 2)
-            ppc[:m, qi, ci] = ppc_mean[:m, qi, ci] + sd * rng.standard_normal((m, times.size))
+            sd = se[None] if priors.noise is None else np.sqrt(se**2 + flat["noise"][:m, None] ** 2)
+            ppc[:m, qi, ci] = ppc_mean[:m, qi, ci] + sd * correlated_replicates(rng, model.noise_acf, m)
+            adequacy[key] = erp_adequacy(y, ppc_mean[:m, qi, ci], sd, model.noise_acf, times,
+                                         response_map=model.response_map,
+                                         rng=np.random.default_rng(int(config.seed) + n_fit))
             # linearised vs nonlinear response at the posterior median
             med = {n: float(np.median(idata.posterior[n].values)) for n in var_names}
             params = _erp_params(priors, dict(med, p=med["p"]))
@@ -471,6 +539,8 @@ def fit_erp(evoked, *, priors=None, config=None, model=None, progress=True, verb
             r2 = 1.0 - np.sum((y - mean_fit) ** 2) / np.sum((y - y.mean()) ** 2)
             lin_vs[key]["r2"] = float(r2)
             status = "ok" if diag["passed"] else "FAILED: " + "; ".join(diag["problems"])
+            status += ("; model fits the data" if adequacy[key]["fits"]
+                       else "; MODEL MISFIT: " + "; ".join(adequacy[key]["problems"]))
             if progress:
                 logger.info(
                     f"  {key}: R^2 {r2:.3f}, onset {med['onset'] * 1e3:.1f} ms, linear-vs-nonlinear "
@@ -479,6 +549,8 @@ def fit_erp(evoked, *, priors=None, config=None, model=None, progress=True, verb
                 )
             if not diag["passed"]:
                 logger.warning(f"{key}: the fit did not pass its diagnostics ({'; '.join(diag['problems'])}).")
+            if not adequacy[key]["fits"]:
+                logger.warning(f"{key}: the model does not fit the data ({'; '.join(adequacy[key]['problems'])}).")
     # ---- assemble the InferenceData
     dims = ("chain", "draw", "condition", "channel")
     coords = dict(chain=np.arange(config.chains), draw=np.arange(config.draws), condition=conds, channel=chans)
@@ -521,9 +593,13 @@ def fit_erp(evoked, *, priors=None, config=None, model=None, progress=True, verb
         sampler=json.dumps(dict(draws=config.draws, tune=config.tune, chains=config.chains,
                                 cores=config.n_cores("pymc"), target_accept=config.target_accept,
                                 sampler="PyMC NUTS")),
-        likelihood="ERP (Gaussian, trial SE" + (" + residual noise)" if priors.noise is not None else ")"),
-        forward_model=f"nonlinear JR column, RK4 dt = {model.op.forward.dt * 1e3:.3f} ms, forward sensitivities",
+        likelihood=_likelihood_text(priors),
+        forward_model=(f"nonlinear JR column, RK4 dt = {model.op.forward.dt * 1e3:.3f} ms, forward sensitivities; "
+                       "the response passed through the data's low-pass and baseline correction"),
+        lowpass=json.dumps({c: getattr(ev, "lowpass", None) for c, ev in zip(conds, evs)}),
         diagnostics=json.dumps(diags),
+        adequacy=json.dumps(adequacy),
+        residual_correlation=json.dumps(noise),
         regime=json.dumps(regimes),
         linear_vs_nonlinear=json.dumps(lin_vs),
         stochastic_check=json.dumps(stoch),

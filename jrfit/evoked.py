@@ -184,6 +184,21 @@ class ObservedEvoked:
     n_rejected : int
         Trials of this condition rejected (amplitude, ``BAD_`` annotations,
         outside the recording).
+    noise_acf : ndarray, shape (n_channels, n_times) | None
+        Autocorrelation of the noise in ``data`` at lags 0..n_times-1, per
+        channel (``noise_acf[:, 0] = 1``), estimated with the standard error:
+        from the trials' deviations from their mean (``se_method='trials'``;
+        the noise of a mean of independent trials has the trials'
+        correlation), or from the average over its baseline; extended to every
+        lag by an autoregressive fit (:func:`jrfit.residuals.noise_autocorrelation`).
+        The ERP likelihood's correlated residuals use it. None: not measured
+        (residuals then independent).
+    lowpass : dict | None
+        The low-pass jrfit applied: ``h_freq`` (Hz), ``sfreq`` (Hz, the rate
+        it ran at) and ``on`` (``'continuous'``: the recording before
+        epoching; ``'epochs'``: each epoch or the average). The ERP model
+        passes its response through the same filter
+        (:meth:`response_map`). None: no low-pass applied.
     """
 
     times: np.ndarray
@@ -201,6 +216,8 @@ class ObservedEvoked:
     record: tuple = ()
     source: str | None = None
     n_rejected: int = 0
+    noise_acf: np.ndarray | None = None
+    lowpass: dict | None = None
 
     def __post_init__(self):
         def _set(name, value):
@@ -300,8 +317,37 @@ class ObservedEvoked:
         _set("tmax", tmax)
         _set("baseline", baseline)
         _set("record", tuple(record))
+        _set("noise_acf", _check_acf(self.noise_acf, data.shape))
+        _set("lowpass", _check_lowpass(self.lowpass))
 
     # ------------------------------------------------------------------
+    def response_map(self):
+        """The linear map from a signal to what the preprocessing made of it, on ``times``.
+
+        The applied low-pass (:attr:`lowpass`; MNE's zero-phase FIR designed
+        at the final rate, as a convolution on a continuous recording or as
+        MNE filters a short epoch) followed by the baseline correction
+        (subtracting the mean over :attr:`baseline`). A model of the
+        underlying signal ``s`` predicts the data ``M @ s``; without it, a
+        40 Hz low-pass of the data and not of the model biased pulse
+        amplitudes and gains by 5-10 % (benchmarks/bench_erp_independent.py).
+
+        Returns
+        -------
+        M : ndarray, shape (n_times, n_times)
+        """
+        n = self.n_times
+        m = np.eye(n)
+        if self.lowpass is not None:
+            m = _lowpass_matrix(n, self.sfreq, float(self.lowpass["h_freq"]), self.lowpass.get("on", "epochs"))
+        if self.baseline is not None:
+            b0 = self.times[0] if self.baseline[0] is None else self.baseline[0]
+            b1 = self.times[-1] if self.baseline[1] is None else self.baseline[1]
+            mask = (self.times >= b0 - 1e-9) & (self.times <= b1 + 1e-9)
+            if mask.any():
+                m = m - np.outer(np.ones(n), mask / mask.sum()) @ m
+        return m
+
     @property
     def n_channels(self):
         """Number of channels."""
@@ -350,7 +396,8 @@ class ObservedEvoked:
                 )
             idx.append(self.ch_names.index(n))
         return self._replace(
-            data=self.data[idx], se=self.se[idx], ch_names=[self.ch_names[i] for i in idx]
+            data=self.data[idx], se=self.se[idx], ch_names=[self.ch_names[i] for i in idx],
+            noise_acf=None if self.noise_acf is None else self.noise_acf[idx],
         )
 
     def crop(self, tmin=None, tmax=None):
@@ -385,6 +432,7 @@ class ObservedEvoked:
         return self._replace(
             times=self.times[keep], data=self.data[:, keep], se=self.se[:, keep],
             tmin=lo, tmax=hi, record=rec,
+            noise_acf=None if self.noise_acf is None else self.noise_acf[:, :int(keep.sum())],
         )
 
     def to_dict(self):
@@ -411,6 +459,8 @@ class ObservedEvoked:
             record=list(self.record),
             source=self.source,
             n_rejected=self.n_rejected,
+            noise_acf=None if self.noise_acf is None else self.noise_acf.tolist(),
+            lowpass=None if self.lowpass is None else dict(self.lowpass),
         )
 
     @classmethod
@@ -453,6 +503,69 @@ def _finite(name, value):
     if not np.isfinite(value):
         raise DataError(f"{name!r} must be a finite time in seconds, got {value!r}.")
     return value
+
+
+def _lowpass_matrix(n, sfreq, h_freq, on):
+    """MNE's default low-pass at ``h_freq`` as an (n, n) matrix on n samples at ``sfreq``."""
+    import mne
+
+    if h_freq >= sfreq / 2.0:
+        return np.eye(n)
+    with warnings.catch_warnings():  # short windows: MNE warns that the filter is longer
+        warnings.simplefilter("ignore")
+        if on == "continuous":  # a convolution: the recording extends beyond the window
+            h = mne.filter.create_filter(None, sfreq, None, h_freq, verbose=False)
+            c = h.size // 2
+            lag = np.subtract.outer(np.arange(n), np.arange(n)) + c
+            return np.where((lag >= 0) & (lag < h.size), h[np.clip(lag, 0, h.size - 1)], 0.0)
+        return mne.filter.filter_data(np.eye(n), sfreq, None, h_freq, verbose=False).T
+
+
+def _check_lowpass(lowpass):
+    if lowpass is None:
+        return None
+    try:
+        out = dict(h_freq=float(lowpass["h_freq"]), sfreq=float(lowpass["sfreq"]), on=str(lowpass.get("on", "epochs")))
+    except (KeyError, TypeError, ValueError):
+        raise DataError(f"ObservedEvoked.lowpass must be None or a dict with h_freq and sfreq (Hz) and on "
+                        f"('continuous' or 'epochs'), got {lowpass!r}.") from None
+    if not (out["h_freq"] > 0 and out["sfreq"] > 0) or out["on"] not in ("continuous", "epochs"):
+        raise DataError(f"ObservedEvoked.lowpass: h_freq and sfreq must be > 0 Hz and on 'continuous' or "
+                        f"'epochs', got {lowpass!r}.")
+    return out
+
+
+def _applied_lowpass(record, sfreq):
+    """The low-pass a short-epoch cleaning applied (from its record step), as ObservedEvoked.lowpass."""
+    step = next((s for s in record if isinstance(s, dict) and s.get("step") == "filter"), {})
+    h = step.get("lowpass_applied")
+    return None if h is None else dict(h_freq=float(h), sfreq=float(sfreq), on="epochs")
+
+
+def _check_acf(acf, shape):
+    """None, or a read-only (n_channels, n_times) array of autocorrelations with lag 0 equal to 1."""
+    if acf is None:
+        return None
+    arr = np.array(acf, float)
+    if arr.shape != shape or not np.all(np.isfinite(arr)) or not np.allclose(arr[:, 0], 1.0) \
+            or np.any(np.abs(arr) > 1.0 + 1e-9):
+        raise DataError(f"ObservedEvoked.noise_acf must be an autocorrelation per channel, shape {shape}, "
+                        f"finite, 1 at lag 0 and within [-1, 1]; got shape {arr.shape}.")
+    arr.flags.writeable = False
+    return arr
+
+
+def _noise_acfs(segments, n_times):
+    """Per channel: noise autocorrelation and AR order from (n_segments, n_channels, n_samples) noise."""
+    from .residuals import noise_autocorrelation
+
+    out = [noise_autocorrelation(segments[:, c, :], n_times) for c in range(segments.shape[1])]
+    return np.array([a for a, _ in out]), [int(p) for _, p in out]
+
+
+def _acf_details(acf, orders, how):
+    return dict(noise_lag1=_summary(acf[:, 1]) if acf.shape[1] > 1 else None, noise_ar_order=orders,
+                noise_acf_method=how)
 
 
 def _check_baseline_value(baseline):
@@ -840,8 +953,7 @@ def _from_trials(kind, inst, name, event, opts):
         h_freq = check_positive("h_freq", h_freq, "Hz")
 
     if kind == "raw":
-        lowpass = h_freq if h_freq is not None else inst.info["lowpass"]
-        decim = _check_decim(opts["decim"], sfreq, lowpass)
+        decim = _check_decim(opts["decim"], sfreq, h_freq if h_freq is not None else inst.info["lowpass"])
         raw, prep = _preprocess(
             inst, name, picks=opts["picks"], regions=opts["regions"],
             reference=opts["reference"], line_freq=opts["line_freq"],
@@ -849,6 +961,7 @@ def _from_trials(kind, inst, name, event, opts):
             bad_segments=opts["bad_segments"],
         )
         record = prep[:1] + record + prep[1:]  # load, events, then the cleaning
+        lowpass = None if h_freq is None else dict(h_freq=h_freq, sfreq=sfreq, on="continuous")
         used = sorted({k for keys in keys_of.values() for k in keys})
         codes = {event_id[k] for k in used}
         sel_events = events[np.isin(events[:, 2], list(codes))]
@@ -883,8 +996,8 @@ def _from_trials(kind, inst, name, event, opts):
     else:
         epochs, record = _clean_epoched(inst, name, "epochs", h_freq, opts)
         _check_range(tmin, tmax, epochs.times, name, "epochs")
-        lowpass = epochs.info["lowpass"]
-        decim = _check_decim(opts["decim"], sfreq, lowpass)
+        decim = _check_decim(opts["decim"], sfreq, epochs.info["lowpass"])
+        lowpass = _applied_lowpass(record, sfreq)
         epochs.crop(*_clip(tmin, tmax, epochs.times), include_tmax=True,
                     verbose=_mne_verbose())
         if baseline is not None:
@@ -941,20 +1054,28 @@ def _from_trials(kind, inst, name, event, opts):
         x = sub.get_data() * _V_TO_UV  # (n_trials, n_channels, n_times)
         avg = x.mean(axis=0)
         if opts["se_method"] == "baseline":
-            se, details = _baseline_se(avg, sub.times, baseline, name, cond)
+            se, acf, details = _baseline_se(avg, sub.times, baseline, name, cond)
             method = "baseline"
         else:
             se = x.std(axis=0, ddof=1) / np.sqrt(n)
-            details = dict(formula="std(trials, ddof=1) / sqrt(n_trials)")
+            # the deviations from the mean at each time: the trials' noise
+            acf, orders = _noise_acfs(x - avg[np.newaxis], avg.shape[1])
+            details = dict(formula="std(trials, ddof=1) / sqrt(n_trials)",
+                           **_acf_details(acf, orders, "the trials' deviations from their mean, AR(p) by AIC"))
             method = "trials"
         _step(rec, "average", n_trials=n, se_method=method, units=EVOKED_UNITS,
               unit_conversion="MNE V x 1e6", **details)
         out.append(ObservedEvoked(
             times=sub.times, data=avg, se=se, ch_names=sub.ch_names, condition=cond,
             n_trials=n, se_method=method, sfreq=sub.info["sfreq"], tmin=tmin, tmax=tmax,
-            baseline=baseline, record=rec, source=name, n_rejected=n_rej,
+            baseline=baseline, record=rec, source=name, n_rejected=n_rej, noise_acf=acf,
+            lowpass=lowpass,
         ))
     return out, is_list
+
+
+def _summary(x):
+    return dict(min=float(np.min(x)), median=float(np.median(x)), max=float(np.max(x)))
 
 
 def _cond_name(key, keys):
@@ -1003,10 +1124,11 @@ def _baseline_se(avg, times, baseline, name, cond):
         )
     sd = avg[:, mask].std(axis=1, ddof=1)
     se = np.repeat(sd[:, np.newaxis], avg.shape[1], axis=1)
-    return se, dict(
+    acf, orders = _noise_acfs(avg[np.newaxis][:, :, mask], avg.shape[1])
+    return se, acf, dict(
         formula="std over the baseline of the average (ddof=1), constant over time",
         baseline_samples=n, baseline_interval_s=[float(times[mask][0]), float(times[mask][-1])],
-        se_uV=dict(min=float(sd.min()), median=float(np.median(sd)), max=float(sd.max())),
+        se_uV=_summary(sd), **_acf_details(acf, orders, "the average over the baseline, AR(p) by AIC"),
     )
 
 
@@ -1147,6 +1269,7 @@ def _from_evokeds(evokeds, name, event, opts):
         ev = evokeds[idx].copy()
         cond = comments[idx]
         ev, record = _clean_epoched(ev, name, "evoked", h_freq, opts)
+        lowpass = _applied_lowpass(record, ev.info["sfreq"])
         decim = _check_decim(opts["decim"], ev.info["sfreq"], ev.info["lowpass"])
         ev.crop(*_clip(tmin, tmax, ev.times), include_tmax=True, verbose=_mne_verbose())
         if baseline is not None:
@@ -1157,7 +1280,7 @@ def _from_evokeds(evokeds, name, event, opts):
                                             decim=decim),
               n_times=len(ev.times), sfreq=ev.info["sfreq"])
         avg = ev.data * _V_TO_UV
-        se, details = _baseline_se(avg, ev.times, baseline, name, cond)
+        se, acf, details = _baseline_se(avg, ev.times, baseline, name, cond)
         _step(record, "average", n_trials=int(ev.nave), se_method="baseline",
               units=EVOKED_UNITS, unit_conversion="MNE V x 1e6", **details)
         logger.warning(
@@ -1171,6 +1294,6 @@ def _from_evokeds(evokeds, name, event, opts):
             times=ev.times, data=avg, se=se, ch_names=ev.ch_names, condition=cond,
             n_trials=int(ev.nave), se_method="baseline", sfreq=ev.info["sfreq"],
             tmin=tmin, tmax=tmax, baseline=baseline, record=record, source=name,
-            n_rejected=0,
+            n_rejected=0, noise_acf=acf, lowpass=lowpass,
         ))
     return out, is_list

@@ -297,21 +297,31 @@ def _banner(ch, status, d):
             f"channel; check the R-hat and ESS columns of its parameter table.</div>")
 
 
-def _adequacy_banner(ch, a):
+def _adequacy_detail(a, erp):
+    if erp:
+        return (f"posterior-predictive p-values {_fmt(a.get('ppp'), 3)} (size of the residuals), "
+                f"{_fmt(a.get('ppp_run'), 3)} (longest run outside the band), {_fmt(a.get('ppp_lag1'), 3)} "
+                f"(correlation left in the whitened residuals); {100 * _float(a.get('frac_outside')):.0f} % "
+                "of the samples outside the 90 % predictive band (about 10 % expected)")
+    return (f"posterior-predictive p-value {_fmt(a.get('ppp'), 3)}, {100 * _float(a.get('frac_outside')):.0f} % "
+            f"of bins outside the 90 % predictive band (about 10 % expected), RMS standardised residual "
+            f"{_fmt(a.get('z_rms'), 3)}")
+
+
+def _adequacy_banner(ch, a, erp=False):
     """The second verdict: does the model fit the data (jrfit.adequacy), not the sampler."""
     if not isinstance(a, dict) or "fits" not in a:
         return (f'<div class="alert alert-warning jrfit-adequacy" role="status"><strong>FIT NOT CHECKED '
                 f"{_esc(ch)}</strong>: no posterior-predictive adequacy check is recorded.</div>")
-    detail = (f"posterior-predictive p-value {_fmt(a.get('ppp'), 3)}, {100 * _float(a.get('frac_outside')):.0f} % "
-              f"of bins outside the 90 % predictive band (about 10 % expected), RMS standardised residual "
-              f"{_fmt(a.get('z_rms'), 3)}")
+    detail = _adequacy_detail(a, erp)
     if a["fits"]:
         return (f'<div class="alert alert-success jrfit-adequacy jrfit-fits" role="status"><strong>MODEL FITS '
                 f"&#10003; {_esc(ch)}</strong>: the data lie within what the fitted model predicts "
                 f"({_esc(detail)}).</div>")
     items = "".join(f"<li>{_esc(p)}</li>" for p in a.get("problems", []))
     return (f'<div class="alert alert-danger jrfit-adequacy jrfit-misfit" role="alert"><strong>MODEL MISFIT '
-            f"&#10007; {_esc(ch)}</strong>: the fitted column does not explain this spectrum ({_esc(detail)}); "
+            f"&#10007; {_esc(ch)}</strong>: the fitted column does not explain this "
+            f"{'response' if erp else 'spectrum'} ({_esc(detail)}); "
             f"the parameters describe the best single-column approximation, not the data. Where:<ul>{items}</ul>"
             "</div>")
 
@@ -936,7 +946,7 @@ def _erp_view(idata, cond):
     view = az.InferenceData(**groups)
     attrs = dict(idata.attrs)
     prefix = f"{cond}/"
-    for key in ("diagnostics", "regime", "linear_vs_nonlinear", "v_branch", "stochastic_check"):
+    for key in ("diagnostics", "adequacy", "regime", "linear_vs_nonlinear", "v_branch", "stochastic_check"):
         d = _json_attr(attrs, key, {})
         if isinstance(d, dict):
             attrs[key] = json.dumps({k[len(prefix):]: v for k, v in d.items() if k.startswith(prefix)})
@@ -1004,19 +1014,24 @@ def _add_erp_summary(rep, idata, views, conds, channels, attrs, source):
         ("fit created", attrs.get("created", "n/a")),
         ("report created", time.strftime("%Y-%m-%dT%H:%M:%S%z")),
     ]
-    banners, rows, n_fail = [], [], 0
+    banners, fit_banners, rows, n_fail, n_misfit = [], [], [], 0, 0
     for c in conds:
         view = views[c]
         diag = _json_attr(view.attrs, "diagnostics", {})
         lin = _json_attr(view.attrs, "linear_vs_nonlinear", {})
         regimes = _json_attr(view.attrs, "regime", {})
+        adequacy = _json_attr(view.attrs, "adequacy", {})
+        adequacy = adequacy if isinstance(adequacy, dict) else {}
         for ch in channels:
             status, d = _status(diag, ch)
             n_fail += status != "PASS"
             banners.append(_banner(f"{c} / {ch}", status, d))
+            fits = _fits_label(adequacy.get(ch))
+            n_misfit += fits == "MISFIT"
+            fit_banners.append(_adequacy_banner(f"{c} / {ch}", adequacy.get(ch), erp=True))
             li = lin.get(ch, {}) if isinstance(lin, dict) else {}
             rows.append([
-                _esc(c), _esc(ch), _bad(status, status != "PASS"),
+                _esc(c), _esc(ch), _bad(status, status != "PASS"), _bad(fits, fits != "fits"),
                 _esc(_fmt(li.get("r2"), 3)),
                 _esc(_interval(1e3 * _draws(view, "onset", ch), 3)),
                 _esc(_interval(_draws(view, "gain", ch), 3)),
@@ -1026,7 +1041,9 @@ def _add_erp_summary(rep, idata, views, conds, channels, attrs, source):
     head = (f'<div class="alert alert-danger"><strong>{n_fail} of {len(rows)} fit(s) FAILED the '
             f"convergence checks.</strong></div>" if n_fail else
             f'<div class="alert alert-success">All {len(rows)} fit(s) passed the convergence checks.</div>')
-    overview = _table(["condition", "channel", "status", "R\u00b2 (median fit)", "onset (ms), median [90 %]",
+    head += (f'<div class="alert alert-danger"><strong>{n_misfit} of {len(rows)} fit(s): the model does not '
+             "fit the data</strong> (posterior-predictive check; see each fit).</div>" if n_misfit else "")
+    overview = _table(["condition", "channel", "sampler", "model vs data", "R\u00b2 (median fit)", "onset (ms), median [90 %]",
                        "gain (uV/mV), median [90 %]", "linearised vs nonlinear (rel. L2)",
                        "most probable regime"], rows, raw=True)
     guide = (
@@ -1035,15 +1052,18 @@ def _add_erp_summary(rep, idata, views, conds, channels, attrs, source):
         "below each fit, and its nonlinear response y1 - y2 (relative to rest), times an "
         "electrode gain plus an offset, was fitted to the averaged ERP by NUTS with a Gaussian "
         "likelihood whose standard deviation is the trial standard error (plus a residual "
-        "noise term). Intervals are central 90 % posterior intervals. "
+        "noise term) and whose standardised residuals are correlated in time as the noise of the "
+        "average, measured from the trials (or the baseline) with the standard error. Intervals are "
+        "central 90 % posterior intervals. "
         "<code>linearised vs nonlinear</code> is the relative L2 distance between the "
         "linearised response (impulse response of H convolved with the pulse) and the "
         "nonlinear one at the posterior median: large values mean the linear approximation "
-        "would have misfitted this ERP. A fit marked FAIL did not converge and its numbers "
-        "are not trustworthy. ERP residuals are correlated in time while the likelihood "
-        "treats samples as independent, so intervals on real data are too narrow.</p>")
+        "would have misfitted this ERP. Two verdicts per fit: <em>sampler</em> (did the chains "
+        "converge: a FAIL means the numbers are not trustworthy) and <em>model vs data</em> (do the data "
+        "lie within what the fitted column predicts: a MISFIT means the parameters describe the best "
+        "single-column approximation of a response the column does not produce).</p>")
     body = (head + _table(["", ""], meta) + "<h5>Convergence</h5>" + "".join(banners)
-            + "<h5>Fits</h5>" + overview + guide)
+            + "<h5>Model against data</h5>" + "".join(fit_banners) + "<h5>Fits</h5>" + overview + guide)
     rep.add_html(body, title="Summary", section="Summary", tags=("summary",))
 
 
@@ -1082,8 +1102,10 @@ def _add_erp_channel(rep, view, cond, ch, attrs, diag, add_fig, cycles):
     section = f"{cond} / {ch}"
     tags = (_tag(ch), _tag(cond))
     status, d = _status(diag, ch)
-    rep.add_html(_banner(f"{cond} / {ch}", status, d), title=f"{cond}/{ch}: status", section=section,
-                 tags=tags)
+    adequacy = _json_attr(attrs, "adequacy", {})
+    rep.add_html(_banner(f"{cond} / {ch}", status, d)
+                 + _adequacy_banner(f"{cond} / {ch}", adequacy.get(ch) if isinstance(adequacy, dict) else None,
+                                    erp=True), title=f"{cond}/{ch}: status", section=section, tags=tags)
     fig = viz.plot_erp_fit(view, ch, cond, title=f"{cond} / {ch}: data and posterior predictive "
                                                   f"({'PASS' if status == 'PASS' else status})")
     stoch = _json_attr(attrs, "stochastic_check", {}).get(ch, {})
