@@ -991,8 +991,9 @@ def _build_demo(subparsers, parent):
         help="fit the built-in example recording and write its report into reports/",
         description=(
             "Fit the built-in example (two channels simulated with jrfit at known parameters,\n"
-            "with pink, white and 50 Hz noise; data/jr_example_raw.fif) end to end and write\n"
-            "the result and the report into --out (default reports/)."
+            "with pink, white and 50 Hz noise; jr_example_raw.fif, shipped in the package\n"
+            "folder jrfit/datasets) end to end and write the result and the report into\n"
+            "--out (default reports/)."
         ),
     )
     p.add_argument("--out", default="reports", metavar="DIR", help="output folder (default reports)")

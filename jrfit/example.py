@@ -1,7 +1,7 @@
 """The built-in example: a small EEG recording simulated with known parameters.
 
-``data/jr_example_raw.fif`` (made by :func:`make_example_recording`, shipped in
-the repository and rebuilt bit-identically from its seed if missing) holds
+``jrfit/datasets/jr_example_raw.fif`` (made by :func:`make_example_recording`,
+shipped as package data and rebuilt bit-identically from its seed if missing) holds
 60 s of two occipital channels at 250 Hz: each is a Jansen-Rit column at a
 stable operating point (noise-driven alpha focus), scaled to scalp microvolts,
 plus pink (1/f) background, white sensor noise and 50 Hz line noise. The true
@@ -37,8 +37,8 @@ _SEED = 20261126
 
 
 def example_path():
-    """Path of the example recording (``data/jr_example_raw.fif`` in the repository)."""
-    return Path(__file__).resolve().parents[1] / "data" / "jr_example_raw.fif"
+    """Path of the example recording (``jr_example_raw.fif`` in the package folder ``jrfit/datasets``)."""
+    return Path(__file__).resolve().parent / "datasets" / "jr_example_raw.fif"
 
 
 @verbose
