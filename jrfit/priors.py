@@ -350,14 +350,14 @@ class ERPPriors:
         the quiescent input of DCM's ERP models); v is then solved for every
         draw's constants as the lowest fixed point at this input
         (``v_fixed`` must be None). Measured on independent epochs whose
-        columns rest at p = 0 with other constants (rest -1.8 to -2.5 mV):
-        the default (v held at -1.904 mV) covered 9 of 20 true values (a, b,
-        B, gain, amplitude; biases of 2-9 %), ``p_fixed=0`` 14 of 20 (biases
-        under 1 %) in 1.45x the time (benchmarks/bench_erp_independent.py).
-        Not the default: on real ERPs with short chains it mixed far worse
-        (EEGLAB ``square``: R-hat 2.2 and 190 divergent transitions against
-        1.05 and none; MNE sample: 55 divergences). None (default):
-        ``v_fixed`` or a free v.
+        columns rest at p = 0 with other constants (rest -1.8 to -2.5 mV),
+        with the filtered response and correlated residuals: the default (v
+        held at -1.904 mV) covered 10 of 20 true values (a, b, B, gain,
+        amplitude; shifted 2-9 %), ``p_fixed=0`` 19 of 20
+        (benchmarks/bench_erp_independent.py). Not the default yet: on real
+        ERPs it mixes worse (EEGLAB ``square`` EEG 000, short chains: 295
+        divergent transitions against 2). None (default): ``v_fixed`` or a
+        free v.
     amplitude : LogNormalPrior
         Peak of the input pulse, in /s.
     latency : NormalPrior
