@@ -48,14 +48,15 @@ def _runs(mask):
     return list(zip(edges[::2], edges[1::2]))
 
 
-def _misfit_bands(y, lo, hi, freqs, min_run):
+def _misfit_bands(y, lo, hi, x, min_run, keys=("fmin_hz", "fmax_hz", "n_bins")):
+    """Runs of at least ``min_run`` points on one side outside [lo, hi], as dicts named by ``keys``."""
+    first, last, count = keys
     bands = []
     for side, mask in (("above", y > hi), ("below", y < lo)):
         for i, j in _runs(mask):
             if j - i >= min_run:
-                bands.append(dict(fmin_hz=float(freqs[i]), fmax_hz=float(freqs[j - 1]), side=side,
-                                  n_bins=int(j - i)))
-    return sorted(bands, key=lambda b: b["fmin_hz"])
+                bands.append({first: float(x[i]), last: float(x[j - 1]), "side": side, count: int(j - i)})
+    return sorted(bands, key=lambda b: b[first])
 
 
 def spectral_adequacy(observed, predicted, n_eff, freqs, *, rng=None, tol=None):
@@ -123,15 +124,6 @@ def _longest_runs(above, below):
             run = np.where(mask[..., t], run + 1, 0)
             best = np.maximum(best, run)
     return best
-
-
-def _spans(y, lo, hi, times, min_run):
-    spans = []
-    for side, mask in (("above", y > hi), ("below", y < lo)):
-        for i, j in _runs(mask):
-            if j - i >= min_run:
-                spans.append(dict(tmin_s=float(times[i]), tmax_s=float(times[j - 1]), side=side, n_samples=int(j - i)))
-    return sorted(spans, key=lambda b: b["tmin_s"])
 
 
 def erp_adequacy(observed, mean, sd, noise_acf, times, *, response_map=None, rng=None, tol=None):
@@ -205,7 +197,7 @@ def erp_adequacy(observed, mean, sd, noise_acf, times, *, response_map=None, rng
     run_obs = int(_longest_runs(y > hi, y < lo))
     ppp_run = float(np.mean(run_rep >= run_obs))
     min_run = max(2, int(np.ceil(np.quantile(run_rep, 0.95))) + 1)
-    spans = _spans(y, lo, hi, np.asarray(times, float), min_run)
+    spans = _misfit_bands(y, lo, hi, np.asarray(times, float), min_run, keys=("tmin_s", "tmax_s", "n_samples"))
     r1_mean = float(lag1_correlation(proj @ ((y - m.mean(axis=0)) / s.mean(axis=0))))
     problems = []
     if not ppp >= tol["ppp_min"]:

@@ -154,8 +154,8 @@ def ar_autocorrelation(acf, phi, n):
     r = np.empty(n)
     m = min(n, p + 1)
     r[:m] = np.asarray(acf, float)[:m]
-    for k in range(m, n):
-        r[k] = phi @ r[k - 1:k - p - 1:-1] if k - p - 1 >= 0 else phi @ r[k - 1::-1][:p]
+    for k in range(m, n):  # k > p here: r[k-1], ..., r[k-p]
+        r[k] = phi @ r[k - p:k][::-1]
     return r
 
 
