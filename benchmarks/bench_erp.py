@@ -58,8 +58,7 @@ def gradient_bench():
     print(f"window 0.6 s, {times.size} samples, {steps} RK4 steps of {fwd.dt * 1e3:.2f} ms, {len(names)} parameters")
     print(f"response only:                      {t_val * 1e3:7.3f} ms")
     print(f"response + Jacobian (sensitivities): {t_jac * 1e3:7.3f} ms   (target < 1 ms)")
-    print(f"response + Jacobian (central FD):    {t_fd * 1e3:7.3f} ms   ratio FD / sensitivities "
-          f"{t_fd / t_jac:.2f}")
+    print(f"response + Jacobian (central FD):    {t_fd * 1e3:7.3f} ms   ratio FD / sensitivities {t_fd / t_jac:.2f}")
 
 
 def fit_bench():
@@ -70,8 +69,9 @@ def fit_bench():
     from jrfit.example import ERP_TRUTH, make_erp_epochs
 
     logging.getLogger("pymc").setLevel(logging.ERROR)
-    ev = prepare_evoked(make_erp_epochs(), "stimulus", reference=None, h_freq=None, l_freq=None,
-                        line_freq=None, verbose=False)
+    ev = prepare_evoked(
+        make_erp_epochs(), "stimulus", reference=None, h_freq=None, l_freq=None, line_freq=None, verbose=False
+    )
     cfg = dataclasses.replace(ERP_CONFIG, cores=2)
     t0 = time.perf_counter()
     model = ERPModel(ev.times)
@@ -82,11 +82,15 @@ def fit_bench():
     total = time.perf_counter() - t0
     d = res.diagnostics["stimulus/Oz"]
     steps = res.idata.sample_stats["n_steps"].values
-    print(f"fit of one channel (4 chains, 2 cores): {total:.1f} s incl. compile {t_compile:.1f} s "
-          f"(target < 120 s); mean leapfrog steps per draw {steps.mean():.0f}")
-    print(f"R-hat {d['r_hat']:.3f}, ESS bulk {d['ess_bulk']:.0f}, tail {d['ess_tail']:.0f}, "
-          f"divergences {d['divergences']}, BFMI {d['bfmi']:.2f}: "
-          f"{'passed' if d['passed'] else 'FAILED: ' + '; '.join(d['problems'])}")
+    print(
+        f"fit of one channel (4 chains, 2 cores): {total:.1f} s incl. compile {t_compile:.1f} s "
+        f"(target < 120 s); mean leapfrog steps per draw {steps.mean():.0f}"
+    )
+    print(
+        f"R-hat {d['r_hat']:.3f}, ESS bulk {d['ess_bulk']:.0f}, tail {d['ess_tail']:.0f}, "
+        f"divergences {d['divergences']}, BFMI {d['bfmi']:.2f}: "
+        f"{'passed' if d['passed'] else 'FAILED: ' + '; '.join(d['problems'])}"
+    )
     post = res.idata.posterior
     for name in ("B", "a", "b", "latency", "width", "gain"):
         lo, med, hi = np.quantile(post[name].values, [0.05, 0.5, 0.95])

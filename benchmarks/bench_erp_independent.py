@@ -29,18 +29,37 @@ def truths(n, seed):
     rng = np.random.default_rng(seed)
     out = []
     for i in range(n):
-        out.append(dict(a=rng.uniform(85, 115), b=rng.uniform(42, 58), B=rng.uniform(19, 25),
-                        gain=(1 if i % 2 == 0 else -1) * rng.uniform(2.0, 8.0), peak=rng.uniform(250, 450),
-                        width=rng.uniform(0.006, 0.012), onset=rng.uniform(0.0, 0.03)))
+        out.append(
+            dict(
+                a=rng.uniform(85, 115),
+                b=rng.uniform(42, 58),
+                B=rng.uniform(19, 25),
+                gain=(1 if i % 2 == 0 else -1) * rng.uniform(2.0, 8.0),
+                peak=rng.uniform(250, 450),
+                width=rng.uniform(0.006, 0.012),
+                onset=rng.uniform(0.0, 0.03),
+            )
+        )
     return out
 
 
 def make_file(fname, cols, n_trials, sigma, noise_uv, seed):
     trials = []
     for i, c in enumerate(cols):
-        v = independent.simulate_erp_trials(TMIN, TMAX, SFREQ, n_trials, peak=c["peak"], onset=c["onset"],
-                                            width=c["width"], sigma=sigma, seed=seed + i,
-                                            a=c["a"], b=c["b"], B=c["B"])
+        v = independent.simulate_erp_trials(
+            TMIN,
+            TMAX,
+            SFREQ,
+            n_trials,
+            peak=c["peak"],
+            onset=c["onset"],
+            width=c["width"],
+            sigma=sigma,
+            seed=seed + i,
+            a=c["a"],
+            b=c["b"],
+            B=c["B"],
+        )
         rest = independent.rest_state(0.0, a=c["a"], b=c["b"], B=c["B"])[0]
         trials.append(c["gain"] * (v - rest))  # uV: the electrode sees gain x (v - v_rest)
     x = np.stack(trials, axis=1)
@@ -55,9 +74,13 @@ def main():
     ap.add_argument("--sigma", type=float, default=0.5)
     ap.add_argument("--noise-uv", type=float, default=2.0)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--rest", choices=("default", "p0"), default="default",
-                    help="default: the CLI as a user runs it; p0: the same data and defaults with the rest state "
-                         "solved at p = 0 /s for every draw's constants (ERPPriors(v_fixed=None, p_fixed=0))")
+    ap.add_argument(
+        "--rest",
+        choices=("default", "p0"),
+        default="default",
+        help="default: the CLI as a user runs it; p0: the same data and defaults with the rest state "
+        "solved at p = 0 /s for every draw's constants (ERPPriors(v_fixed=None, p_fixed=0))",
+    )
     ap.add_argument("--extra", nargs=argparse.REMAINDER, default=[])
     args = ap.parse_args()
     import arviz as az
@@ -87,8 +110,7 @@ def main():
     covered = total = 0
     for ch, c in zip(names, cols):
         row = []
-        for name, truth in (("a", c["a"]), ("b", c["b"]), ("B", c["B"]), ("gain", c["gain"]),
-                            ("amplitude", c["peak"])):
+        for name, truth in (("a", c["a"]), ("b", c["b"]), ("B", c["B"]), ("gain", c["gain"]), ("amplitude", c["peak"])):
             x = idata.posterior[name].sel(channel=ch).values.ravel()
             lo, med, hi = np.quantile(x, [0.05, 0.5, 0.95])
             ok = lo <= truth <= hi
@@ -96,11 +118,22 @@ def main():
             row.append(f"{name} {truth:.3g} -> {med:.3g} [{lo:.3g}, {hi:.3g}]{'' if ok else ' MISS'}")
         d = next(v for k, v in diag.items() if k.endswith("/" + ch))
         fit = next((v for k, v in adequacy.items() if k.endswith("/" + ch)), {})
-        rho = next((v["lag1"] for k, v in json.loads(idata.attrs.get("residual_correlation", "{}")).items()
-                    if k.endswith("/" + ch)), 0.0)
-        print(ch, "; ".join(row), "| passed" if d.get("passed") else f"| FAILED {d.get('problems')}",
-              f"| noise lag-1 {rho:.2f} | model fits" if fit.get("fits")
-              else f"| noise lag-1 {rho:.2f} | MISFIT {fit.get('problems')}")
+        rho = next(
+            (
+                v["lag1"]
+                for k, v in json.loads(idata.attrs.get("residual_correlation", "{}")).items()
+                if k.endswith("/" + ch)
+            ),
+            0.0,
+        )
+        print(
+            ch,
+            "; ".join(row),
+            "| passed" if d.get("passed") else f"| FAILED {d.get('problems')}",
+            f"| noise lag-1 {rho:.2f} | model fits"
+            if fit.get("fits")
+            else f"| noise lag-1 {rho:.2f} | MISFIT {fit.get('problems')}",
+        )
     print(f"coverage {covered}/{total}, rc {rc}, wall {wall:.0f} s for {len(names)} channels")
 
 

@@ -25,9 +25,11 @@ T_START = time.perf_counter()
 
 
 def _line(name, dt, d, what):
-    return (f"{name}: {dt:6.1f} s ({what}); R-hat {d['r_hat']:.3f}, ESS bulk {d['ess_bulk']:.0f}, "
-            f"tail {d['ess_tail']:.0f}, divergences {d['divergences']}, BFMI {d['bfmi']:.2f}, "
-            f"{'passed' if d['passed'] else 'FAILED: ' + '; '.join(d['problems'])}")
+    return (
+        f"{name}: {dt:6.1f} s ({what}); R-hat {d['r_hat']:.3f}, ESS bulk {d['ess_bulk']:.0f}, "
+        f"tail {d['ess_tail']:.0f}, divergences {d['divergences']}, BFMI {d['bfmi']:.2f}, "
+        f"{'passed' if d['passed'] else 'FAILED: ' + '; '.join(d['problems'])}"
+    )
 
 
 def main():
@@ -69,15 +71,19 @@ def main():
     fit_spectrum(first, config=cfg)  # same channel, model built and compiled again
     t_recompiled = time.perf_counter() - t
 
-    print(f"sampler {cfg.sampler}: {cfg.chains} chains x ({cfg.tune} tune + {cfg.draws} draws), "
-          f"{cfg.n_cores(cfg.sampler)} cores; {'fresh' if args.fresh_cache else 'warm'} compilation caches")
+    print(
+        f"sampler {cfg.sampler}: {cfg.chains} chains x ({cfg.tune} tune + {cfg.draws} draws), "
+        f"{cfg.n_cores(cfg.sampler)} cores; {'fresh' if args.fresh_cache else 'warm'} compilation caches"
+    )
     for i, (ch, dt, d) in enumerate(rows):
         what = "first channel, from the start of the script" if i == 0 else "additional channel"
         print(_line(ch, dt, d, what))
     ch0 = spec.ch_names[0]
     print(f"{ch0} again, same compiled model: {t_reused:.1f} s (baseline for the ratios below)")
-    print(_line(f"{ch0} with PyMC's sampler", t_pymc, res_pymc.diagnostics[ch0], "same model and settings")
-          + f"; ratio {t_pymc / t_reused:.1f}")
+    print(
+        _line(f"{ch0} with PyMC's sampler", t_pymc, res_pymc.diagnostics[ch0], "same model and settings")
+        + f"; ratio {t_pymc / t_reused:.1f}"
+    )
     print(f"{ch0} with a freshly compiled model: {t_recompiled:.1f} s; ratio {t_recompiled / t_reused:.1f}")
     print("targets: < 60 s for the first channel (fresh cache), < 10 s per additional channel")
 

@@ -3,7 +3,7 @@
 Run as ``python benchmarks/bench_network.py`` (under a minute). The case of the
 issue: TVB's 76-region connectome (``load_connectivity("tvb76")``, weights
 normalised by their maximum, diagonal zeroed), conduction speed 3 m/s (delays
-up to 46 ms), 10 s simulated at dt = 0.1 ms, seed coupling (MODEL_NOTES s11),
+up to 46 ms), 10 s simulated at dt = 0.1 ms, seed coupling (docs/model.md, section 11),
 output decimated to 250 Hz. Prints
 
 * throughput in column-steps per second (76 x 1e5 steps per run) of
@@ -71,8 +71,9 @@ def _plain_euler(Y, K, D, n_steps, dt, mu, ns, A, B, a, b, C1, C2, C3, C4, e0, r
                     acc += K[i, j] * hist[(k - D[i, j]) % L, j]
             u[i] = acc
         for i in range(n):
-            d0, d1, d2, d3, d4, d5 = drift(Y[0, i], Y[1, i], Y[2, i], Y[3, i], Y[4, i], Y[5, i],
-                                           mu, A, B, a, b, C1, C2, C3, C4, e0, r, v0)
+            d0, d1, d2, d3, d4, d5 = drift(
+                Y[0, i], Y[1, i], Y[2, i], Y[3, i], Y[4, i], Y[5, i], mu, A, B, a, b, C1, C2, C3, C4, e0, r, v0
+            )
             Y[0, i] += dt * d0
             Y[1, i] += dt * d1
             Y[2, i] += dt * d2
@@ -89,8 +90,7 @@ def plain_loop(conn, n_steps):
     K = G * np.asarray(conn.weights)
     D = conn.delay_steps(SPEED, DT)
     ns = P.A * P.a * SIGMA * np.sqrt(DT)
-    return _plain_euler(Y, K, D, n_steps, DT, MU, ns, P.A, P.B, P.a, P.b, P.C1, P.C2, P.C3,
-                        P.C4, P.e0, P.r, P.v0, 0)
+    return _plain_euler(Y, K, D, n_steps, DT, MU, ns, P.A, P.B, P.a, P.b, P.C1, P.C2, P.C3, P.C4, P.e0, P.r, P.v0, 0)
 
 
 def throughput(conn):
@@ -105,14 +105,20 @@ def throughput(conn):
     t_euler = _best(lambda: simulate_network(conn, DURATION, P, method="euler", **kw))
     cs = n * n_steps
     D = conn.delay_steps(SPEED, DT)
-    print(f"== {n} regions, {conn.n_connections} connections, delays up to "
-          f"{D.max() * DT * 1e3:.1f} ms ({D.max()} steps), {DURATION:g} s at dt = {DT * 1e3:g} ms "
-          f"({cs:.3g} column-steps), one thread ==")
+    print(
+        f"== {n} regions, {conn.n_connections} connections, delays up to "
+        f"{D.max() * DT * 1e3:.1f} ms ({D.max()} steps), {DURATION:g} s at dt = {DT * 1e3:g} ms "
+        f"({cs:.3g} column-steps), one thread =="
+    )
     print(f"  plain numba Euler loop          {t_plain:7.3f} s  {cs / t_plain:10.3g} col-steps/s")
-    print(f"  simulate_network (splitting)    {t_split:7.3f} s  {cs / t_split:10.3g} col-steps/s"
-          f"  x{t_plain / t_split:.2f} vs plain loop")
-    print(f"  simulate_network (euler)        {t_euler:7.3f} s  {cs / t_euler:10.3g} col-steps/s"
-          f"  x{t_plain / t_euler:.2f} vs plain loop")
+    print(
+        f"  simulate_network (splitting)    {t_split:7.3f} s  {cs / t_split:10.3g} col-steps/s"
+        f"  x{t_plain / t_split:.2f} vs plain loop"
+    )
+    print(
+        f"  simulate_network (euler)        {t_euler:7.3f} s  {cs / t_euler:10.3g} col-steps/s"
+        f"  x{t_plain / t_euler:.2f} vs plain loop"
+    )
     ok = cs / t_split >= 8e6
     print(f"  target >= 8e6 col-steps/s (splitting): {'met' if ok else 'NOT met'}")
 
@@ -124,8 +130,10 @@ def memory(conn):
     n = conn.n_regions
     L = conn.delay_steps(SPEED, DT).max() + 1
     ring = n * 2 * L * 8
-    print(f"  delay ring {ring / 2**20:.2f} MiB; {'duration':>9} {'peak MiB':>9} "
-          f"{'output MiB':>11} {'peak-output':>12} {'full-rate y MiB':>16}")
+    print(
+        f"  delay ring {ring / 2**20:.2f} MiB; {'duration':>9} {'peak MiB':>9} "
+        f"{'output MiB':>11} {'peak-output':>12} {'full-rate y MiB':>16}"
+    )
     for duration in (5.0, 20.0, 80.0):
         tracemalloc.start()
         sim = simulate_network(conn, duration, P, **kw)
@@ -133,16 +141,20 @@ def memory(conn):
         tracemalloc.stop()
         out = sim.data.nbytes + sim.times.nbytes
         full = 6 * n * duration / DT * 8
-        print(f"  {'':31s}{duration:>7g} s {peak / 2**20:>9.2f} {out / 2**20:>11.2f} "
-              f"{(peak - out) / 2**20:>12.2f} {full / 2**20:>16.0f}")
+        print(
+            f"  {'':31s}{duration:>7g} s {peak / 2**20:>9.2f} {out / 2**20:>11.2f} "
+            f"{(peak - out) / 2**20:>12.2f} {full / 2**20:>16.0f}"
+        )
         del sim
 
 
 if __name__ == "__main__":
     import numba
 
-    print(f"numpy {np.__version__}, numba {numba.__version__}, CPUs available: "
-          f"{len(os.sched_getaffinity(0))}, load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"numpy {np.__version__}, numba {numba.__version__}, CPUs available: "
+        f"{len(os.sched_getaffinity(0))}, load average {os.getloadavg()[0]:.2f}"
+    )
     conn = load_connectivity("tvb76", normalize="max")
     throughput(conn)
     memory(conn)

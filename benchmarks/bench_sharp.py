@@ -53,8 +53,12 @@ def make_cases(n, seed=0):
     cases = []
     for d in targets:
         while True:
-            consts = dict(C=float(rng.uniform(110, 135)), a=float(rng.uniform(92, 108)),
-                          b=float(rng.uniform(46, 54)), B=float(rng.uniform(20, 28)))
+            consts = dict(
+                C=float(rng.uniform(110, 135)),
+                a=float(rng.uniform(92, 108)),
+                b=float(rng.uniform(46, 54)),
+                B=float(rng.uniform(20, 28)),
+            )
             mu = _mu_for_damping(d, consts)
             if mu is not None:
                 break
@@ -69,9 +73,18 @@ def write_files(tmp, cases, duration=120.0):
 
     files = []
     for i in range(0, len(cases), 4):
-        group = cases[i:i + 4]
-        cols = [simulate_column(duration, SFREQ, mu=c["mu"], sigma=c["sigma"], seed=200 + i + j,
-                                **{k: c[k] for k in ("C", "a", "b", "B")}) for j, c in enumerate(group)]
+        group = cases[i : i + 4]
+        cols = [
+            simulate_column(
+                duration,
+                SFREQ,
+                mu=c["mu"],
+                sigma=c["sigma"],
+                seed=200 + i + j,
+                **{k: c[k] for k in ("C", "a", "b", "B")},
+            )
+            for j, c in enumerate(group)
+        ]
         fname = Path(tmp) / f"sharp{i // 4}_raw.fif"
         write_fif(fname, [c - c.mean() for c in cols], SFREQ, noise_uv=0.5, seed=i)
         files.append((fname, group))
@@ -86,8 +99,13 @@ def _fit(spec, ch, model, config):
     dt = time.perf_counter() - t
     d = res.diagnostics[ch]
     damp = res.idata.posterior["damping"].sel(channel=ch).values.ravel()
-    return dict(time=dt, steps=float(res.idata.sample_stats["n_steps"].mean()), ess_s=d["ess_bulk"] / dt, diag=d,
-                damping=np.quantile(damp, [0.05, 0.5, 0.95]))
+    return dict(
+        time=dt,
+        steps=float(res.idata.sample_stats["n_steps"].mean()),
+        ess_s=d["ess_bulk"] / dt,
+        diag=d,
+        damping=np.quantile(damp, [0.05, 0.5, 0.95]),
+    )
 
 
 def main(n=8):
@@ -116,13 +134,18 @@ def main(n=8):
                 s["covered"] += bool(cov)
                 s["time"] += r["time"]
                 s["n"] += 1
-                print(f"{fname.stem}:{ch} true damping {case['damping']:.2f} /s [{name}]: {r['time']:.1f} s, "
-                      f"{r['steps']:.0f} steps/draw, {r['ess_s']:.0f} ESS/s, R-hat {d['r_hat']:.3f}, ESS "
-                      f"{d['ess_bulk']:.0f}/{d['ess_tail']:.0f}, {d['divergences']} div, damping {med:.2f} "
-                      f"[{lo:.2f}, {hi:.2f}]{' covered' if cov else ' MISSED'}", flush=True)
+                print(
+                    f"{fname.stem}:{ch} true damping {case['damping']:.2f} /s [{name}]: {r['time']:.1f} s, "
+                    f"{r['steps']:.0f} steps/draw, {r['ess_s']:.0f} ESS/s, R-hat {d['r_hat']:.3f}, ESS "
+                    f"{d['ess_bulk']:.0f}/{d['ess_tail']:.0f}, {d['divergences']} div, damping {med:.2f} "
+                    f"[{lo:.2f}, {hi:.2f}]{' covered' if cov else ' MISSED'}",
+                    flush=True,
+                )
     for name, s in summary.items():
-        print(f"{name}: {s['passed']}/{s['n']} pass the diagnostics, {s['covered']}/{s['n']} damping covered, "
-              f"{s['time'] / s['n']:.1f} s per channel (first includes compilation)")
+        print(
+            f"{name}: {s['passed']}/{s['n']} pass the diagnostics, {s['covered']}/{s['n']} damping covered, "
+            f"{s['time'] / s['n']:.1f} s per channel (first includes compilation)"
+        )
     names = list(summary)
     for name in names[1:]:
         print(f"time ratio {name} / {names[0]}: {summary[name]['time'] / summary[names[0]]['time']:.2f}")

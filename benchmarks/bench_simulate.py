@@ -104,21 +104,24 @@ def numba_em(n, dt, n_steps, seed=0):
     """Plain numba Euler-Maruyama loop (numba's global RNG, no filtering)."""
     P = JRParams()
     Y = _y0(n)
-    _numba_em(Y, n_steps, dt, MU, STD, P.A, P.B, P.a, P.b, P.C1, P.C2, P.C3, P.C4,
-              P.e0, P.r, P.v0, seed)
+    _numba_em(Y, n_steps, dt, MU, STD, P.A, P.B, P.a, P.b, P.C1, P.C2, P.C3, P.C4, P.e0, P.r, P.v0, seed)
     return Y
 
 
 # ----------------------------------------------------------------------------
 def throughput():
-    print("== Throughput (column-steps/s; mu = 220 /s, per-sample std 22 /s; "
-          f"simulate: output at {SFREQ:g} Hz with anti-alias FIR) ==")
+    print(
+        "== Throughput (column-steps/s; mu = 220 /s, per-sample std 22 /s; "
+        f"simulate: output at {SFREQ:g} Hz with anti-alias FIR) =="
+    )
     numba_em(2, 1e-3, 10)  # compile the reference
     simulate(_batch(4, 1e-4), 0.1, dt=1e-4, transient=0.0, y_init=_y0(4))  # load kernels
     simulate(_batch(1, 1e-4), 0.1, dt=1e-4, transient=0.0, y_init=_y0(1))
-    header = (f"{'columns':>7} {'dt':>7} | {'splitting 1 thr':>15} {'splitting 2 thr':>15} "
-              f"{'euler 1 thr':>12} | {'numpy EM':>10} {'numba EM':>10} | "
-              f"{'split/numba':>11} {'split/numpy':>11} {'2thr/1thr':>9} {'cpu/wall 2thr':>13}")
+    header = (
+        f"{'columns':>7} {'dt':>7} | {'splitting 1 thr':>15} {'splitting 2 thr':>15} "
+        f"{'euler 1 thr':>12} | {'numpy EM':>10} {'numba EM':>10} | "
+        f"{'split/numba':>11} {'split/numpy':>11} {'2thr/1thr':>9} {'cpu/wall 2thr':>13}"
+    )
     print(header)
     print("-" * len(header))
     results = {}
@@ -134,24 +137,29 @@ def throughput():
             util = []
             r["split2"] = n * steps / _best(lambda: simulate(P, duration, n_jobs=2, **kw), cpu=util)
             r["util2"] = util[0]
-            r["euler1"] = n * steps / _best(
-                lambda: simulate(P, duration, n_jobs=1, method="euler", **kw))
+            r["euler1"] = n * steps / _best(lambda: simulate(P, duration, n_jobs=1, method="euler", **kw))
             np_steps = NUMPY_STEPS[n]
             r["numpy"] = n * np_steps / _best(lambda: numpy_em(n, dt, np_steps), repeats=2)
             r["numba"] = n * steps / _best(lambda: numba_em(n, dt, steps))
             results[n, dt] = r
-            print(f"{n:>7} {dt * 1e3:>5.1f}ms | {r['split1']:>15.3g} {r['split2']:>15.3g} "
-                  f"{r['euler1']:>12.3g} | {r['numpy']:>10.3g} {r['numba']:>10.3g} | "
-                  f"{r['split1'] / r['numba']:>11.2f} {r['split1'] / r['numpy']:>11.1f} "
-                  f"{r['split2'] / r['split1']:>9.2f} {r['util2']:>13.2f}")
+            print(
+                f"{n:>7} {dt * 1e3:>5.1f}ms | {r['split1']:>15.3g} {r['split2']:>15.3g} "
+                f"{r['euler1']:>12.3g} | {r['numpy']:>10.3g} {r['numba']:>10.3g} | "
+                f"{r['split1'] / r['numba']:>11.2f} {r['split1'] / r['numpy']:>11.1f} "
+                f"{r['split2'] / r['split1']:>9.2f} {r['util2']:>13.2f}"
+            )
     r = results[1000, 1e-4]
-    print(f"target: 1000 columns, splitting, dt = 0.1 ms: {r['split1']:.3g} col-steps/s "
-          f"single-threaded (target 2e7: {'met' if r['split1'] >= 2e7 else 'NOT met'}), "
-          f"x{r['split2'] / r['split1']:.2f} on 2 threads (target 1.6: "
-          f"{'met' if r['split2'] / r['split1'] >= 1.6 else 'NOT met'})")
+    print(
+        f"target: 1000 columns, splitting, dt = 0.1 ms: {r['split1']:.3g} col-steps/s "
+        f"single-threaded (target 2e7: {'met' if r['split1'] >= 2e7 else 'NOT met'}), "
+        f"x{r['split2'] / r['split1']:.2f} on 2 threads (target 1.6: "
+        f"{'met' if r['split2'] / r['split1'] >= 1.6 else 'NOT met'})"
+    )
     if r["util2"] < 1.6:
-        print(f"note: the 2-thread run got {r['util2']:.2f} CPUs on average (cpu/wall): the "
-              "second core was busy with other work, so the 2-thread figure is not meaningful.")
+        print(
+            f"note: the 2-thread run got {r['util2']:.2f} CPUs on average (cpu/wall): the "
+            "second core was busy with other work, so the 2-thread figure is not meaningful."
+        )
     return results
 
 
@@ -192,8 +200,9 @@ def gil_free_fraction(n=1000, dt=1e-4, duration=2.0):
     finally:
         K.sde_block, js._column_generator = kernel, make_gen
     f = spent[0] / total
-    print(f"  GIL-free fraction of a 1000-column run: {f:.4f} -> Amdahl bound for 2 threads "
-          f"x{1 / ((1 - f) + f / 2):.2f}")
+    print(
+        f"  GIL-free fraction of a 1000-column run: {f:.4f} -> Amdahl bound for 2 threads x{1 / ((1 - f) + f / 2):.2f}"
+    )
     return f
 
 
@@ -221,20 +230,23 @@ def compile_and_import():
         env = dict(os.environ, NUMBA_CACHE_DIR=cache)
         rows = []
         for label in ("cold cache (compiles)", "warm cache (loads)", "warm cache (loads)"):
-            out = subprocess.run([sys.executable, "-c", _COMPILE_SNIPPET], env=env,
-                                 capture_output=True, text=True, check=True).stdout.split()
+            out = subprocess.run(
+                [sys.executable, "-c", _COMPILE_SNIPPET], env=env, capture_output=True, text=True, check=True
+            ).stdout.split()
             rows.append((label, float(out[0]), float(out[1]), int(out[2]), int(out[3])))
         for label, t_imp, t_first, hits, miss in rows:
-            print(f"  {label:24s} import jrfit.simulate {t_imp:6.3f} s, "
-                  f"first calls (simulate x2, integrate) {t_first:6.3f} s "
-                  f"[kernel cache: {hits} loaded, {miss} compiled]")
-    out = subprocess.run([sys.executable, "-X", "importtime", "-c", "import jrfit.simulate"],
-                         capture_output=True, text=True, check=True).stderr.splitlines()
+            print(
+                f"  {label:24s} import jrfit.simulate {t_imp:6.3f} s, "
+                f"first calls (simulate x2, integrate) {t_first:6.3f} s "
+                f"[kernel cache: {hits} loaded, {miss} compiled]"
+            )
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import jrfit.simulate"], capture_output=True, text=True, check=True
+    ).stderr.splitlines()
     tot = [ln for ln in out if ln.rstrip().endswith("jrfit.simulate")]
     if tot:
         us = int(tot[-1].split("|")[1])
-        print(f"  python -X importtime: jrfit.simulate (cumulative, incl. numpy/numba) "
-              f"{us / 1e6:.3f} s")
+        print(f"  python -X importtime: jrfit.simulate (cumulative, incl. numpy/numba) {us / 1e6:.3f} s")
 
 
 def memory():
@@ -242,8 +254,7 @@ def memory():
     P = _batch(4, 1e-4)
     kw = dict(dt=1e-4, sfreq=SFREQ, transient=0.0, y_init=_y0(4), seed=0)
     simulate(P, 1.0, **kw)
-    print(f"  {'steps':>10} {'peak MiB':>9} {'output MiB':>11} {'peak-output MiB':>16} "
-          f"{'full-rate v MiB':>16}")
+    print(f"  {'steps':>10} {'peak MiB':>9} {'output MiB':>11} {'peak-output MiB':>16} {'full-rate v MiB':>16}")
     for duration in (10.0, 40.0, 160.0, 640.0):
         tracemalloc.start()
         sim = simulate(P, duration, **kw)
@@ -251,16 +262,20 @@ def memory():
         tracemalloc.stop()
         steps = int(round(duration / 1e-4))
         out = sim.data.nbytes + sim.times.nbytes
-        print(f"  {steps:>10} {peak / 2**20:>9.2f} {out / 2**20:>11.2f} "
-              f"{(peak - out) / 2**20:>16.2f} {4 * steps * 8 / 2**20:>16.1f}")
+        print(
+            f"  {steps:>10} {peak / 2**20:>9.2f} {out / 2**20:>11.2f} "
+            f"{(peak - out) / 2**20:>16.2f} {4 * steps * 8 / 2**20:>16.1f}"
+        )
         del sim
 
 
 if __name__ == "__main__":
     import numba
 
-    print(f"numpy {np.__version__}, numba {numba.__version__}, CPUs available: "
-          f"{len(os.sched_getaffinity(0))}, load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"numpy {np.__version__}, numba {numba.__version__}, CPUs available: "
+        f"{len(os.sched_getaffinity(0))}, load average {os.getloadavg()[0]:.2f}"
+    )
     throughput()
     gil_free_fraction()
     compile_and_import()

@@ -35,8 +35,9 @@ def main():
 
     logging.getLogger("pymc").setLevel(logging.ERROR)
     truth = JRParams(mu=220.0, sigma=2.0)
-    spec = prepare_spectrum(simulate(truth, 60.0, dt=1e-3, sfreq=250.0, seed=1).to_raw(), reference=None,
-                            line_freq=None, verbose=False)
+    spec = prepare_spectrum(
+        simulate(truth, 60.0, dt=1e-3, sfreq=250.0, seed=1).to_raw(), reference=None, line_freq=None, verbose=False
+    )
     data_peak = float(peak_frequency(spec.freqs, spec.psd[0]))
     t0 = time.perf_counter()
     res = fit_spectrum_sim(spec, config=SimulationConfig(), progress=False)
@@ -46,21 +47,26 @@ def main():
     sim_s = sum(sim["simulated_seconds"].values())
     d = res.diagnostics["JR000"]
     post = res.idata.posterior
-    print(f"simulation route: {t_sim:.1f} s wall (target < 600 s), {n_sims} simulations of "
-          f"{sim['rep_duration_s']:g} s at dt = {sim['dt_s'] * 1e3:g} ms: {sim_s:.3g} simulated s, "
-          f"{sim_s / t_sim:.3g} simulated s per wall s")
-    print(f"  R-hat {d['r_hat']:.3f}, bulk ESS {d['ess_bulk']:.0f}, tail ESS {d['ess_tail']:.0f}: "
-          f"{'passed' if d['passed'] else 'FAILED: ' + '; '.join(d['problems'])}")
-    for name, true in (("p", 220.0), ("B", 22.0), ("a", 100.0), ("b", 50.0), ("sigma", 2.0),
-                       ("peak_freq", data_peak)):
+    print(
+        f"simulation route: {t_sim:.1f} s wall (target < 600 s), {n_sims} simulations of "
+        f"{sim['rep_duration_s']:g} s at dt = {sim['dt_s'] * 1e3:g} ms: {sim_s:.3g} simulated s, "
+        f"{sim_s / t_sim:.3g} simulated s per wall s"
+    )
+    print(
+        f"  R-hat {d['r_hat']:.3f}, bulk ESS {d['ess_bulk']:.0f}, tail ESS {d['ess_tail']:.0f}: "
+        f"{'passed' if d['passed'] else 'FAILED: ' + '; '.join(d['problems'])}"
+    )
+    for name, true in (("p", 220.0), ("B", 22.0), ("a", 100.0), ("b", 50.0), ("sigma", 2.0), ("peak_freq", data_peak)):
         lo, med, hi = np.quantile(post[name].values, [0.05, 0.5, 0.95])
         print(f"  {name:9s} truth {true:8.4g}  median {med:8.4g}  90 % [{lo:.4g}, {hi:.4g}]")
     t0 = time.perf_counter()
     lin = fit_spectrum(spec, config=FitConfig(cores=2), progress=False)
     t_lin = time.perf_counter() - t0
     check = check_linear(lin, spec)["JR000"]
-    print(f"linear route on the same data: {t_lin:.1f} s (ratio simulation / linear {t_sim / t_lin:.1f}); "
-          f"check: {'valid' if check['valid'] else 'REJECTED: ' + '; '.join(check['reasons'])}")
+    print(
+        f"linear route on the same data: {t_lin:.1f} s (ratio simulation / linear {t_sim / t_lin:.1f}); "
+        f"check: {'valid' if check['valid'] else 'REJECTED: ' + '; '.join(check['reasons'])}"
+    )
     if "--abc" in sys.argv:
         abc(spec)
 
@@ -89,10 +95,12 @@ def abc(spec, draws=500, epsilon=0.3):
     def sim(rng, a, b, B, p, log_sigma, log_scale, log_bg, chi, log_floor, size=None):
         # a scalar Simulator with 77 observed features: PyMC broadcasts the parameters to that size
         a, b, B, p, log_sigma, log_scale, log_bg, chi, log_floor = (
-            float(np.ravel(x)[0]) for x in (a, b, B, p, log_sigma, log_scale, log_bg, chi, log_floor))
+            float(np.ravel(x)[0]) for x in (a, b, B, p, log_sigma, log_scale, log_bg, chi, log_floor)
+        )
         count[0] += 1
-        params = JRParams(a=float(a), b=float(b), B=float(B), mu=float(p),
-                          sigma=float(SIGMA_PRIOR.median * np.exp(log_sigma)))
+        params = JRParams(
+            a=float(a), b=float(b), B=float(B), mu=float(p), sigma=float(SIGMA_PRIOR.median * np.exp(log_sigma))
+        )
         try:
             psd, f = simulated_psd(params, st, dur, n_rep=1, seed=int(rng.integers(2**31)))
         except Exception:
@@ -113,15 +121,17 @@ def abc(spec, draws=500, epsilon=0.3):
         log_bg = pm.Normal("log_bg", pr.log_bg.mean, pr.log_bg.sd)
         chi = pm.Normal("chi", pr.chi.mean, pr.chi.sd)
         log_floor = pm.Normal("log_floor", pr.log_floor.mean, pr.log_floor.sd)
-        pm.Simulator("s", sim, a, b, B, p, log_sigma, log_scale, log_bg, chi, log_floor, epsilon=epsilon,
-                     observed=obs)
+        pm.Simulator("s", sim, a, b, B, p, log_sigma, log_scale, log_bg, chi, log_floor, epsilon=epsilon, observed=obs)
         t0 = time.perf_counter()
-        idata = pm.sample_smc(draws=draws, chains=1, cores=1, random_seed=0, progressbar=False,
-                              compute_convergence_checks=False)
+        idata = pm.sample_smc(
+            draws=draws, chains=1, cores=1, random_seed=0, progressbar=False, compute_convergence_checks=False
+        )
         t = time.perf_counter() - t0
     post = idata.posterior
-    print(f"ABC (pm.Simulator, SMC, epsilon {epsilon}, {draws} particles, 1 chain): {t:.1f} s, "
-          f"{count[0]} simulations of {dur:g} s ({count[0] * dur / t:.3g} simulated s per wall s)")
+    print(
+        f"ABC (pm.Simulator, SMC, epsilon {epsilon}, {draws} particles, 1 chain): {t:.1f} s, "
+        f"{count[0]} simulations of {dur:g} s ({count[0] * dur / t:.3g} simulated s per wall s)"
+    )
     for name, true in (("p", 220.0), ("B", 22.0), ("a", 100.0), ("b", 50.0)):
         lo, med, hi = np.quantile(post[name].values, [0.05, 0.5, 0.95])
         print(f"  {name:9s} truth {true:8.4g}  median {med:8.4g}  90 % [{lo:.4g}, {hi:.4g}]")
@@ -133,7 +143,13 @@ if __name__ == "__main__":
         from jrfit.data import prepare_spectrum
         from jrfit.simulate import simulate
 
-        abc(prepare_spectrum(simulate(JRParams(mu=220.0, sigma=2.0), 60.0, dt=1e-3, sfreq=250.0, seed=1).to_raw(),
-                             reference=None, line_freq=None, verbose=False))
+        abc(
+            prepare_spectrum(
+                simulate(JRParams(mu=220.0, sigma=2.0), 60.0, dt=1e-3, sfreq=250.0, seed=1).to_raw(),
+                reference=None,
+                line_freq=None,
+                verbose=False,
+            )
+        )
     else:
         main()

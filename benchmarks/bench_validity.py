@@ -28,7 +28,7 @@ def _sharp_peak_file(tmp):
 
     consts = dict(C=128.0, B=26.0)
     mu = 440.0
-    (v, d), = [fp for fp in damping(mu, **consts) if fp[1] > 0][-1:]
+    ((v, d),) = [fp for fp in damping(mu, **consts) if fp[1] > 0][-1:]
     x = simulate_column(120.0, 250.0, mu=mu, sigma=0.5, seed=3, **consts)
     fname = Path(tmp) / "sharp_raw.fif"
     write_fif(fname, [x - x.mean()], 250.0, noise_uv=0.5)
@@ -44,8 +44,13 @@ def _fit(spec, ch, model, cfg):
     d = res.diagnostics[ch]
     n_steps = float(res.idata.sample_stats["n_steps"].mean())
     damp = res.idata.posterior["damping"].sel(channel=ch).values.ravel()
-    return dict(time=dt, steps=n_steps, ess_s=d["ess_bulk"] / dt, diag=d,
-                damping=(np.median(damp), *np.quantile(damp, [0.05, 0.95])))
+    return dict(
+        time=dt,
+        steps=n_steps,
+        ess_s=d["ess_bulk"] / dt,
+        diag=d,
+        damping=(np.median(damp), *np.quantile(damp, [0.05, 0.95])),
+    )
 
 
 def main():
@@ -69,13 +74,17 @@ def main():
             for name, r in rows.items():
                 d = r["diag"]
                 med, lo, hi = r["damping"]
-                print(f"{spec.source or 'example'} {ch} [{name}]: {r['time']:.1f} s, {r['steps']:.0f} leapfrog "
-                      f"steps/draw, {r['ess_s']:.0f} ESS/s, R-hat {d['r_hat']:.3f}, ESS {d['ess_bulk']:.0f}/"
-                      f"{d['ess_tail']:.0f}, {d['divergences']} div; damping {med:.2f} [{lo:.2f}, {hi:.2f}] /s"
-                      + (f" (true {truth:.2f})" if truth is not None else ""))
+                print(
+                    f"{spec.source or 'example'} {ch} [{name}]: {r['time']:.1f} s, {r['steps']:.0f} leapfrog "
+                    f"steps/draw, {r['ess_s']:.0f} ESS/s, R-hat {d['r_hat']:.3f}, ESS {d['ess_bulk']:.0f}/"
+                    f"{d['ess_tail']:.0f}, {d['divergences']} div; damping {med:.2f} [{lo:.2f}, {hi:.2f}] /s"
+                    + (f" (true {truth:.2f})" if truth is not None else "")
+                )
             p, q = rows["plain"], rows["debiased"]
-            print(f"  ratio debiased/plain: time {q['time'] / p['time']:.2f}, steps {q['steps'] / p['steps']:.2f}, "
-                  f"ESS/s {q['ess_s'] / p['ess_s']:.2f}")
+            print(
+                f"  ratio debiased/plain: time {q['time'] / p['time']:.2f}, steps {q['steps'] / p['steps']:.2f}, "
+                f"ESS/s {q['ess_s'] / p['ess_s']:.2f}"
+            )
 
 
 if __name__ == "__main__":

@@ -12,9 +12,9 @@ import warnings as _warnings
 # jrfit's results, and would open every run of a user's script or job log
 _warnings.filterwarnings("ignore", message=r"\s*ArviZ is undergoing a major refactor", category=FutureWarning)
 
-from ._logging import set_log_level
-from .errors import DataError, FitError, JRFitError, ModelError
-from .params import JRParams
+from ._logging import set_log_level  # noqa: E402 (after the warning filter)
+from .errors import DataError, FitError, JRFitError, ModelError  # noqa: E402
+from .params import JRParams  # noqa: E402
 
 _LAZY = {
     "ObservedSpectrum": "data",

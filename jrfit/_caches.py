@@ -22,19 +22,28 @@ def _cache_folders():
     """``(what, folder, how to move it)`` for each cache a fit writes."""
     from pytensor.configdefaults import config
 
-    yield ("PyTensor's compile cache (base_compiledir)", Path(config.base_compiledir),
-           "Move it to a writable folder, e.g. export PYTENSOR_FLAGS=base_compiledir=$SCRATCH/pytensor "
-           "(a folder shared by cluster jobs saves each job the compilation).")
+    yield (
+        "PyTensor's compile cache (base_compiledir)",
+        Path(config.base_compiledir),
+        "Move it to a writable folder, e.g. export PYTENSOR_FLAGS=base_compiledir=$SCRATCH/pytensor "
+        "(a folder shared by cluster jobs saves each job the compilation).",
+    )
     try:  # where ArviZ keeps its stamp file (platformdirs comes with ArviZ versions that write one)
         from platformdirs import user_cache_dir
     except ImportError:
         user_cache_dir = None
     if user_cache_dir is not None:
-        yield ("ArviZ's cache folder", Path(user_cache_dir("arviz", "arviz")),
-               "Point XDG_CACHE_HOME to a writable folder.")
+        yield (
+            "ArviZ's cache folder",
+            Path(user_cache_dir("arviz", "arviz")),
+            "Point XDG_CACHE_HOME to a writable folder.",
+        )
     if os.environ.get("NUMBA_CACHE_DIR"):
-        yield ("numba's cache (NUMBA_CACHE_DIR)", Path(os.environ["NUMBA_CACHE_DIR"]),
-               "Set NUMBA_CACHE_DIR to a writable folder, or unset it.")
+        yield (
+            "numba's cache (NUMBA_CACHE_DIR)",
+            Path(os.environ["NUMBA_CACHE_DIR"]),
+            "Set NUMBA_CACHE_DIR to a writable folder, or unset it.",
+        )
 
 
 def _unwritable(folder):

@@ -18,8 +18,7 @@ def check_option(name, value, allowed):
         else:
             opts = repr(allowed[0])
         raise JRFitError(
-            f"Invalid value for the {name!r} parameter. Allowed values are {opts}, "
-            f"but got {value!r} instead."
+            f"Invalid value for the {name!r} parameter. Allowed values are {opts}, but got {value!r} instead."
         )
     return value
 

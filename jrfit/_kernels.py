@@ -35,11 +35,36 @@ from .model import drift
 
 # rows of the coefficient array ``cf``
 (
-    R_A, R_B, R_a, R_b, R_C1, R_C2, R_C3, R_C4, R_e0, R_r, R_v0, R_mu, R_NS, R_DT,
-    R_PA11, R_PA12, R_PA21, R_PA22,   # exp(M_a dt): full linear step, rate a
-    R_PB11, R_PB12, R_PB21, R_PB22,   # exp(M_b dt): full linear step, rate b
-    R_HA11, R_HA12, R_HA21, R_HA22,   # exp(M_a dt/2): half step (synchronised output)
-    R_HB11, R_HB12, R_HB21, R_HB22,   # exp(M_b dt/2)
+    R_A,
+    R_B,
+    R_a,
+    R_b,
+    R_C1,
+    R_C2,
+    R_C3,
+    R_C4,
+    R_e0,
+    R_r,
+    R_v0,
+    R_mu,
+    R_NS,
+    R_DT,
+    R_PA11,
+    R_PA12,
+    R_PA21,
+    R_PA22,  # exp(M_a dt): full linear step, rate a
+    R_PB11,
+    R_PB12,
+    R_PB21,
+    R_PB22,  # exp(M_b dt): full linear step, rate b
+    R_HA11,
+    R_HA12,
+    R_HA21,
+    R_HA22,  # exp(M_a dt/2): half step (synchronised output)
+    R_HB11,
+    R_HB12,
+    R_HB21,
+    R_HB22,  # exp(M_b dt/2)
 ) = range(30)
 N_COEF = 30
 
@@ -206,9 +231,22 @@ def _sde_step_in(method, w0, w1, w2, w3, w4, w5, xi, p_in, acc0, cf, c):
     p = cf[R_mu, c] + p_in
     if method == SPLITTING:
         n3, n4, n5 = nonlinear_part(
-            w0, w1, w2, p, cf[R_A, c], cf[R_B, c], a, b,
-            cf[R_C1, c], cf[R_C2, c], cf[R_C3, c], cf[R_C4, c],
-            cf[R_e0, c], cf[R_r, c], cf[R_v0, c])
+            w0,
+            w1,
+            w2,
+            p,
+            cf[R_A, c],
+            cf[R_B, c],
+            a,
+            b,
+            cf[R_C1, c],
+            cf[R_C2, c],
+            cf[R_C3, c],
+            cf[R_C4, c],
+            cf[R_e0, c],
+            cf[R_r, c],
+            cf[R_v0, c],
+        )
         w3 = w3 + dt * (n3 + acc0)
         w4 = w4 + dt * n4 + cf[R_NS, c] * xi
         w5 = w5 + dt * n5
@@ -240,9 +278,25 @@ def _sde_step_in(method, w0, w1, w2, w3, w4, w5, xi, p_in, acc0, cf, c):
         u5 = pb21 * w2 + pb22 * w5
         return u0, u1, u2, u3, u4, u5, s1 - s2, s0, s1, s2, s3, s4, s5
     d0, d1, d2, d3, d4, d5 = drift(
-        w0, w1, w2, w3, w4, w5, p, cf[R_A, c], cf[R_B, c], a, b,
-        cf[R_C1, c], cf[R_C2, c], cf[R_C3, c], cf[R_C4, c],
-        cf[R_e0, c], cf[R_r, c], cf[R_v0, c])
+        w0,
+        w1,
+        w2,
+        w3,
+        w4,
+        w5,
+        p,
+        cf[R_A, c],
+        cf[R_B, c],
+        a,
+        b,
+        cf[R_C1, c],
+        cf[R_C2, c],
+        cf[R_C3, c],
+        cf[R_C4, c],
+        cf[R_e0, c],
+        cf[R_r, c],
+        cf[R_v0, c],
+    )
     u0 = w0 + dt * d0
     u1 = w1 + dt * d1
     u2 = w2 + dt * d2
@@ -259,8 +313,7 @@ def _sde_step(method, w0, w1, w2, w3, w4, w5, xi, cf, c):
 
 
 @njit(**_JIT)
-def sde_block(method, W, cf, noise, step0, n_steps, fir, n_start, i_last,
-              out, snap_step, snap, vbuf):
+def sde_block(method, W, cf, noise, step0, n_steps, fir, n_start, i_last, out, snap_step, snap, vbuf):
     """Advance a group of columns by ``n_steps`` stochastic steps.
 
     Parameters
@@ -314,7 +367,8 @@ def sde_block(method, W, cf, noise, step0, n_steps, fir, n_start, i_last,
             for k in range(n_steps):
                 n_next = step0 + k + 1
                 w0, w1, w2, w3, w4, w5, v, s0, s1, s2, s3, s4, s5 = _sde_step(
-                    method, w0, w1, w2, w3, w4, w5, noise[c, k], cf, c)
+                    method, w0, w1, w2, w3, w4, w5, noise[c, k], cf, c
+                )
                 if n_next == snap_step:
                     snap[0, c] = s0
                     snap[1, c] = s1
@@ -337,8 +391,8 @@ def sde_block(method, W, cf, noise, step0, n_steps, fir, n_start, i_last,
         take = n_next == snap_step
         for c in range(n):
             u0, u1, u2, u3, u4, u5, v, s0, s1, s2, s3, s4, s5 = _sde_step(
-                method, W[0, c], W[1, c], W[2, c], W[3, c], W[4, c], W[5, c],
-                noise[c, k], cf, c)
+                method, W[0, c], W[1, c], W[2, c], W[3, c], W[4, c], W[5, c], noise[c, k], cf, c
+            )
             W[0, c] = u0
             W[1, c] = u1
             W[2, c] = u2
@@ -363,14 +417,65 @@ def _rk4_step(y0, y1, y2, y3, y4, y5, pk, pm, pn, dt, A, B, a, b, C1, C2, C3, C4
     h = 0.5 * dt
     k10, k11, k12, k13, k14, k15 = drift(y0, y1, y2, y3, y4, y5, pk, A, B, a, b, C1, C2, C3, C4, e0, r, v0)
     k20, k21, k22, k23, k24, k25 = drift(
-        y0 + h * k10, y1 + h * k11, y2 + h * k12, y3 + h * k13, y4 + h * k14, y5 + h * k15,
-        pm, A, B, a, b, C1, C2, C3, C4, e0, r, v0)
+        y0 + h * k10,
+        y1 + h * k11,
+        y2 + h * k12,
+        y3 + h * k13,
+        y4 + h * k14,
+        y5 + h * k15,
+        pm,
+        A,
+        B,
+        a,
+        b,
+        C1,
+        C2,
+        C3,
+        C4,
+        e0,
+        r,
+        v0,
+    )
     k30, k31, k32, k33, k34, k35 = drift(
-        y0 + h * k20, y1 + h * k21, y2 + h * k22, y3 + h * k23, y4 + h * k24, y5 + h * k25,
-        pm, A, B, a, b, C1, C2, C3, C4, e0, r, v0)
+        y0 + h * k20,
+        y1 + h * k21,
+        y2 + h * k22,
+        y3 + h * k23,
+        y4 + h * k24,
+        y5 + h * k25,
+        pm,
+        A,
+        B,
+        a,
+        b,
+        C1,
+        C2,
+        C3,
+        C4,
+        e0,
+        r,
+        v0,
+    )
     k40, k41, k42, k43, k44, k45 = drift(
-        y0 + dt * k30, y1 + dt * k31, y2 + dt * k32, y3 + dt * k33, y4 + dt * k34, y5 + dt * k35,
-        pn, A, B, a, b, C1, C2, C3, C4, e0, r, v0)
+        y0 + dt * k30,
+        y1 + dt * k31,
+        y2 + dt * k32,
+        y3 + dt * k33,
+        y4 + dt * k34,
+        y5 + dt * k35,
+        pn,
+        A,
+        B,
+        a,
+        b,
+        C1,
+        C2,
+        C3,
+        C4,
+        e0,
+        r,
+        v0,
+    )
     s = dt / 6.0
     return (
         y0 + s * (k10 + 2.0 * k20 + 2.0 * k30 + k40),
@@ -472,8 +577,9 @@ def ode_run(method, Y, cf, p, n_steps, q, rec):
                 y2, y5 = pb11 * y2 + pb12 * y5, pb21 * y2 + pb22 * y5
             else:
                 if method == EULER:
-                    d0, d1, d2, d3, d4, d5 = drift(y0, y1, y2, y3, y4, y5, p[c, k],
-                                                   A, B, a, b, C1, C2, C3, C4, e0, r, v0)
+                    d0, d1, d2, d3, d4, d5 = drift(
+                        y0, y1, y2, y3, y4, y5, p[c, k], A, B, a, b, C1, C2, C3, C4, e0, r, v0
+                    )
                     y0 = y0 + dt * d0
                     y1 = y1 + dt * d1
                     y2 = y2 + dt * d2
@@ -483,8 +589,8 @@ def ode_run(method, Y, cf, p, n_steps, q, rec):
                 else:
                     pmid = 0.5 * (p[c, k] + p[c, k + 1])
                     y0, y1, y2, y3, y4, y5 = _rk4_step(
-                        y0, y1, y2, y3, y4, y5, p[c, k], pmid, p[c, k + 1], dt,
-                        A, B, a, b, C1, C2, C3, C4, e0, r, v0)
+                        y0, y1, y2, y3, y4, y5, p[c, k], pmid, p[c, k + 1], dt, A, B, a, b, C1, C2, C3, C4, e0, r, v0
+                    )
                 s0 = y0
                 s1 = y1
                 s2 = y2

@@ -164,5 +164,3 @@ def linear_forward(theta, freqs, free_idx, base):
                     stable = 0.0
     _psd_and_jacobian(w, c_re, s_re, A_re, a_re, b_re, dc, d_sig, d_A, d_a, d_b, psd, j_psd)
     return psd, p_val, lj_val, stable, j_psd, j_p, j_lj
-
-

@@ -15,8 +15,9 @@ if not logger.handlers:
     logger.setLevel(logging.WARNING)
     logger.propagate = True
 
-_LEVELS = dict(debug=logging.DEBUG, info=logging.INFO, warning=logging.WARNING,
-               error=logging.ERROR, critical=logging.CRITICAL)
+_LEVELS = dict(
+    debug=logging.DEBUG, info=logging.INFO, warning=logging.WARNING, error=logging.ERROR, critical=logging.CRITICAL
+)
 
 
 def _parse_level(verbose):

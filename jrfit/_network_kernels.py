@@ -33,13 +33,36 @@ from ._kernels import _JIT, R_e0, R_r, R_v0, _fir_push
 from ._kernels import _sde_step_in as _net_step  # one splitting/Euler step, with coupling inputs
 from .model import sigmoid
 
-SEED = 0  # S(y0_j(t - tau_ij)) added to the acceleration y0_i'' (MODEL_NOTES s11)
+SEED = 0  # S(y0_j(t - tau_ij)) added to the acceleration y0_i'' (docs/model.md, section 11)
 TVB = 1  # S(y1_j - y2_j)(t - tau_ij) added to the input p_i of the y1 equation
 
 
 @njit(**_JIT)
-def net_block(method, mode, W, cf, noise, step0, n_steps, fir, n_start, i_last, out,
-              snap_step, snap, vbuf, ring, indptr, src, wgt, dly, gain, beta, n_nodes, psi):
+def net_block(
+    method,
+    mode,
+    W,
+    cf,
+    noise,
+    step0,
+    n_steps,
+    fir,
+    n_start,
+    i_last,
+    out,
+    snap_step,
+    snap,
+    vbuf,
+    ring,
+    indptr,
+    src,
+    wgt,
+    dly,
+    gain,
+    beta,
+    n_nodes,
+    psi,
+):
     """Advance ``n_sets = n // n_nodes`` coupled networks by ``n_steps`` steps.
 
     Parameters
@@ -110,8 +133,8 @@ def net_block(method, mode, W, cf, noise, step0, n_steps, fir, n_start, i_last, 
                     acc0 = 0.0
                     p_in = u + psi[q]
                 u0, u1, u2, u3, u4, u5, v, s0, s1, s2, s3, s4, s5 = _net_step(
-                    method, W[0, c], W[1, c], W[2, c], W[3, c], W[4, c], W[5, c],
-                    noise[c, k], p_in, acc0, cf, c)
+                    method, W[0, c], W[1, c], W[2, c], W[3, c], W[4, c], W[5, c], noise[c, k], p_in, acc0, cf, c
+                )
                 W[0, c] = u0
                 W[1, c] = u1
                 W[2, c] = u2

@@ -231,8 +231,7 @@ class BandedMatVecOp(Op):
     def grad(self, inputs, output_grads):
         x, weights, start = inputs
         g_x = BandedMatVecTOp()(output_grads[0], weights, start, x)
-        return [g_x, NullType("no gradient with respect to the leakage weights")(),
-                DisconnectedType()()]
+        return [g_x, NullType("no gradient with respect to the leakage weights")(), DisconnectedType()()]
 
     def connection_pattern(self, node):
         return [[True], [True], [False]]
@@ -249,8 +248,9 @@ class BandedMatVecTOp(Op):
 
     def perform(self, node, inputs, outputs):
         g, weights, start, x = inputs
-        outputs[0][0] = banded_apply_t(np.asarray(g, float), np.asarray(weights, float),
-                                       np.asarray(start, np.int64), len(x))
+        outputs[0][0] = banded_apply_t(
+            np.asarray(g, float), np.asarray(weights, float), np.asarray(start, np.int64), len(x)
+        )
 
 
 def _register_numba_banded():

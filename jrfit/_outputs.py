@@ -164,8 +164,9 @@ class OutputSet:
             raise JRFitError(f"{self.primary} exists; pass --overwrite to replace it.")
         leftover = [f for f in self.files[:-1] if f.exists()]
         if leftover and not self.primary.exists():
-            logger.info(f"Replacing {', '.join(f.name for f in leftover)} left by an interrupted run "
-                        f"(no {self.primary.name}).")
+            logger.info(
+                f"Replacing {', '.join(f.name for f in leftover)} left by an interrupted run (no {self.primary.name})."
+            )
         return self
 
     def acquire(self):

@@ -101,11 +101,20 @@ def spectral_adequacy(observed, predicted, n_eff, freqs, *, rng=None, tol=None):
     if not ppp >= tol["ppp_min"]:
         problems.append(f"posterior-predictive p-value {ppp:.3f} < {tol['ppp_min']}")
     for b in bands:
-        problems.append(f"data {b['side']} the {100 * tol['band']:.0f} % predictive band at "
-                        f"{b['fmin_hz']:.2f}-{b['fmax_hz']:.2f} Hz ({b['n_bins']} bins)")
-    return dict(fits=not problems, ppp=ppp, bands=bands, frac_outside=float(np.mean((y < lo) | (y > hi))),
-                z_rms=float(np.sqrt(np.mean(z**2))), z_max_abs=float(np.max(np.abs(z))), problems=problems,
-                thresholds=tol)
+        problems.append(
+            f"data {b['side']} the {100 * tol['band']:.0f} % predictive band at "
+            f"{b['fmin_hz']:.2f}-{b['fmax_hz']:.2f} Hz ({b['n_bins']} bins)"
+        )
+    return dict(
+        fits=not problems,
+        ppp=ppp,
+        bands=bands,
+        frac_outside=float(np.mean((y < lo) | (y > hi))),
+        z_rms=float(np.sqrt(np.mean(z**2))),
+        z_max_abs=float(np.max(np.abs(z))),
+        problems=problems,
+        thresholds=tol,
+    )
 
 
 # ----------------------------------------------------------------------------
@@ -201,16 +210,30 @@ def erp_adequacy(observed, mean, sd, noise_acf, times, *, response_map=None, rng
     r1_mean = float(lag1_correlation(proj @ ((y - m.mean(axis=0)) / s.mean(axis=0))))
     problems = []
     if not ppp >= tol["ppp_min"]:
-        problems.append(f"residuals larger than the noise allows (posterior-predictive p-value {ppp:.3f} "
-                        f"< {tol['ppp_min']})")
+        problems.append(
+            f"residuals larger than the noise allows (posterior-predictive p-value {ppp:.3f} < {tol['ppp_min']})"
+        )
     if not ppp_run >= tol["ppp_min"]:
         where = ", ".join(f"{1e3 * b['tmin_s']:.0f}-{1e3 * b['tmax_s']:.0f} ms ({b['side']})" for b in spans)
-        problems.append(f"data outside the {100 * tol['band']:.0f} % predictive band for {run_obs} samples in a "
-                        f"row (p-value {ppp_run:.3f})" + (f" at {where}" if where else ""))
+        problems.append(
+            f"data outside the {100 * tol['band']:.0f} % predictive band for {run_obs} samples in a "
+            f"row (p-value {ppp_run:.3f})" + (f" at {where}" if where else "")
+        )
     if not ppp_lag1 >= tol["ppp_min"]:
-        problems.append(f"residuals smoother than the noise (lag-1 correlation {r1_mean:.2f} against the noise's "
-                        f"{float(np.median(r1_rep)):.2f}, p-value {ppp_lag1:.3f})")
-    return dict(fits=not problems, ppp=ppp, ppp_run=ppp_run, ppp_lag1=ppp_lag1, longest_run=run_obs, spans=spans,
-                frac_outside=float(np.mean((y < lo) | (y > hi))), residual_lag1=r1_mean,
-                noise_lag1=float(np.median(r1_rep)),
-                problems=problems, thresholds=tol)
+        problems.append(
+            f"residuals smoother than the noise (lag-1 correlation {r1_mean:.2f} against the noise's "
+            f"{float(np.median(r1_rep)):.2f}, p-value {ppp_lag1:.3f})"
+        )
+    return dict(
+        fits=not problems,
+        ppp=ppp,
+        ppp_run=ppp_run,
+        ppp_lag1=ppp_lag1,
+        longest_run=run_obs,
+        spans=spans,
+        frac_outside=float(np.mean((y < lo) | (y > hi))),
+        residual_lag1=r1_mean,
+        noise_lag1=float(np.median(r1_rep)),
+        problems=problems,
+        thresholds=tol,
+    )

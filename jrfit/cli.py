@@ -69,33 +69,46 @@ def _add_params(p, shortcuts=True):
     """Options that set JRParams fields: --set, and the --mu/--sigma shortcuts."""
     g = p.add_argument_group("model parameters")
     g.add_argument(
-        "--set", action="extend", nargs="+", default=[], metavar="NAME=VALUE",
+        "--set",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="NAME=VALUE",
         help="override parameters of JRParams (Jansen & Rit 1995 defaults), each in its "
-             "unit (listed below), e.g. --set A=3.5 b=55 for A = 3.5 mV, b = 55 /s; "
-             "repeatable")
+        "unit (listed below), e.g. --set A=3.5 b=55 for A = 3.5 mV, b = 55 /s; "
+        "repeatable",
+    )
     if shortcuts:
-        g.add_argument("--mu", type=float, metavar="P",
-                       help=f"mean input p, in /s (same as --set mu=P; default "
-                            f"{PARAM_INFO['mu']['default']:g} /s)")
-        g.add_argument("--sigma", type=float, metavar="S",
-                       help=f"input noise intensity, in /s^0.5 (same as --set sigma=S; "
-                            f"default {PARAM_INFO['sigma']['default']:g} /s^0.5)")
+        g.add_argument(
+            "--mu",
+            type=float,
+            metavar="P",
+            help=f"mean input p, in /s (same as --set mu=P; default {PARAM_INFO['mu']['default']:g} /s)",
+        )
+        g.add_argument(
+            "--sigma",
+            type=float,
+            metavar="S",
+            help=f"input noise intensity, in /s^0.5 (same as --set sigma=S; "
+            f"default {PARAM_INFO['sigma']['default']:g} /s^0.5)",
+        )
 
 
 def _add_output(p, exts, what, also=""):
     g = p.add_argument_group("output")
-    g.add_argument("--out", required=True, metavar="FILE",
-                   help=f"output file; its extension ({', '.join(exts)}) chooses {what}")
-    g.add_argument("--overwrite", action="store_true",
-                   help=f"replace FILE{also} if it exists (default: refuse)")
+    g.add_argument(
+        "--out", required=True, metavar="FILE", help=f"output file; its extension ({', '.join(exts)}) chooses {what}"
+    )
+    g.add_argument("--overwrite", action="store_true", help=f"replace FILE{also} if it exists (default: refuse)")
     return g
 
 
 def _common_parent():
     """Options every command accepts after its name too (e.g. `jrfit simulate -v`)."""
     parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
-                        help="log progress (level 'info')")
+    parent.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log progress (level 'info')"
+    )
     return parent
 
 
@@ -115,8 +128,7 @@ def _param_changes(args):
         if name not in PARAM_INFO:
             allowed = ", ".join(PARAM_INFO)
             raise JRFitError(
-                f"Unknown parameter {name!r} in --set {item}. Allowed names are {allowed} "
-                "(case-sensitive)."
+                f"Unknown parameter {name!r} in --set {item}. Allowed names are {allowed} (case-sensitive)."
             )
         unit = PARAM_INFO[name]["unit"]
         try:
@@ -133,9 +145,7 @@ def _param_changes(args):
         val = getattr(args, name, None)
         if val is not None:
             if name in changes:
-                raise JRFitError(
-                    f"Parameter {name!r} is set twice ({origin[name]} and --{name} {val:g})."
-                )
+                raise JRFitError(f"Parameter {name!r} is set twice ({origin[name]} and --{name} {val:g}).")
             changes[name], origin[name] = val, f"--{name} {val:g}"
     return changes
 
@@ -146,15 +156,11 @@ def _check_out(path, exts, overwrite, option="--out"):
     ext = path.suffix.lower()
     if ext not in exts:
         raise JRFitError(
-            f"Unknown extension {path.suffix or '(none)'!r} of {option} {path}: allowed are "
-            f"{', '.join(exts)}."
+            f"Unknown extension {path.suffix or '(none)'!r} of {option} {path}: allowed are {', '.join(exts)}."
         )
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
-        raise JRFitError(
-            f"Output folder {parent} of {option} does not exist: create it or choose another "
-            f"{option}."
-        )
+        raise JRFitError(f"Output folder {parent} of {option} does not exist: create it or choose another {option}.")
     if path.is_dir():
         raise JRFitError(f"{option} {path} is a folder; give a file name.")
     if path.exists() and not overwrite:
@@ -163,10 +169,9 @@ def _check_out(path, exts, overwrite, option="--out"):
 
 
 def _save_figure(fig, tmp, ext):
-    fig.savefig(tmp, format=ext[1:], dpi=150)
-    import matplotlib.pyplot as plt  # only to release the figure (made by jrfit.viz)
+    from .viz import save_figure
 
-    plt.close(fig)
+    save_figure(fig, tmp, ext[1:])
 
 
 def _channel_names(n):
@@ -198,26 +203,43 @@ def _range(a):
 def _bifurcation_dict(bif):
     """Bifurcation as a JSON-ready dict (p in /s, v in mV, frequency in Hz)."""
     points = [
-        dict(type=pt.kind, label=pt.label, p=_finite(pt.p), v=_finite(pt.v),
-             frequency=_finite(pt.frequency), criticality=pt.criticality,
-             lyapunov=_finite(pt.lyapunov), v_max=_finite(pt.v_max), v_min=_finite(pt.v_min),
-             cycle=pt.cycle)
+        dict(
+            type=pt.kind,
+            label=pt.label,
+            p=_finite(pt.p),
+            v=_finite(pt.v),
+            frequency=_finite(pt.frequency),
+            criticality=pt.criticality,
+            lyapunov=_finite(pt.lyapunov),
+            v_max=_finite(pt.v_max),
+            v_min=_finite(pt.v_min),
+            cycle=pt.cycle,
+        )
         for pt in bif.points
     ]
     branches = []
     for br in bif.branches:
-        segs = [dict(stable=stable, p=[_finite(br.p[sl][0]), _finite(br.p[sl][-1])],
-                     v=[_finite(br.v[sl][0]), _finite(br.v[sl][-1])])
-                for sl, stable in br.segments()]
-        branches.append(dict(p=_range(br.p), v=_range(br.v), n_points=int(br.p.size),
-                             segments=segs))
+        segs = [
+            dict(
+                stable=stable,
+                p=[_finite(br.p[sl][0]), _finite(br.p[sl][-1])],
+                v=[_finite(br.v[sl][0]), _finite(br.v[sl][-1])],
+            )
+            for sl, stable in br.segments()
+        ]
+        branches.append(dict(p=_range(br.p), v=_range(br.v), n_points=int(br.p.size), segments=segs))
 
     def cycle_summary(cb):
-        return dict(kind=cb.kind, source=cb.source, p=_range(cb.p),
-                    frequency=_range(cb.frequency),
-                    peak_to_peak_max=_finite(np.max(cb.peak_to_peak)) if cb.p.size else None,
-                    v=[_range(cb.v_min)[0], _range(cb.v_max)[1]],
-                    n_points=int(cb.p.size), n_stable=int(np.sum(cb.stable)))
+        return dict(
+            kind=cb.kind,
+            source=cb.source,
+            p=_range(cb.p),
+            frequency=_range(cb.frequency),
+            peak_to_peak_max=_finite(np.max(cb.peak_to_peak)) if cb.p.size else None,
+            v=[_range(cb.v_min)[0], _range(cb.v_max)[1]],
+            n_points=int(cb.p.size),
+            n_stable=int(np.sum(cb.stable)),
+        )
 
     return dict(
         jrfit_version=__version__,
@@ -246,14 +268,17 @@ def _points_table(bif):
 # jrfit simulate
 def _build_simulate(subparsers, parent):
     p = subparsers.add_parser(
-        "simulate", parents=[parent], formatter_class=_formatter,
+        "simulate",
+        parents=[parent],
+        formatter_class=_formatter,
         help="simulate noise-driven columns (EEG proxy v = y1 - y2)",
         description=(
             "Simulate the EEG proxy v = y1 - y2 (mV) of noise-driven Jansen-Rit columns with\n"
             "input p(t) = mu + sigma xi(t) (mu in /s, sigma in /s^0.5), anti-alias filtered\n"
             "and decimated to --sfreq (see jrfit.simulate.simulate)."
         ),
-        epilog=_param_table() + (
+        epilog=_param_table()
+        + (
             "\n\nOutput: .fif (MNE Raw, one EEG channel JR000, JR001, ... per column, in V),\n"
             ".npz (times in s, data in mV, sfreq in Hz, params, ch_names, seed, dt, method)\n"
             "or .csv (a 'time (s)' column, then one column per column in mV).\n\n"
@@ -264,48 +289,95 @@ def _build_simulate(subparsers, parent):
         ),
     )
     g = p.add_argument_group("simulation")
-    g.add_argument("--duration", type=float, required=True, metavar="S",
-                   help="length of the output, in s (after the transient)")
-    g.add_argument("--dt", type=float, default=_default(simulate, "dt"), metavar="S",
-                   help="integration step, in s (default %(default)g s); 1/(dt sfreq) must "
-                        "be an integer")
-    g.add_argument("--sfreq", type=float, default=_default(simulate, "sfreq"), metavar="HZ",
-                   help="output sampling rate, in Hz (default %(default)g Hz)")
-    g.add_argument("--transient", type=float, default=_default(simulate, "transient"),
-                   metavar="S", help="simulated and discarded time before the output, in s "
-                                     "(default %(default)g s)")
-    g.add_argument("--method", choices=("splitting", "euler"),
-                   default=_default(simulate, "method"),
-                   help="integrator (default %(default)s; euler needs dt of 0.05-0.1 ms)")
-    g.add_argument("--seed", type=int, metavar="N",
-                   help="seed of the noise (default: fresh entropy, logged with -v)")
-    g.add_argument("--n-columns", type=int, default=1, metavar="N",
-                   help="number of independent columns, one channel each (default 1)")
-    g.add_argument("--mu-range", type=float, nargs=2, metavar=("LO", "HI"),
-                   help="with --n-columns N: mu linearly spaced from LO to HI, in /s")
-    n = p.add_argument_group(
-        "network (one column per region, coupled with delays; see jrfit.network)")
-    n.add_argument("--network", metavar="CONNECTIVITY",
-                   help="simulate a connectome: 'tvb76' (needs pip install \"jrfit[network]\"), "
-                        "a TVB .zip or folder, or an .npz with weights and tract_lengths (mm)")
-    n.add_argument("--global-coupling", type=float, metavar="G",
-                   help="global coupling G, K = G x normalised weights (required with --network; "
-                        "mV/s for --coupling seed, dimensionless for tvb)")
-    n.add_argument("--coupling", choices=("seed", "tvb"), default="seed",
-                   help="seed: sum_j K_ij S(y0_j(t - tau_ij)) added to y0''; tvb: sum_j K_ij "
-                        "S(y1_j - y2_j)(t - tau_ij) added to the input p (default %(default)s)")
-    n.add_argument("--speed", type=float, default=3.0, metavar="M_S",
-                   help="conduction speed, in m/s (default %(default)g)")
-    n.add_argument("--beta", type=float, default=0.0,
-                   help="mean-field feedback beta x mean_i S(y1_i - y2_i) into every input "
-                        "(default %(default)g)")
-    n.add_argument("--normalize", choices=("max", "row", "none"), default="max",
-                   help="weight normalisation (default %(default)s: largest weight 1)")
+    g.add_argument(
+        "--duration", type=float, required=True, metavar="S", help="length of the output, in s (after the transient)"
+    )
+    g.add_argument(
+        "--dt",
+        type=float,
+        default=_default(simulate, "dt"),
+        metavar="S",
+        help="integration step, in s (default %(default)g s); 1/(dt sfreq) must be an integer",
+    )
+    g.add_argument(
+        "--sfreq",
+        type=float,
+        default=_default(simulate, "sfreq"),
+        metavar="HZ",
+        help="output sampling rate, in Hz (default %(default)g Hz)",
+    )
+    g.add_argument(
+        "--transient",
+        type=float,
+        default=_default(simulate, "transient"),
+        metavar="S",
+        help="simulated and discarded time before the output, in s (default %(default)g s)",
+    )
+    g.add_argument(
+        "--method",
+        choices=("splitting", "euler"),
+        default=_default(simulate, "method"),
+        help="integrator (default %(default)s; euler needs dt of 0.05-0.1 ms)",
+    )
+    g.add_argument("--seed", type=int, metavar="N", help="seed of the noise (default: fresh entropy, logged with -v)")
+    g.add_argument(
+        "--n-columns",
+        type=int,
+        default=1,
+        metavar="N",
+        help="number of independent columns, one channel each (default 1)",
+    )
+    g.add_argument(
+        "--mu-range",
+        type=float,
+        nargs=2,
+        metavar=("LO", "HI"),
+        help="with --n-columns N: mu linearly spaced from LO to HI, in /s",
+    )
+    n = p.add_argument_group("network (one column per region, coupled with delays; see jrfit.network)")
+    n.add_argument(
+        "--network",
+        metavar="CONNECTIVITY",
+        help="simulate a connectome: 'tvb76' (needs pip install \"jrfit[network]\"), "
+        "a TVB .zip or folder, or an .npz with weights and tract_lengths (mm)",
+    )
+    n.add_argument(
+        "--global-coupling",
+        type=float,
+        metavar="G",
+        help="global coupling G, K = G x normalised weights (required with --network; "
+        "mV/s for --coupling seed, dimensionless for tvb)",
+    )
+    n.add_argument(
+        "--coupling",
+        choices=("seed", "tvb"),
+        default="seed",
+        help="seed: sum_j K_ij S(y0_j(t - tau_ij)) added to y0''; tvb: sum_j K_ij "
+        "S(y1_j - y2_j)(t - tau_ij) added to the input p (default %(default)s)",
+    )
+    n.add_argument(
+        "--speed", type=float, default=3.0, metavar="M_S", help="conduction speed, in m/s (default %(default)g)"
+    )
+    n.add_argument(
+        "--beta",
+        type=float,
+        default=0.0,
+        help="mean-field feedback beta x mean_i S(y1_i - y2_i) into every input (default %(default)g)",
+    )
+    n.add_argument(
+        "--normalize",
+        choices=("max", "row", "none"),
+        default="max",
+        help="weight normalisation (default %(default)s: largest weight 1)",
+    )
     _add_params(p)
     o = _add_output(p, _SIM_EXTS, "the format", also=" and FIG")
-    o.add_argument("--plot", metavar="FIG",
-                   help=f"with --network: also save a figure of the simulated PSDs, coherence and "
-                        f"phase (Welch, 4 s segments; {', '.join(_FIG_EXTS)})")
+    o.add_argument(
+        "--plot",
+        metavar="FIG",
+        help=f"with --network: also save a figure of the simulated PSDs, coherence and "
+        f"phase (Welch, 4 s segments; {', '.join(_FIG_EXTS)})",
+    )
     p.set_defaults(func=_run_simulate)
 
 
@@ -313,11 +385,12 @@ def _run_simulate_network(args, changes):
     from .network import load_connectivity, simulate_network
 
     if args.global_coupling is None:
-        raise JRFitError("--network needs --global-coupling G (mV/s for --coupling seed, "
-                         "dimensionless for tvb; 0 gives independent columns).")
+        raise JRFitError(
+            "--network needs --global-coupling G (mV/s for --coupling seed, "
+            "dimensionless for tvb; 0 gives independent columns)."
+        )
     if args.n_columns != 1 or args.mu_range is not None:
-        raise JRFitError("--n-columns and --mu-range cannot be used with --network (one column "
-                         "per region).")
+        raise JRFitError("--n-columns and --mu-range cannot be used with --network (one column per region).")
     out, ext = _check_out(args.out, _SIM_EXTS, args.overwrite)
     fig_path = None
     if args.plot is not None:
@@ -327,10 +400,20 @@ def _run_simulate_network(args, changes):
     except ImportError as exc:
         raise JRFitError(str(exc)) from None
     params = JRParams(**changes)
-    sim = simulate_network(conn, args.duration, params, global_coupling=args.global_coupling,
-                           speed=args.speed, coupling=args.coupling, beta=args.beta, dt=args.dt,
-                           sfreq=args.sfreq, transient=args.transient, method=args.method,
-                           seed=args.seed)
+    sim = simulate_network(
+        conn,
+        args.duration,
+        params,
+        global_coupling=args.global_coupling,
+        speed=args.speed,
+        coupling=args.coupling,
+        beta=args.beta,
+        dt=args.dt,
+        sfreq=args.sfreq,
+        transient=args.transient,
+        method=args.method,
+        seed=args.seed,
+    )
     names = list(conn.region_names)
     with contextlib.ExitStack() as stack:
         tmp = stack.enter_context(atomic_path(out))
@@ -340,24 +423,41 @@ def _run_simulate_network(args, changes):
                 warnings.filterwarnings("ignore", message=".*does not conform to MNE naming")
                 raw.save(tmp, overwrite=True, verbose=False)
         elif ext == ".npz":
-            np.savez(tmp, times=sim.times, data=sim.data, sfreq=sim.sfreq, dt=sim.dt,
-                     transient=sim.transient, method=sim.method, seed=str(sim.seed),
-                     ch_names=np.array(names), params=_params_record(params),
-                     weights=conn.weights, tract_lengths=conn.lengths,
-                     normalization=conn.normalization, coupling=sim.coupling,
-                     global_coupling=float(sim.global_coupling[0]), speed=sim.speed,
-                     beta=float(sim.beta[0]), delay_steps=sim.delay_steps,
-                     units="times: s, data: mV, sfreq: Hz, dt: s, tract_lengths: mm, "
-                           "speed: m/s")
+            np.savez(
+                tmp,
+                times=sim.times,
+                data=sim.data,
+                sfreq=sim.sfreq,
+                dt=sim.dt,
+                transient=sim.transient,
+                method=sim.method,
+                seed=str(sim.seed),
+                ch_names=np.array(names),
+                params=_params_record(params),
+                weights=conn.weights,
+                tract_lengths=conn.lengths,
+                normalization=conn.normalization,
+                coupling=sim.coupling,
+                global_coupling=float(sim.global_coupling[0]),
+                speed=sim.speed,
+                beta=float(sim.beta[0]),
+                delay_steps=sim.delay_steps,
+                units="times: s, data: mV, sfreq: Hz, dt: s, tract_lengths: mm, speed: m/s",
+            )
         else:
             header = ",".join(["time (s)"] + [f"{c} (mV)" for c in names])
-            np.savetxt(tmp, np.column_stack([sim.times, sim.data.T]), delimiter=",",
-                       header=header, comments="", fmt="%.10g")
+            np.savetxt(
+                tmp, np.column_stack([sim.times, sim.data.T]), delimiter=",", header=header, comments="", fmt="%.10g"
+            )
         if fig_path is not None:
             spec = sim.cross_spectrum(seg=min(4.0, sim.duration))
-            fig = spec.plot(fmax=min(45.0, sim.sfreq / 2), title=(
-                f"{conn.n_regions}-region network ({args.coupling} coupling, G = "
-                f"{args.global_coupling:g}, {args.speed:g} m/s): Welch estimate"))
+            fig = spec.plot(
+                fmax=min(45.0, sim.sfreq / 2),
+                title=(
+                    f"{conn.n_regions}-region network ({args.coupling} coupling, G = "
+                    f"{args.global_coupling:g}, {args.speed:g} m/s): Welch estimate"
+                ),
+            )
             _save_figure(fig, stack.enter_context(atomic_path(fig_path)), fig_ext)
     logger.info(f"{sim!r} (seed={sim.seed}) -> {out}" + (f", {fig_path}" if fig_path else ""))
     return 0
@@ -384,8 +484,15 @@ def _run_simulate(args):
         params = params.replace(mu=np.full(n, params.mu))
     out, ext = _check_out(args.out, _SIM_EXTS, args.overwrite)
 
-    sim = simulate(params, args.duration, dt=args.dt, sfreq=args.sfreq,
-                   transient=args.transient, method=args.method, seed=args.seed)
+    sim = simulate(
+        params,
+        args.duration,
+        dt=args.dt,
+        sfreq=args.sfreq,
+        transient=args.transient,
+        method=args.method,
+        seed=args.seed,
+    )
     names = _channel_names(sim.n_columns)
     with atomic_path(out) as tmp:
         if ext == ".fif":
@@ -395,13 +502,23 @@ def _run_simulate(args):
                 warnings.filterwarnings("ignore", message=".*does not conform to MNE naming")
                 raw.save(tmp, overwrite=True, verbose=False)
         elif ext == ".npz":
-            np.savez(tmp, times=sim.times, data=sim.data, sfreq=sim.sfreq, dt=sim.dt,
-                     transient=sim.transient, method=sim.method, seed=str(sim.seed),
-                     ch_names=np.array(names), params=_params_record(sim.params))
+            np.savez(
+                tmp,
+                times=sim.times,
+                data=sim.data,
+                sfreq=sim.sfreq,
+                dt=sim.dt,
+                transient=sim.transient,
+                method=sim.method,
+                seed=str(sim.seed),
+                ch_names=np.array(names),
+                params=_params_record(sim.params),
+            )
         else:
             header = ",".join(["time (s)"] + [f"{c} (mV)" for c in names])
-            np.savetxt(tmp, np.column_stack([sim.times, sim.data.T]), delimiter=",",
-                       header=header, comments="", fmt="%.10g")
+            np.savetxt(
+                tmp, np.column_stack([sim.times, sim.data.T]), delimiter=",", header=header, comments="", fmt="%.10g"
+            )
     mu = np.ravel(sim.params.mu)
     mu_txt = f"{mu[0]:g}" if mu.min() == mu.max() else f"{mu.min():g}-{mu.max():g}"
     logger.info(
@@ -416,7 +533,9 @@ def _run_simulate(args):
 # jrfit spectrum
 def _build_spectrum(subparsers, parent):
     p = subparsers.add_parser(
-        "spectrum", parents=[parent], formatter_class=_formatter,
+        "spectrum",
+        parents=[parent],
+        formatter_class=_formatter,
         help="linearised PSD (mV^2/Hz) at the stable fixed point",
         description=(
             "One-sided linearised PSD of v = y1 - y2, 2 sigma^2 |H(i 2 pi f)|^2 in mV^2/Hz, at\n"
@@ -424,35 +543,47 @@ def _build_spectrum(subparsers, parent):
             "only where a fixed point is stable: with the default parameters mu below 89.83 /s\n"
             "or above 315.70 /s (the default mu = 220 /s is on the alpha limit cycle)."
         ),
-        epilog=_param_table() + (
+        epilog=_param_table()
+        + (
             "\n\nOutput: .csv (columns 'freq (Hz)' and 'psd (mV^2/Hz)') or .npz (freqs in Hz,\n"
             "psd in mV^2/Hz, v in mV, branch, params).\n\n"
             "Example: jrfit spectrum --mu 80 --fmax 30 --out psd.csv --plot psd.png"
         ),
     )
     g = p.add_argument_group("spectrum")
-    g.add_argument("--fmin", type=float, default=_FMIN, metavar="HZ",
-                   help="lowest frequency, in Hz (default %(default)g Hz)")
-    g.add_argument("--fmax", type=float, default=_FMAX, metavar="HZ",
-                   help="highest frequency, in Hz (default %(default)g Hz)")
-    g.add_argument("--n-freqs", type=int, default=_N_FREQS, metavar="N",
-                   help="number of frequencies, evenly spaced from fmin to fmax "
-                        "(default %(default)d)")
-    g.add_argument("--branch", choices=("upper", "lower"), default="upper",
-                   help="stable fixed point to linearise at when two are stable "
-                        "(default %(default)s)")
+    g.add_argument(
+        "--fmin", type=float, default=_FMIN, metavar="HZ", help="lowest frequency, in Hz (default %(default)g Hz)"
+    )
+    g.add_argument(
+        "--fmax", type=float, default=_FMAX, metavar="HZ", help="highest frequency, in Hz (default %(default)g Hz)"
+    )
+    g.add_argument(
+        "--n-freqs",
+        type=int,
+        default=_N_FREQS,
+        metavar="N",
+        help="number of frequencies, evenly spaced from fmin to fmax (default %(default)d)",
+    )
+    g.add_argument(
+        "--branch",
+        choices=("upper", "lower"),
+        default="upper",
+        help="stable fixed point to linearise at when two are stable (default %(default)s)",
+    )
     _add_params(p)
     o = _add_output(p, _SPECTRUM_EXTS, "the format", also=" and FIG")
-    o.add_argument("--plot", metavar="FIG", help=f"also save a figure of log-power against "
-                                                 f"frequency in Hz ({', '.join(_FIG_EXTS)})")
+    o.add_argument(
+        "--plot",
+        metavar="FIG",
+        help=f"also save a figure of log-power against frequency in Hz ({', '.join(_FIG_EXTS)})",
+    )
     p.set_defaults(func=_run_spectrum)
 
 
 def _frequencies(fmin, fmax, n_freqs):
     if not (math.isfinite(fmin) and math.isfinite(fmax)) or fmin < 0 or fmin >= fmax:
         raise JRFitError(
-            f"--fmin and --fmax must satisfy 0 <= fmin < fmax (in Hz), got fmin={fmin:g} "
-            f"and fmax={fmax:g}."
+            f"--fmin and --fmax must satisfy 0 <= fmin < fmax (in Hz), got fmin={fmin:g} and fmax={fmax:g}."
         )
     if n_freqs < 2:
         raise JRFitError(f"--n-freqs must be 2 or more, got {n_freqs}.")
@@ -481,16 +612,28 @@ def _run_spectrum(args):
     with contextlib.ExitStack() as stack:
         tmp = stack.enter_context(atomic_path(out))
         if ext == ".csv":
-            np.savetxt(tmp, np.column_stack([freqs, psd]), delimiter=",",
-                       header="freq (Hz),psd (mV^2/Hz)", comments="", fmt="%.10g")
+            np.savetxt(
+                tmp,
+                np.column_stack([freqs, psd]),
+                delimiter=",",
+                header="freq (Hz),psd (mV^2/Hz)",
+                comments="",
+                fmt="%.10g",
+            )
         else:
-            np.savez(tmp, freqs=freqs, psd=psd, v=v, branch=args.branch,
-                     params=_params_record(params), units="freqs: Hz, psd: mV^2/Hz, v: mV")
+            np.savez(
+                tmp,
+                freqs=freqs,
+                psd=psd,
+                v=v,
+                branch=args.branch,
+                params=_params_record(params),
+                units="freqs: Hz, psd: mV^2/Hz, v: mV",
+            )
         if fig_path is not None:
             from .viz import plot_psd
 
-            fig = plot_psd(freqs, psd, title=f"linearised PSD, mu = {params.mu:g} /s, "
-                                             f"sigma = {params.sigma:g} /s^0.5")
+            fig = plot_psd(freqs, psd, title=f"linearised PSD, mu = {params.mu:g} /s, sigma = {params.sigma:g} /s^0.5")
             _save_figure(fig, stack.enter_context(atomic_path(fig_path)), fig_ext)
     logger.info(
         f"Linearised PSD at mu={params.mu:g} /s (v={v:.3f} mV, {args.branch} branch), "
@@ -505,7 +648,9 @@ def _run_spectrum(args):
 def _build_bifurcation(subparsers, parent):
     p_lo, p_hi = _default(bifurcation, "p_range")
     p = subparsers.add_parser(
-        "bifurcation", parents=[parent], formatter_class=_formatter,
+        "bifurcation",
+        parents=[parent],
+        formatter_class=_formatter,
         help="bifurcation diagram in the input p (figure or JSON)",
         description=(
             "One-parameter bifurcation diagram of the column in the input p (/s): fixed points\n"
@@ -513,7 +658,8 @@ def _build_bifurcation(subparsers, parent):
             "their folds (see jrfit.dynamics.bifurcation). The table of special points (p in\n"
             "/s, v in mV, frequency in Hz) is always printed."
         ),
-        epilog=_param_table() + (
+        epilog=_param_table()
+        + (
             "\n\nmu is not used: p is the bifurcation parameter.\n"
             "Output: .png/.pdf/.svg (the diagram) or .json (special points: type, p in /s,\n"
             "v in mV, frequency in Hz; fixed-point and cycle branch summaries).\n\n"
@@ -521,13 +667,17 @@ def _build_bifurcation(subparsers, parent):
         ),
     )
     g = p.add_argument_group("diagram")
-    g.add_argument("--p-min", type=float, default=p_lo, metavar="P",
-                   help="lowest input p, in /s (default %(default)g /s)")
-    g.add_argument("--p-max", type=float, default=p_hi, metavar="P",
-                   help="highest input p, in /s (default %(default)g /s)")
-    g.add_argument("--no-cycles", action="store_true",
-                   help="skip limit cycles (fixed points, Hopf points and folds only: well "
-                        "under a second instead of 5-10 s)")
+    g.add_argument(
+        "--p-min", type=float, default=p_lo, metavar="P", help="lowest input p, in /s (default %(default)g /s)"
+    )
+    g.add_argument(
+        "--p-max", type=float, default=p_hi, metavar="P", help="highest input p, in /s (default %(default)g /s)"
+    )
+    g.add_argument(
+        "--no-cycles",
+        action="store_true",
+        help="skip limit cycles (fixed points, Hopf points and folds only: well under a second instead of 5-10 s)",
+    )
     _add_params(p, shortcuts=False)
     _add_output(p, _BIF_EXTS, "figure or JSON")
     p.set_defaults(func=_run_bifurcation)
@@ -551,7 +701,9 @@ def _run_bifurcation(args):
 # jrfit fit-psd / report / demo
 def _build_fit_psd(subparsers, parent):
     p = subparsers.add_parser(
-        "fit-psd", parents=[parent], formatter_class=_formatter,
+        "fit-psd",
+        parents=[parent],
+        formatter_class=_formatter,
         help="fit the linearised JR spectrum to a resting recording (posterior + report)",
         description=(
             "Load a recording (any format MNE reads: EDF/BDF, FIF, EEGLAB .set, BrainVision,\n"
@@ -565,27 +717,53 @@ def _build_fit_psd(subparsers, parent):
     )
     p.add_argument("recording", nargs="?", default=None, help="path of the recording")
     g = p.add_argument_group("data")
-    g.add_argument("--channels", nargs="+", metavar="NAME", default=None,
-                   help="channels to fit (default: every good EEG channel)")
-    g.add_argument("--region", action="append", default=None, metavar="NAME=CH1,CH2",
-                   help="fit the average of some channels as one region, e.g. occipital=O1,O2,Oz")
+    g.add_argument(
+        "--channels", nargs="+", metavar="NAME", default=None, help="channels to fit (default: every good EEG channel)"
+    )
+    g.add_argument(
+        "--region",
+        action="append",
+        default=None,
+        metavar="NAME=CH1,CH2",
+        help="fit the average of some channels as one region, e.g. occipital=O1,O2,Oz",
+    )
     g.add_argument("--fmin", type=float, default=2.0, metavar="HZ", help="lowest frequency, in Hz (default 2)")
     g.add_argument("--fmax", type=float, default=40.0, metavar="HZ", help="highest frequency, in Hz (default 40)")
     g.add_argument("--method", choices=("welch", "multitaper"), default="welch", help="PSD estimator")
     _add_reference(g)
     g.add_argument("--line-freq", default="auto", help="line-noise frequency: 'auto', 50, 60 or 'none'")
-    g.add_argument("--seg-length", type=float, default=None, metavar="S", help="segment length of the spectrum, in s (default 4: 0.25 Hz resolution)")
+    g.add_argument(
+        "--seg-length",
+        type=float,
+        default=None,
+        metavar="S",
+        help="segment length of the spectrum, in s (default 4: 0.25 Hz resolution)",
+    )
     _add_cleaning(g)
     m = p.add_argument_group("likelihood")
-    m.add_argument("--likelihood", choices=("linear", "simulation", "auto"), default="auto",
-                   help="linear: linearised spectrum at a stable fixed point (Whittle, NUTS); simulation: "
-                        "synthetic likelihood of simulated spectra (SMC; limit cycles too); auto (default): "
-                        "linear, then simulation where the linearisation is rejected (stability boundary "
-                        "or simulated vs linearised spectra; see jrfit.routes)")
-    m.add_argument("--sim-draws", type=int, default=500, metavar="N",
-                   help="simulation route: SMC particles per chain (default 500)")
-    m.add_argument("--sim-reps", type=int, default=8, metavar="N",
-                   help="simulation route: replicate simulations per parameter set (default 8)")
+    m.add_argument(
+        "--likelihood",
+        choices=("linear", "simulation", "auto"),
+        default="auto",
+        help="linear: linearised spectrum at a stable fixed point (Whittle, NUTS); simulation: "
+        "synthetic likelihood of simulated spectra (SMC; limit cycles too); auto (default): "
+        "linear, then simulation where the linearisation is rejected (stability boundary "
+        "or simulated vs linearised spectra; see jrfit.routes)",
+    )
+    m.add_argument(
+        "--sim-draws",
+        type=int,
+        default=500,
+        metavar="N",
+        help="simulation route: SMC particles per chain (default 500)",
+    )
+    m.add_argument(
+        "--sim-reps",
+        type=int,
+        default=8,
+        metavar="N",
+        help="simulation route: replicate simulations per parameter set (default 8)",
+    )
     _add_overrides(p, "a,b,B")
     _add_sampler_args(p)
     p.set_defaults(func=_run_fit_psd, needs_caches=True)
@@ -593,21 +771,38 @@ def _build_fit_psd(subparsers, parent):
 
 def _add_cleaning(g):
     """Bad channels and segments, channel types: options shared by fit-psd and fit-erp."""
-    g.add_argument("--keep-bad-channels", action="store_true",
-                   help="keep channels that look flat or of extreme variance (declared bad channels and "
-                        "channels with non-finite values are still dropped); by default they are dropped "
-                        "and listed with their reason")
-    g.add_argument("--keep-channel", action="append", default=None, metavar="NAME",
-                   help="keep this channel even if detected as flat or of extreme variance (the others are "
-                        "still checked); repeatable")
-    g.add_argument("--bad-segments", default="auto", metavar="SPEC",
-                   help="bad-segment detection: 'auto' (default: 1-s windows whose peak-to-peak is over "
-                        "5x or under 0.05x the channel's median), 'none', or thresholds KEY=VALUE joined "
-                        "by ',' from window (s), ptp_factor, flat_factor, reject and flat (absolute "
-                        "peak-to-peak, in V), e.g. ptp_factor=8")
-    g.add_argument("--channel-types", action="append", default=None, metavar="CH=TYPE",
-                   help="set channel types before anything else (MNE types: eeg, eog, ecg, emg, misc, "
-                        "...), e.g. --channel-types Cz=eeg,HEOG=eog; repeatable")
+    g.add_argument(
+        "--keep-bad-channels",
+        action="store_true",
+        help="keep channels that look flat or of extreme variance (declared bad channels and "
+        "channels with non-finite values are still dropped); by default they are dropped "
+        "and listed with their reason",
+    )
+    g.add_argument(
+        "--keep-channel",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="keep this channel even if detected as flat or of extreme variance (the others are "
+        "still checked); repeatable",
+    )
+    g.add_argument(
+        "--bad-segments",
+        default="auto",
+        metavar="SPEC",
+        help="bad-segment detection: 'auto' (default: 1-s windows whose peak-to-peak is over "
+        "5x or under 0.05x the channel's median), 'none', or thresholds KEY=VALUE joined "
+        "by ',' from window (s), ptp_factor, flat_factor, reject and flat (absolute "
+        "peak-to-peak, in V), e.g. ptp_factor=8",
+    )
+    g.add_argument(
+        "--channel-types",
+        action="append",
+        default=None,
+        metavar="CH=TYPE",
+        help="set channel types before anything else (MNE types: eeg, eog, ecg, emg, misc, "
+        "...), e.g. --channel-types Cz=eeg,HEOG=eog; repeatable",
+    )
 
 
 _SEGMENT_KEYS = ("window", "ptp_factor", "flat_factor", "reject", "flat")
@@ -622,8 +817,10 @@ def _parse_bad_segments(text):
     for item in spec.split(","):
         key, sep, value = item.strip().partition("=")
         if not sep or key.strip() not in _SEGMENT_KEYS:
-            raise JRFitError(f"--bad-segments expects 'auto', 'none' or KEY=VALUE items from "
-                             f"{', '.join(_SEGMENT_KEYS)} (e.g. ptp_factor=8), got {item.strip()!r}.")
+            raise JRFitError(
+                f"--bad-segments expects 'auto', 'none' or KEY=VALUE items from "
+                f"{', '.join(_SEGMENT_KEYS)} (e.g. ptp_factor=8), got {item.strip()!r}."
+            )
         try:
             number = float(value)
         except ValueError:
@@ -650,33 +847,52 @@ def _parse_channel_types(items):
 def _cleaning(args):
     """Keyword arguments of the preparation functions from the cleaning options."""
     if args.keep_bad_channels and args.keep_channel:
-        raise JRFitError("Give either --keep-bad-channels (keep every channel the detection flags) or "
-                         "--keep-channel NAME (keep these), not both.")
+        raise JRFitError(
+            "Give either --keep-bad-channels (keep every channel the detection flags) or "
+            "--keep-channel NAME (keep these), not both."
+        )
     bad_channels = None if args.keep_bad_channels else "auto"
     if args.keep_channel:
         bad_channels = dict(keep=list(args.keep_channel))
-    return dict(bad_channels=bad_channels,
-                bad_segments=_parse_bad_segments(args.bad_segments),
-                channel_types=_parse_channel_types(args.channel_types))
+    return dict(
+        bad_channels=bad_channels,
+        bad_segments=_parse_bad_segments(args.bad_segments),
+        channel_types=_parse_channel_types(args.channel_types),
+    )
 
 
 def _add_overrides(p, default_free):
     """--fix, --free, --prior and --config (parsed by jrfit.overrides)."""
-    g = p.add_argument_group(
-        "fixed values, free set and priors (command line over --config; see jrfit.overrides)")
-    g.add_argument("--fix", action="append", default=None, metavar="NAME=VALUE",
-                   help="fix a JR constant at VALUE, in its unit (e.g. --fix C=120; removed from the "
-                        "free set); repeatable")
-    g.add_argument("--free", default=None, metavar="NAMES",
-                   help=f"the free JR constants, joined by ',' (default {default_free}); the others are "
-                        "fixed at their default or --fix value")
-    g.add_argument("--prior", action="append", default=None, metavar="NAME=DIST:X:SD",
-                   help="prior of a free constant, lognormal:MEDIAN:SD (SD of the log), e.g. "
-                        "B=lognormal:22:0.25, or of another parameter (e.g. p, chi; normal:MEAN:SD "
-                        "keeps its truncation); repeatable")
-    g.add_argument("--config", default=None, metavar="FILE.toml",
-                   help="TOML file with a [fit] table: free = [...], [fit.fix] NAME = VALUE, "
-                        "[fit.prior] NAME = \"DIST:X:SD\"")
+    g = p.add_argument_group("fixed values, free set and priors (command line over --config; see jrfit.overrides)")
+    g.add_argument(
+        "--fix",
+        action="append",
+        default=None,
+        metavar="NAME=VALUE",
+        help="fix a JR constant at VALUE, in its unit (e.g. --fix C=120; removed from the free set); repeatable",
+    )
+    g.add_argument(
+        "--free",
+        default=None,
+        metavar="NAMES",
+        help=f"the free JR constants, joined by ',' (default {default_free}); the others are "
+        "fixed at their default or --fix value",
+    )
+    g.add_argument(
+        "--prior",
+        action="append",
+        default=None,
+        metavar="NAME=DIST:X:SD",
+        help="prior of a free constant, lognormal:MEDIAN:SD (SD of the log), e.g. "
+        "B=lognormal:22:0.25, or of another parameter (e.g. p, chi; normal:MEAN:SD "
+        "keeps its truncation); repeatable",
+    )
+    g.add_argument(
+        "--config",
+        default=None,
+        metavar="FILE.toml",
+        help='TOML file with a [fit] table: free = [...], [fit.fix] NAME = VALUE, [fit.prior] NAME = "DIST:X:SD"',
+    )
 
 
 def _overrides(args, base=None):
@@ -698,16 +914,26 @@ def _record_overrides(result, record):
 
 def _add_sampler_args(p):
     s = p.add_argument_group("sampler")
-    s.add_argument("--draws", type=int, default=None,
-                   help="draws kept per chain (default: 1500 for spectra, 500 for ERPs)")
-    s.add_argument("--tune", type=int, default=None,
-                   help="tuning steps per chain (default: 400 for spectra, 500 for ERPs)")
+    s.add_argument(
+        "--draws", type=int, default=None, help="draws kept per chain (default: 1500 for spectra, 500 for ERPs)"
+    )
+    s.add_argument(
+        "--tune", type=int, default=None, help="tuning steps per chain (default: 400 for spectra, 500 for ERPs)"
+    )
     s.add_argument("--chains", type=int, default=4, help="chains (default 4)")
-    s.add_argument("--cores", type=int, default=None,
-                   help="chains run in parallel (default: one per core, up to the number of chains; "
-                        "nutpie threads for spectra, PyMC processes for ERPs)")
-    s.add_argument("--sampler", choices=("nutpie", "pymc"), default="nutpie",
-                   help="NUTS implementation of spectral fits (default nutpie; ERP fits use PyMC's)")
+    s.add_argument(
+        "--cores",
+        type=int,
+        default=None,
+        help="chains run in parallel (default: one per core, up to the number of chains; "
+        "nutpie threads for spectra, PyMC processes for ERPs)",
+    )
+    s.add_argument(
+        "--sampler",
+        choices=("nutpie", "pymc"),
+        default="nutpie",
+        help="NUTS implementation of spectral fits (default nutpie; ERP fits use PyMC's)",
+    )
     s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", default=".", metavar="DIR", help="output folder (default: current)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
@@ -736,8 +962,10 @@ def _check_channels(args):
             args.recording = args.channels.pop()  # `--channels O1 O2 rec.edf`
             logger.info(f"Took {args.recording} (after --channels) as the recording")
         else:
-            raise JRFitError("No recording given: put its path first (jrfit fit-psd REC --channels O1 O2) or end "
-                             "the channel list with '--' before it.")
+            raise JRFitError(
+                "No recording given: put its path first (jrfit fit-psd REC --channels O1 O2) or end "
+                "the channel list with '--' before it."
+            )
     if args.channels is not None:
         if not args.channels:
             raise JRFitError("--channels needs at least one channel name, or leave it out for every EEG channel.")
@@ -747,11 +975,14 @@ def _check_channels(args):
 
 
 def _add_reference(g):
-    g.add_argument("--reference", default="none",
-                   help="'none' (default: keep the recording's; a single-column fit of a channel needs "
-                        "its own signal), 'average' (a share 1/N of each channel's power then comes from "
-                        "the other N-1: warned below 32 good channels, refused with 2), or channel names "
-                        "joined by ','")
+    g.add_argument(
+        "--reference",
+        default="none",
+        help="'none' (default: keep the recording's; a single-column fit of a channel needs "
+        "its own signal), 'average' (a share 1/N of each channel's power then comes from "
+        "the other N-1: warned below 32 good channels, refused with 2), or channel names "
+        "joined by ','",
+    )
 
 
 def _parse_reference(reference):
@@ -828,18 +1059,36 @@ def _run_fit_psd(args):
     priors, asked = _overrides(args)
     with _fit_outputs(args.out, Path(args.recording).stem, args.overwrite) as outputs:
         logger.info(f"Loading {args.recording}")
-        spectrum = prepare_spectrum(args.recording, picks=args.channels, regions=regions,
-                                    fmin=args.fmin, fmax=args.fmax, method=args.method,
-                                    reference=reference, line_freq=line, **cleaning,
-                                    **({} if args.seg_length is None else {"seg_length": args.seg_length}))
+        spectrum = prepare_spectrum(
+            args.recording,
+            picks=args.channels,
+            regions=regions,
+            fmin=args.fmin,
+            fmax=args.fmax,
+            method=args.method,
+            reference=reference,
+            line_freq=line,
+            **cleaning,
+            **({} if args.seg_length is None else {"seg_length": args.seg_length}),
+        )
         # SMC chains are independent runs: two of them, in parallel where there are two cores
-        sim_config = SimulationConfig(draws=args.sim_draws, chains=2,
-                                      cores=max(args.cores or 1, min(2, os.cpu_count() or 1)),
-                                      n_rep=args.sim_reps, seed=args.seed)
+        sim_config = SimulationConfig(
+            draws=args.sim_draws,
+            chains=2,
+            cores=max(args.cores or 1, min(2, os.cpu_count() or 1)),
+            n_rep=args.sim_reps,
+            seed=args.seed,
+        )
         # finished channels are kept in a hidden folder beside the output: a rerun resumes from them
         partial = outputs.folder / f".{Path(args.recording).stem}.partial"
-        result = fit_psd(spectrum, likelihood=args.likelihood, priors=priors, config=config,
-                         sim_config=sim_config, checkpoint=partial)
+        result = fit_psd(
+            spectrum,
+            likelihood=args.likelihood,
+            priors=priors,
+            config=config,
+            sim_config=sim_config,
+            checkpoint=partial,
+        )
         _record_overrides(result, asked)
         rc = _write_fit(result, outputs, "channels")
         shutil.rmtree(partial, ignore_errors=True)
@@ -858,8 +1107,10 @@ def _write_fit(result, outputs, what):
 
     nc = outputs.primary
     html = nc.with_name(nc.name[: -len("_jrfit.nc")] + "_report.html")
-    writers = {nc: lambda tmp: result.idata.to_netcdf(str(tmp)),
-               html: lambda tmp: make_report(result.idata, tmp, overwrite=True, result_file=nc)}
+    writers = {
+        nc: lambda tmp: result.idata.to_netcdf(str(tmp)),
+        html: lambda tmp: make_report(result.idata, tmp, overwrite=True, result_file=nc),
+    }
     for name, companion in result.companions.items():
         c_nc, c_html = _companion_paths(nc, html, name)
         writers[c_nc] = lambda tmp, c=companion: c.idata.to_netcdf(str(tmp))
@@ -875,14 +1126,18 @@ def _write_fit(result, outputs, what):
         sys.stdout.write(f"WARNING: some {what} failed their convergence diagnostics: see the report.\n")
     misfit = [ch for ch, a in getattr(result, "adequacy", {}).items() if not a.get("fits", True)]
     if misfit:
-        sys.stdout.write(f"WARNING: the model does not fit the data of {', '.join(misfit)} "
-                         "(posterior-predictive check): see the report.\n")
+        sys.stdout.write(
+            f"WARNING: the model does not fit the data of {', '.join(misfit)} "
+            "(posterior-predictive check): see the report.\n"
+        )
     return 0
 
 
 def _build_fit_erp(subparsers, parent):
     p = subparsers.add_parser(
-        "fit-erp", parents=[parent], formatter_class=_formatter,
+        "fit-erp",
+        parents=[parent],
+        formatter_class=_formatter,
         help="fit the nonlinear JR evoked response to an ERP (posterior + report)",
         description=(
             "Load a continuous recording with events (any format MNE reads), an epochs file\n"
@@ -893,35 +1148,59 @@ def _build_fit_erp(subparsers, parent):
             "chains; gradients from forward sensitivities). Writes RESULT.nc (ArviZ\n"
             "InferenceData) and an HTML report into --out."
         ),
-        epilog=("Examples:\n  jrfit fit-erp eeg.set --event square --channels Oz --out results/\n"
-                "  jrfit fit-erp sample_audvis-ave.fif --event 'Left visual' --event 'Right visual' "
-                "--channels 'EEG 056'"),
+        epilog=(
+            "Examples:\n  jrfit fit-erp eeg.set --event square --channels Oz --out results/\n"
+            "  jrfit fit-erp sample_audvis-ave.fif --event 'Left visual' --event 'Right visual' "
+            "--channels 'EEG 056'"
+        ),
     )
     p.add_argument("recording", nargs="?", default=None, help="path of the recording, epochs or evoked file")
     g = p.add_argument_group("data")
-    g.add_argument("--event", action="append", default=None, metavar="NAME",
-                   help="condition: annotation/event name (raw, epochs) or comment (evoked); repeat "
-                        "for several conditions, fitted side by side (default: the file's only condition)")
+    g.add_argument(
+        "--event",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="condition: annotation/event name (raw, epochs) or comment (evoked); repeat "
+        "for several conditions, fitted side by side (default: the file's only condition)",
+    )
     g.add_argument("--tmin", type=float, default=-0.1, metavar="S", help="window start, in s (default -0.1)")
     g.add_argument("--tmax", type=float, default=0.5, metavar="S", help="window end, in s (default 0.5)")
-    g.add_argument("--channels", nargs="+", metavar="NAME", default=None,
-                   help="channels to fit (default: every good EEG channel)")
-    g.add_argument("--region", action="append", default=None, metavar="NAME=CH1,CH2",
-                   help="fit the average of some channels as one region, e.g. occipital=O1,O2,Oz")
+    g.add_argument(
+        "--channels", nargs="+", metavar="NAME", default=None, help="channels to fit (default: every good EEG channel)"
+    )
+    g.add_argument(
+        "--region",
+        action="append",
+        default=None,
+        metavar="NAME=CH1,CH2",
+        help="fit the average of some channels as one region, e.g. occipital=O1,O2,Oz",
+    )
     _add_reference(g)
     g.add_argument("--line-freq", default="auto", help="line-noise frequency: 'auto', 50, 60 or 'none'")
     g.add_argument("--decim", type=int, default=1, help="keep every k-th sample (default 1)")
-    g.add_argument("--lowpass", default=None, metavar="HZ",
-                   help="low-pass cut-off in Hz, or 'none' (default 40)")
-    g.add_argument("--reject", default=None, metavar="UV",
-                   help="peak-to-peak rejection threshold of a trial, in uV, or 'none' (default 150)")
+    g.add_argument("--lowpass", default=None, metavar="HZ", help="low-pass cut-off in Hz, or 'none' (default 40)")
+    g.add_argument(
+        "--reject",
+        default=None,
+        metavar="UV",
+        help="peak-to-peak rejection threshold of a trial, in uV, or 'none' (default 150)",
+    )
     _add_cleaning(g)
     m = p.add_argument_group("model")
-    m.add_argument("--pulse", choices=("jr", "gaussian"), default="jr",
-                   help="stimulus pulse: JR 1995 (t/w)^7 exp(-t/w) or SPM's Gaussian bump (default jr)")
-    m.add_argument("--residuals", choices=("correlated", "independent"), default="correlated",
-                   help="time structure of the residuals: correlated as the noise measured from the trials "
-                        "(or the baseline) with the standard error (default), or independent samples")
+    m.add_argument(
+        "--pulse",
+        choices=("jr", "gaussian"),
+        default="jr",
+        help="stimulus pulse: JR 1995 (t/w)^7 exp(-t/w) or SPM's Gaussian bump (default jr)",
+    )
+    m.add_argument(
+        "--residuals",
+        choices=("correlated", "independent"),
+        default="correlated",
+        help="time structure of the residuals: correlated as the noise measured from the trials "
+        "(or the baseline) with the standard error (default), or independent samples",
+    )
     _add_overrides(p, "B,a,b")
     _add_sampler_args(p)
     p.set_defaults(func=_run_fit_erp, needs_caches=True)
@@ -940,9 +1219,16 @@ def _run_fit_erp(args):
     config = _sampler_config(ERP_CONFIG, args)
     priors, asked = _overrides(args, base=make_erp_priors(args.pulse, residuals=args.residuals))
     stem = Path(args.recording).name.split(".")[0]
-    data = dict(tmin=args.tmin, tmax=args.tmax, picks=args.channels, regions=_parse_regions(args.region),
-                reference=_parse_reference(args.reference), line_freq=_parse_line(args.line_freq),
-                decim=args.decim, **_cleaning(args))
+    data = dict(
+        tmin=args.tmin,
+        tmax=args.tmax,
+        picks=args.channels,
+        regions=_parse_regions(args.region),
+        reference=_parse_reference(args.reference),
+        line_freq=_parse_line(args.line_freq),
+        decim=args.decim,
+        **_cleaning(args),
+    )
     if args.lowpass is not None:
         data["h_freq"] = _parse_number("--lowpass", args.lowpass, "Hz")
     if args.reject is not None:
@@ -957,17 +1243,24 @@ def _run_fit_erp(args):
 
 def _build_report(subparsers, parent):
     p = subparsers.add_parser(
-        "report", parents=[parent], formatter_class=_formatter,
+        "report",
+        parents=[parent],
+        formatter_class=_formatter,
         help="rebuild the HTML report of a saved result (.nc)",
         description="Rebuild the HTML report from a result saved by `jrfit fit-psd` (NetCDF).",
     )
     p.add_argument("result", help="RESULT.nc written by jrfit fit-psd")
-    p.add_argument("--out", default=None, metavar="FILE.html",
-                   help="report file (default: next to RESULT, *_report.html)")
+    p.add_argument(
+        "--out", default=None, metavar="FILE.html", help="report file (default: next to RESULT, *_report.html)"
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing report")
-    p.add_argument("--detail", choices=("auto", "full", "compact"), default="auto",
-                   help="per-channel sections: every figure (full), or verdicts, fit, parameters and "
-                        "diagnostics (compact); auto (default): full up to 8 channels")
+    p.add_argument(
+        "--detail",
+        choices=("auto", "full", "compact"),
+        default="auto",
+        help="per-channel sections: every figure (full), or verdicts, fit, parameters and "
+        "diagnostics (compact); auto (default): full up to 8 channels",
+    )
     p.set_defaults(func=_run_report)
 
 
@@ -987,7 +1280,9 @@ def _run_report(args):
 
 def _build_demo(subparsers, parent):
     p = subparsers.add_parser(
-        "demo", parents=[parent], formatter_class=_formatter,
+        "demo",
+        parents=[parent],
+        formatter_class=_formatter,
         help="fit the built-in example recording and write its report into reports/",
         description=(
             "Fit the built-in example (two channels simulated with jrfit at known parameters,\n"
@@ -1013,23 +1308,30 @@ def _run_demo(args):
 
 # ----------------------------------------------------------------------------
 # parser and entry point
-_COMMANDS = (_build_simulate, _build_spectrum, _build_bifurcation, _build_fit_psd, _build_fit_erp, _build_report, _build_demo)
+_COMMANDS = (
+    _build_simulate,
+    _build_spectrum,
+    _build_bifurcation,
+    _build_fit_psd,
+    _build_fit_erp,
+    _build_report,
+    _build_demo,
+)
 
 
 def build_parser():
     """The argument parser of ``jrfit`` (one sub-parser per command)."""
     parser = argparse.ArgumentParser(
-        prog="jrfit", formatter_class=_formatter,
+        prog="jrfit",
+        formatter_class=_formatter,
         description="Fit the Jansen-Rit neural-mass model to EEG: command-line tools. "
-                    "Units: time in s, rates in /s, noise in /s^0.5, potentials in mV, "
-                    "frequencies in Hz.",
+        "Units: time in s, rates in /s, noise in /s^0.5, potentials in mV, "
+        "frequencies in Hz.",
         epilog="`jrfit <command> --help` describes each command.",
     )
     parser.add_argument("--version", action="version", version=f"jrfit {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", default=False,
-                        help="log progress (level 'info')")
-    subparsers = parser.add_subparsers(title="commands", dest="command", metavar="<command>",
-                                       required=True)
+    parser.add_argument("-v", "--verbose", action="store_true", default=False, help="log progress (level 'info')")
+    subparsers = parser.add_subparsers(title="commands", dest="command", metavar="<command>", required=True)
     parent = _common_parent()
     for build in _COMMANDS:
         build(subparsers, parent)

@@ -10,10 +10,10 @@ JSON-serialisable ``record`` (a list of dicts) that travels with the spectrum.
 
 Units: MNE stores EEG in volts and gives PSDs in V^2/Hz. This module converts
 once, in :func:`compute_spectrum`, to **mV^2/Hz**, the unit of the model
-(MODEL_NOTES section 4), and records it in :attr:`ObservedSpectrum.units`.
+(docs/model.md, section 4), and records it in :attr:`ObservedSpectrum.units`.
 
 The spectrum carries the effective number of independent segments ``n_eff``
-that the Gamma (Whittle) likelihood needs (MODEL_NOTES section 8): for Welch's
+that the Gamma (Whittle) likelihood needs (docs/model.md, section 8): for Welch's
 method Welch's (1967) correction for overlapping tapered windows, for the
 multitaper method the (eigenvalue-weighted) number of tapers times the number
 of segments.
@@ -61,9 +61,7 @@ _FORMATS = (
 
 # Defaults of the automatic detectors (documented in preprocess()).
 _BAD_CHANNEL_DEFAULTS = dict(z_thresh=5.0, ratio_min=4.0, flat_ratio=0.05, window=1.0)
-_BAD_SEGMENT_DEFAULTS = dict(
-    window=1.0, ptp_factor=5.0, flat_factor=0.05, reject=None, flat=None
-)
+_BAD_SEGMENT_DEFAULTS = dict(window=1.0, ptp_factor=5.0, flat_factor=0.05, reject=None, flat=None)
 _MIN_CHANNELS_FOR_OUTLIERS = 8  # good channels needed before high-variance channels are looked for
 _FLAT_ABS = 1e-13  # robust std below which a channel is flat whatever the others, in V
 _LINE_CANDIDATES = (50.0, 60.0)
@@ -244,8 +242,10 @@ def _check_eeg(raw, name):
             "jrfit fits EEG: if the EEG channels are typed otherwise, set their type "
             "first: raw.set_channel_types({'Cz': 'eeg'}), or channel_types={'Cz': 'eeg'} in "
             "prepare_spectrum, preprocess and prepare_evoked.",
-            cli={"raw.set_channel_types({'Cz': 'eeg'}), or channel_types={'Cz': 'eeg'} in "
-                 "prepare_spectrum, preprocess and prepare_evoked": "--channel-types Cz=eeg"},
+            cli={
+                "raw.set_channel_types({'Cz': 'eeg'}), or channel_types={'Cz': 'eeg'} in "
+                "prepare_spectrum, preprocess and prepare_evoked": "--channel-types Cz=eeg"
+            },
         )
 
 
@@ -258,19 +258,24 @@ def _set_channel_types(inst, channel_types, name):
         return inst
     cli = {"channel_types": "--channel-types"}
     if not isinstance(channel_types, dict):
-        raise DataError(f"channel_types must map channel names to MNE types, e.g. {{'Cz': 'eeg'}}; "
-                        f"got {channel_types!r}.", cli=cli)
+        raise DataError(
+            f"channel_types must map channel names to MNE types, e.g. {{'Cz': 'eeg'}}; got {channel_types!r}.", cli=cli
+        )
     unknown = [c for c in channel_types if c not in inst.ch_names]
     if unknown:
-        raise DataError(f"channel_types names {_fmt_names(unknown)}, which {name or 'the recording'} "
-                        f"does not have; its channels are {_fmt_names(inst.ch_names)}.", cli=cli)
+        raise DataError(
+            f"channel_types names {_fmt_names(unknown)}, which {name or 'the recording'} "
+            f"does not have; its channels are {_fmt_names(inst.ch_names)}.",
+            cli=cli,
+        )
     try:
         with warnings.catch_warnings():  # MNE's note that the unit follows the new type: asked for
             warnings.filterwarnings("ignore", message="The unit for channel", category=RuntimeWarning)
             inst.set_channel_types(dict(channel_types), verbose=_mne_verbose())
     except (ValueError, KeyError) as err:
-        raise DataError(f"channel_types={channel_types!r} cannot be applied to "
-                        f"{name or 'the recording'}: {err}", cli=cli) from None
+        raise DataError(
+            f"channel_types={channel_types!r} cannot be applied to {name or 'the recording'}: {err}", cli=cli
+        ) from None
     return inst
 
 
@@ -313,8 +318,9 @@ def _read_with_warnings(source):
                 f"mne.io.read_raw: {_FORMATS}. Check that the file is complete and in "
                 "one of these formats, or read it with MNE and pass the Raw object."
             ) from err
-        messages = [str(w.message) for w in caught
-                    if "does not conform to MNE naming conventions" not in str(w.message)]
+        messages = [
+            str(w.message) for w in caught if "does not conform to MNE naming conventions" not in str(w.message)
+        ]
         for msg in messages:  # the reader's warnings, once it succeeded
             logger.warning(f"Reading {path.name}: {msg} (recorded in the result)")
         return raw, path.name, messages
@@ -322,10 +328,7 @@ def _read_with_warnings(source):
     hint = ""
     if isinstance(source, (mne.BaseEpochs, mne.Evoked)):
         hint = " Spectra are computed from continuous data; pass the Raw recording."
-    raise DataError(
-        f"'source' must be a path to a recording or an instance of mne.io.Raw, "
-        f"got {kind}.{hint}"
-    )
+    raise DataError(f"'source' must be a path to a recording or an instance of mne.io.Raw, got {kind}.{hint}")
 
 
 @_fill_doc
@@ -401,10 +404,7 @@ def _standardize_names(raw, record):
     if rename:
         raw.rename_channels(rename, verbose=_mne_verbose())
     matched = [n for n in raw.ch_names if n.lower() in canon]
-    has_pos = any(
-        np.all(np.isfinite(ch["loc"][:3])) and np.any(ch["loc"][:3] != 0)
-        for ch in raw.info["chs"]
-    )
+    has_pos = any(np.all(np.isfinite(ch["loc"][:3])) and np.any(ch["loc"][:3] != 0) for ch in raw.info["chs"])
     montage_used = None
     note = None
     if has_pos:
@@ -413,9 +413,7 @@ def _standardize_names(raw, record):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                raw.set_montage(
-                    montage, on_missing="ignore", match_case=False, verbose=_mne_verbose()
-                )
+                raw.set_montage(montage, on_missing="ignore", match_case=False, verbose=_mne_verbose())
             montage_used = mname
         except Exception as err:  # tolerate any montage failure
             note = f"montage not set ({type(err).__name__}: {err})"
@@ -444,10 +442,7 @@ def _resolve_names(names, available, rename, what):
             raise DataError(f"Channel names in {what!r} must be strings, got {n!r}.")
         cur = rename.get(n, n)
         if cur not in available:
-            raise DataError(
-                f"Unknown channel {n!r} in {what!r}. Available EEG channels: "
-                f"{_fmt_names(available)}."
-            )
+            raise DataError(f"Unknown channel {n!r} in {what!r}. Available EEG channels: {_fmt_names(available)}.")
         out.append(cur)
     return out
 
@@ -500,9 +495,11 @@ def _detects_bad_channels(bad_channels):
 def _check_bad_channels_option(bad_channels):
     if isinstance(bad_channels, dict):
         if set(bad_channels) != {"keep"} or isinstance(bad_channels["keep"], str):
-            raise DataError(f"bad_channels as a dict must be dict(keep=[names]) (automatic detection, these "
-                            f"channels never dropped by it), got {bad_channels!r}.",
-                            cli={"bad_channels": "--keep-channel"})
+            raise DataError(
+                f"bad_channels as a dict must be dict(keep=[names]) (automatic detection, these "
+                f"channels never dropped by it), got {bad_channels!r}.",
+                cli={"bad_channels": "--keep-channel"},
+            )
     elif bad_channels is not None and not isinstance(bad_channels, (list, tuple)):
         check_option("bad_channels", bad_channels, ("auto", None))
 
@@ -518,8 +515,10 @@ def _exempt(found, keep, name):
     """``found`` without the channels asked to be kept; those are logged with what was detected."""
     spared = {k: v for k, v in found.items() if k in keep}
     if spared:
-        logger.warning(f"Kept {', '.join(f'{k} ({v})' for k, v in spared.items())} in "
-                       f"{name or 'the recording'} as asked, although detected as bad")
+        logger.warning(
+            f"Kept {', '.join(f'{k} ({v})' for k, v in spared.items())} in "
+            f"{name or 'the recording'} as asked, although detected as bad"
+        )
     return {k: v for k, v in found.items() if k not in keep}, spared
 
 
@@ -587,9 +586,11 @@ def _non_finite(raw, data, finite, name, record):
             annots.append(raw.first_time + onset, dur, "BAD_nonfinite")
         raw.set_annotations(annots)
         chans = [raw.ch_names[i] for i in affected if raw.ch_names[i] not in drop]
-        logger.warning(f"{name or 'The recording'}: non-finite values in {', '.join(chans)}; "
-                       f"{len(found)} span(s), {sum(d for _, d in found):.1f} s in all, annotated BAD_nonfinite "
-                       "(with 2 s on each side) and left out of the spectrum; the channels are kept.")
+        logger.warning(
+            f"{name or 'The recording'}: non-finite values in {', '.join(chans)}; "
+            f"{len(found)} span(s), {sum(d for _, d in found):.1f} s in all, annotated BAD_nonfinite "
+            "(with 2 s on each side) and left out of the spectrum; the channels are kept."
+        )
         _step(record, "non_finite_spans", channels=chans, spans_s=[[o, d] for o, d in found])
     return drop
 
@@ -607,8 +608,10 @@ def _check_amplitude(data, finite, name, record):
     while the file says V. Both are named in the message; a warning (large)
     or an error (small) with the measured value and the likely factor.
     """
-    stds, scales = (np.array([f(row[ok]) if ok.any() else 0.0 for row, ok in zip(data, finite)])
-                    for f in (np.std, lambda r: np.max(np.abs(r))))
+    stds, scales = (
+        np.array([f(row[ok]) if ok.any() else 0.0 for row, ok in zip(data, finite)])
+        for f in (np.std, lambda r: np.max(np.abs(r)))
+    )
     live = stds[stds > 1e-9 * scales]  # a constant channel (rounding aside) is flat, not mis-scaled
     if live.size == 0:
         return
@@ -623,10 +626,12 @@ def _check_amplitude(data, finite, name, record):
         )
     if typical > hi:
         factor = 1e-6 if typical > 0.5 else 1e-3
-        msg = (f"The EEG of {what} has a typical standard deviation of {typical:.3g} V, far above scalp EEG "
-               f"(1-100 uV): the data are most likely in {'uV' if factor == 1e-6 else 'mV'} while the file "
-               f"says V (a factor {factor:g}). The fit's scale absorbs a constant factor, but the amplitude "
-               "checks and reported amplitudes will be off: fix the file's unit.")
+        msg = (
+            f"The EEG of {what} has a typical standard deviation of {typical:.3g} V, far above scalp EEG "
+            f"(1-100 uV): the data are most likely in {'uV' if factor == 1e-6 else 'mV'} while the file "
+            f"says V (a factor {factor:g}). The fit's scale absorbs a constant factor, but the amplitude "
+            "checks and reported amplitudes will be off: fix the file's unit."
+        )
         logger.warning(msg)
         _step(record, "amplitude_warning", typical_std_v=typical, message=msg)
 
@@ -636,8 +641,13 @@ def _detect_line_freq(x, sfreq):
     nyq = sfreq / 2.0
     n_per_seg = min(int(round(2 * sfreq)), x.shape[-1])
     psd, freqs = mne.time_frequency.psd_array_welch(
-        x, sfreq, n_fft=n_per_seg, n_per_seg=n_per_seg, n_overlap=n_per_seg // 2,
-        window="hann", verbose="error",
+        x,
+        sfreq,
+        n_fft=n_per_seg,
+        n_per_seg=n_per_seg,
+        n_overlap=n_per_seg // 2,
+        window="hann",
+        verbose="error",
     )
     logp = np.median(np.log(psd + np.finfo(float).tiny), axis=0)
     ratios = {}
@@ -738,10 +748,7 @@ def _merge_opts(name, value, defaults):
     if isinstance(value, dict):
         unknown = set(value) - set(defaults)
         if unknown:
-            raise JRFitError(
-                f"Unknown key(s) {sorted(unknown)} in {name!r}; allowed keys are "
-                f"{sorted(defaults)}."
-            )
+            raise JRFitError(f"Unknown key(s) {sorted(unknown)} in {name!r}; allowed keys are {sorted(defaults)}.")
         return {**defaults, **value}
     raise JRFitError(
         f"Invalid value for the {name!r} parameter. Allowed values are 'auto', a dict "
@@ -809,15 +816,33 @@ def preprocess(
     raw, name, reader_warnings = _read_with_warnings(raw)
     _set_channel_types(raw, channel_types, name)
     return _preprocess(
-        raw, name, picks=picks, regions=regions, reference=reference,
-        line_freq=line_freq, l_freq=l_freq, h_freq=h_freq, bad_channels=bad_channels,
-        bad_segments=bad_segments, reader_warnings=reader_warnings,
+        raw,
+        name,
+        picks=picks,
+        regions=regions,
+        reference=reference,
+        line_freq=line_freq,
+        l_freq=l_freq,
+        h_freq=h_freq,
+        bad_channels=bad_channels,
+        bad_segments=bad_segments,
+        reader_warnings=reader_warnings,
     )
 
 
 def _preprocess(
-    raw, name, *, picks, regions, reference, line_freq, l_freq, h_freq, bad_channels,
-    bad_segments, reader_warnings=(),
+    raw,
+    name,
+    *,
+    picks,
+    regions,
+    reference,
+    line_freq,
+    l_freq,
+    h_freq,
+    bad_channels,
+    bad_segments,
+    reader_warnings=(),
 ):
     """:func:`preprocess` on a private, preloaded copy (modified in place)."""
     _check_eeg(raw, name)
@@ -856,13 +881,9 @@ def _preprocess(
                 "(no low-pass)."
             )
         if l_freq is not None and l_freq >= h_freq:
-            raise DataError(
-                f"l_freq={l_freq:g} Hz must be below h_freq={h_freq:g} Hz."
-            )
+            raise DataError(f"l_freq={l_freq:g} Hz must be below h_freq={h_freq:g} Hz.")
     _check_bad_channels_option(bad_channels)
-    seg_opts = None if bad_segments is None else _merge_opts(
-        "bad_segments", bad_segments, _BAD_SEGMENT_DEFAULTS
-    )
+    seg_opts = None if bad_segments is None else _merge_opts("bad_segments", bad_segments, _BAD_SEGMENT_DEFAULTS)
     if regions is not None and not isinstance(regions, dict):
         raise DataError(
             "'regions' must be a dict mapping a region name to a list of channel "
@@ -919,7 +940,9 @@ def _preprocess(
             notch_freqs = [f for f in notch_freqs if f < h_freq + 2 * _NOTCH_TRANS]
         if notch_freqs:
             raw.notch_filter(
-                notch_freqs, notch_widths=_NOTCH_WIDTH, trans_bandwidth=_NOTCH_TRANS,
+                notch_freqs,
+                notch_widths=_NOTCH_WIDTH,
+                trans_bandwidth=_NOTCH_TRANS,
                 verbose=_mne_verbose(),
             )
         raw.info["line_freq"] = float(f_line)
@@ -986,8 +1009,7 @@ def _preprocess(
     _apply_reference(raw, reference, ref_names, bads, record, name)
 
     # ---- bad segments
-    existing = [a["description"] for a in raw.annotations
-                if a["description"].lower().startswith("bad")]
+    existing = [a["description"] for a in raw.annotations if a["description"].lower().startswith("bad")]
     new_annots, seg_stats = [], {}
     if seg_opts is not None:
         new_annots, seg_stats = _detect_bad_segments(raw, seg_opts)
@@ -1003,8 +1025,7 @@ def _preprocess(
         "bad_segments",
         params=dict(bad_segments=seg_opts),
         existing_bad_annotations=dict(Counter(existing)),
-        new_annotations=[dict(onset_s=o, duration_s=d, description=s)
-                         for o, d, s in new_annots],
+        new_annotations=[dict(onset_s=o, duration_s=d, description=s) for o, d, s in new_annots],
         percent_time_rejected=pct,
         good_duration_s=float(good.sum() / sfreq),
         **seg_stats,
@@ -1141,9 +1162,11 @@ def _drop_bads(raw, bads, name):
             cli={"pass bad_channels=None": "give --keep-bad-channels"},
         )
     if drop:
-        logger.warning(f"Dropped {len(drop)} bad channel(s) of {name or 'the recording'}: "
-                       + "; ".join(f"{b} ({bads[b]})" for b in drop)
-                       + " (keep detected ones with bad_channels=None, --keep-bad-channels)")
+        logger.warning(
+            f"Dropped {len(drop)} bad channel(s) of {name or 'the recording'}: "
+            + "; ".join(f"{b} ({bads[b]})" for b in drop)
+            + " (keep detected ones with bad_channels=None, --keep-bad-channels)"
+        )
         raw.drop_channels(drop)
 
 
@@ -1181,8 +1204,7 @@ def _select(raw, pick_names, region_map, bads, record):
         (kept if n in raw.ch_names else lost).append(n)
     if lost:
         logger.warning(
-            f"Picked channel(s) {lost} are bad ({', '.join(bads.get(n, 'dropped') for n in lost)}) "
-            "and are left out."
+            f"Picked channel(s) {lost} are bad ({', '.join(bads.get(n, 'dropped') for n in lost)}) and are left out."
         )
     members = {}
     for rname, chans in region_map.items():
@@ -1199,10 +1221,7 @@ def _select(raw, pick_names, region_map, bads, record):
             )
         members[rname] = good
     if not kept and not members:
-        raise DataError(
-            f"Every picked channel ({lost}) is bad; pick other channels from "
-            f"{_fmt_names(raw.ch_names)}."
-        )
+        raise DataError(f"Every picked channel ({lost}) is bad; pick other channels from {_fmt_names(raw.ch_names)}.")
     _step(record, "select", picks=kept, dropped_bad_picks=lost, regions=members)
     _record_positions(record, kept + list(members), members, positions, frame)
     if not members:
@@ -1215,10 +1234,7 @@ def _with_regions(inst, kept, members):
     data = inst.get_data()  # (n_channels, n_times), or (n_epochs, n_channels, n_times)
     idx = {n: i for i, n in enumerate(inst.ch_names)}
     rows = [np.take(data, [idx[n] for n in kept], axis=-2)]
-    rows += [
-        np.take(data, [idx[c] for c in chans], axis=-2).mean(axis=-2, keepdims=True)
-        for chans in members.values()
-    ]
+    rows += [np.take(data, [idx[c] for c in chans], axis=-2).mean(axis=-2, keepdims=True) for chans in members.values()]
     names = kept + list(members)
     info = mne.create_info(names, inst.info["sfreq"], "eeg")
     with info._unlock():
@@ -1229,13 +1245,23 @@ def _with_regions(inst, kept, members):
     data = np.concatenate(rows, axis=-2)
     if isinstance(inst, mne.BaseEpochs):
         return mne.EpochsArray(
-            data, info, events=inst.events, tmin=inst.tmin, event_id=inst.event_id,
-            baseline=inst.baseline, verbose=_mne_verbose(),
+            data,
+            info,
+            events=inst.events,
+            tmin=inst.tmin,
+            event_id=inst.event_id,
+            baseline=inst.baseline,
+            verbose=_mne_verbose(),
         )
     if isinstance(inst, mne.Evoked):
         return mne.EvokedArray(
-            data, info, tmin=inst.times[0], comment=inst.comment, nave=inst.nave,
-            baseline=inst.baseline, verbose=_mne_verbose(),
+            data,
+            info,
+            tmin=inst.times[0],
+            comment=inst.comment,
+            nave=inst.nave,
+            baseline=inst.baseline,
+            verbose=_mne_verbose(),
         )
     out = mne.io.RawArray(data, info, first_samp=inst.first_samp, verbose=_mne_verbose())
     out.set_annotations(inst.annotations.copy())
@@ -1268,8 +1294,16 @@ def welch_psd(x, sfreq, fmin, fmax, n_per_seg, n_overlap, window="hann"):
         Frequencies, in Hz.
     """
     return mne.time_frequency.psd_array_welch(
-        x, sfreq, fmin=fmin, fmax=fmax, n_fft=n_per_seg, n_per_seg=n_per_seg,
-        n_overlap=n_overlap, window=window, average="mean", verbose=_mne_verbose(),
+        x,
+        sfreq,
+        fmin=fmin,
+        fmax=fmax,
+        n_fft=n_per_seg,
+        n_per_seg=n_per_seg,
+        n_overlap=n_overlap,
+        window=window,
+        average="mean",
+        verbose=_mne_verbose(),
     )
 
 
@@ -1372,9 +1406,7 @@ def multitaper_n_eff(n_times, sfreq, bandwidth=None, n_segments=1, low_bias=True
             f"bandwidth={bandwidth} Hz is too narrow for {n_times / sfreq:g}-s segments "
             f"(NW={half_nbw:.2f} < 0.5); use at least {sfreq / n_times:.3g} Hz."
         )
-    _, eig = mne.time_frequency.dpss_windows(
-        int(n_times), half_nbw, int(2 * half_nbw), sym=False, low_bias=low_bias
-    )
+    _, eig = mne.time_frequency.dpss_windows(int(n_times), half_nbw, int(2 * half_nbw), sym=False, low_bias=low_bias)
     eig = np.asarray(eig, float)
     return float(n_segments * eig.sum() ** 2 / np.sum(eig**2)), len(eig), half_nbw
 
@@ -1395,7 +1427,7 @@ class ObservedSpectrum:
         Channel (or region) names.
     n_eff : float | ndarray, shape (n_channels,)
         Effective number of independent segments behind each PSD value
-        (the Gamma shape of the Whittle likelihood, MODEL_NOTES section 8).
+        (the Gamma shape of the Whittle likelihood, docs/model.md, section 8).
     method : 'welch' | 'multitaper'
         The estimator.
     units : str
@@ -1428,21 +1460,15 @@ class ObservedSpectrum:
 
         freqs = _frozen_array(self.freqs, "freqs")
         if freqs.ndim != 1 or freqs.size == 0:
-            raise DataError(
-                f"ObservedSpectrum.freqs must be a non-empty 1-D array (in Hz), got "
-                f"shape {freqs.shape}."
-            )
+            raise DataError(f"ObservedSpectrum.freqs must be a non-empty 1-D array (in Hz), got shape {freqs.shape}.")
         if not np.all(np.isfinite(freqs)) or np.any(freqs < 0) or np.any(np.diff(freqs) <= 0):
-            raise DataError(
-                "ObservedSpectrum.freqs must be finite, >= 0 and strictly increasing (Hz)."
-            )
+            raise DataError("ObservedSpectrum.freqs must be finite, >= 0 and strictly increasing (Hz).")
         psd = _frozen_array(self.psd, "psd")
         if psd.ndim == 1:
             psd = _frozen_array(psd[np.newaxis], "psd")
         if psd.ndim != 2 or psd.shape[1] != freqs.size:
             raise DataError(
-                f"ObservedSpectrum.psd must have shape (n_channels, n_freqs={freqs.size}), "
-                f"got {psd.shape}."
+                f"ObservedSpectrum.psd must have shape (n_channels, n_freqs={freqs.size}), got {psd.shape}."
             )
         if not np.all(np.isfinite(psd)) or np.any(psd <= 0):
             bad = np.flatnonzero(~(np.isfinite(psd) & (psd > 0)).all(axis=1))
@@ -1515,8 +1541,7 @@ class ObservedSpectrum:
 
     def __repr__(self):
         n_eff = (
-            f"{self.n_eff:.1f}" if np.ndim(self.n_eff) == 0
-            else f"{np.min(self.n_eff):.1f}-{np.max(self.n_eff):.1f}"
+            f"{self.n_eff:.1f}" if np.ndim(self.n_eff) == 0 else f"{np.min(self.n_eff):.1f}-{np.max(self.n_eff):.1f}"
         )
         src = f" | {self.source}" if self.source else ""
         return (
@@ -1542,15 +1567,20 @@ class ObservedSpectrum:
         idx = []
         for n in names:
             if n not in self.ch_names:
-                raise DataError(
-                    f"Unknown channel {n!r}; the spectrum has {_fmt_names(self.ch_names)}."
-                )
+                raise DataError(f"Unknown channel {n!r}; the spectrum has {_fmt_names(self.ch_names)}.")
             idx.append(self.ch_names.index(n))
         n_eff = self.n_eff if np.ndim(self.n_eff) == 0 else np.asarray(self.n_eff)[idx]
         return ObservedSpectrum(
-            freqs=self.freqs, psd=self.psd[idx], ch_names=[self.ch_names[i] for i in idx],
-            n_eff=n_eff, method=self.method, units=self.units, record=self.record,
-            source=self.source, sfreq=self.sfreq, excluded_freqs=self.excluded_freqs,
+            freqs=self.freqs,
+            psd=self.psd[idx],
+            ch_names=[self.ch_names[i] for i in idx],
+            n_eff=n_eff,
+            method=self.method,
+            units=self.units,
+            record=self.record,
+            source=self.source,
+            sfreq=self.sfreq,
+            excluded_freqs=self.excluded_freqs,
         )
 
     def to_dict(self):
@@ -1717,9 +1747,7 @@ def compute_spectrum(
     nyq = sfreq / 2.0
     # the record's load step names the file given by the user (an EEGLAB Raw
     # only knows its .fdt; region channels built by preprocess know nothing)
-    name = next(
-        (r.get("source") for r in (record or []) if r.get("step") == "load"), None
-    ) or _source_name(raw)
+    name = next((r.get("source") for r in (record or []) if r.get("step") == "load"), None) or _source_name(raw)
     check_option("method", method, ("welch", "multitaper"))
     fmin, fmax = _check_band(fmin, fmax, sfreq)
 
@@ -1729,17 +1757,13 @@ def compute_spectrum(
         if len(idx) == 0:
             _check_eeg(raw, name)
             raise DataError(
-                f"Every EEG channel of {name or 'the recording'} is in raw.info['bads']; "
-                "there is nothing to analyse."
+                f"Every EEG channel of {name or 'the recording'} is in raw.info['bads']; there is nothing to analyse."
             )
     else:
         names = [picks] if isinstance(picks, str) else list(picks)
         unknown = [n for n in names if n not in raw.ch_names]
         if unknown:
-            raise DataError(
-                f"Unknown channel(s) {unknown} in 'picks'. Available channels: "
-                f"{_fmt_names(raw.ch_names)}."
-            )
+            raise DataError(f"Unknown channel(s) {unknown} in 'picks'. Available channels: {_fmt_names(raw.ch_names)}.")
         idx = np.array([raw.ch_names.index(n) for n in names], int)
     ch_names = [raw.ch_names[i] for i in idx]
 
@@ -1759,8 +1783,7 @@ def compute_spectrum(
         n_per_seg = int(round(seg_length * sfreq))
         if n_per_seg < 2:
             raise DataError(
-                f"seg_length={seg_length:g} s is shorter than 2 samples at "
-                f"sfreq={sfreq:g} Hz; use a longer segment."
+                f"seg_length={seg_length:g} s is shorter than 2 samples at sfreq={sfreq:g} Hz; use a longer segment."
             )
     overlap = float(overlap)
     if not 0.0 <= overlap < 1.0:
@@ -1770,10 +1793,7 @@ def compute_spectrum(
     x = raw.get_data(picks=idx)
     good = _annotation_good_mask(raw, picks=idx)
     if not np.isfinite(x).any():
-        raise DataError(
-            f"All values of {name or 'the recording'} are NaN or infinite; there is no "
-            "data to analyse."
-        )
+        raise DataError(f"All values of {name or 'the recording'} are NaN or infinite; there is no data to analyse.")
     nonfinite = ~np.isfinite(x[:, good]).all(axis=1)
     if nonfinite.any():
         bad = [ch_names[i] for i in np.flatnonzero(nonfinite)]
@@ -1789,8 +1809,11 @@ def compute_spectrum(
             f"All {duration:.1f} s of {name or 'the recording'} are covered by BAD_ "
             "annotations; there is no good data. Relax the bad-segment detection "
             "(bad_segments=dict(ptp_factor=...), or bad_segments=None) or remove annotations.",
-            cli={"bad_segments=dict(ptp_factor=...), or bad_segments=None":
-                 "--bad-segments ptp_factor=F, or --bad-segments none"},
+            cli={
+                "bad_segments=dict(ptp_factor=...), or bad_segments=None": (
+                    "--bad-segments ptp_factor=F, or --bad-segments none"
+                )
+            },
         )
     xg = x[:, good]
     scale = np.max(np.abs(xg), axis=1)
@@ -1806,9 +1829,12 @@ def compute_spectrum(
         raise DataError(
             f"Channel(s) {bad} are flat (zero variance). Drop them "
             "(raw.drop_channels) or let jrfit.preprocess find bad channels.",
-            cli={"Drop them (raw.drop_channels) or let jrfit.preprocess find bad channels.":
-                 "Choose the others with --channels, or leave out --keep-bad-channels so that "
-                 "flat channels are dropped."},
+            cli={
+                "Drop them (raw.drop_channels) or let jrfit.preprocess find bad channels.": (
+                    "Choose the others with --channels, or leave out --keep-bad-channels so that "
+                    "flat channels are dropped."
+                )
+            },
         )
     del xg
 
@@ -1844,17 +1870,19 @@ def compute_spectrum(
         xw = x.copy()
         xw[:, ~usable] = np.nan
         psd, freqs = welch_psd(xw, sfreq, fmin, fmax, n_per_seg, n_overlap, window)
-        n_eff, n_windows = welch_n_eff(
-            n_per_seg, n_overlap, [ln for ln in span_len if ln >= n_per_seg], window
-        )
+        n_eff, n_windows = welch_n_eff(n_per_seg, n_overlap, [ln for ln in span_len if ln >= n_per_seg], window)
         w = np.asarray(get_window(window, n_per_seg), float)
         df = sfreq / n_per_seg
         enbw_bins = n_per_seg * np.sum(w**2) / np.sum(w) ** 2
         leak = np.ceil(enbw_bins - 1e-9) * df
         details = dict(
-            n_per_seg=n_per_seg, n_overlap=n_overlap, window=window,
-            n_windows=n_windows, n_spans_used=sum(ln >= n_per_seg for ln in span_len),
-            enbw_hz=enbw_bins * df, freq_spacing_hz=df,
+            n_per_seg=n_per_seg,
+            n_overlap=n_overlap,
+            window=window,
+            n_windows=n_windows,
+            n_spans_used=sum(ln >= n_per_seg for ln in span_len),
+            enbw_hz=enbw_bins * df,
+            freq_spacing_hz=df,
         )
     else:
         if n_per_seg is None:
@@ -1869,15 +1897,26 @@ def compute_spectrum(
         n_seg, _, n_t = segs.shape
         n_eff, n_tapers, half_nbw = multitaper_n_eff(n_t, sfreq, bandwidth, n_seg)
         psd, freqs = mne.time_frequency.psd_array_multitaper(
-            segs, sfreq, fmin=fmin, fmax=fmax, bandwidth=bandwidth, adaptive=False,
-            low_bias=True, normalization="full", verbose=_mne_verbose(),
+            segs,
+            sfreq,
+            fmin=fmin,
+            fmax=fmax,
+            bandwidth=bandwidth,
+            adaptive=False,
+            low_bias=True,
+            normalization="full",
+            verbose=_mne_verbose(),
         )
         psd = psd.mean(axis=0)
         df = sfreq / n_t
         leak = half_nbw / (n_t / sfreq)
         details = dict(
-            n_per_seg=n_t, n_segments=n_seg, n_tapers=n_tapers, half_nbw=half_nbw,
-            bandwidth_hz=2 * leak, freq_spacing_hz=df,
+            n_per_seg=n_t,
+            n_segments=n_seg,
+            n_tapers=n_tapers,
+            half_nbw=half_nbw,
+            bandwidth_hz=2 * leak,
+            freq_spacing_hz=df,
         )
     psd = psd * _V2_TO_MV2
 
@@ -1904,17 +1943,20 @@ def compute_spectrum(
 
     logger.info(
         f"Spectrum ({method}): {freqs[0]:g}-{freqs[-1]:g} Hz, {freqs.size} bins, "
-        f"n_eff={n_eff:.1f}; excluded {excluded.size} bins"
-        + (f": {_fmt_excluded(reasons)}" if reasons else "")
+        f"n_eff={n_eff:.1f}; excluded {excluded.size} bins" + (f": {_fmt_excluded(reasons)}" if reasons else "")
     )
     rec = [dict(r) for r in (record or [])]
     _step(
         rec,
         "spectrum",
         params=dict(
-            method=method, fmin=fmin, fmax=fmax, seg_length=n_per_seg / sfreq if n_per_seg
-            else None, overlap=overlap if method == "welch" else None,
-            window=window if method == "welch" else "dpss", bandwidth=bandwidth,
+            method=method,
+            fmin=fmin,
+            fmax=fmax,
+            seg_length=n_per_seg / sfreq if n_per_seg else None,
+            overlap=overlap if method == "welch" else None,
+            window=window if method == "welch" else "dpss",
+            bandwidth=bandwidth,
             exclude_line=exclude_line,
         ),
         units=PSD_UNITS,
@@ -1927,8 +1969,16 @@ def compute_spectrum(
         **details,
     )
     return ObservedSpectrum(
-        freqs=freqs, psd=psd, ch_names=ch_names, n_eff=n_eff, method=method,
-        units=PSD_UNITS, record=rec, source=name, sfreq=sfreq, excluded_freqs=excluded,
+        freqs=freqs,
+        psd=psd,
+        ch_names=ch_names,
+        n_eff=n_eff,
+        method=method,
+        units=PSD_UNITS,
+        record=rec,
+        source=name,
+        sfreq=sfreq,
+        excluded_freqs=excluded,
     )
 
 
@@ -1937,8 +1987,7 @@ def _fmt_excluded(reasons):
     for f, why in reasons.items():
         groups.setdefault(why, []).append(f)
     return "; ".join(
-        f"{why} {min(fs):g}-{max(fs):g} Hz" if len(fs) > 1 else f"{why} {fs[0]:g} Hz"
-        for why, fs in groups.items()
+        f"{why} {min(fs):g}-{max(fs):g} Hz" if len(fs) > 1 else f"{why} {fs[0]:g} Hz" for why, fs in groups.items()
     )
 
 
@@ -2007,12 +2056,28 @@ def prepare_spectrum(
     check_option("method", method, ("welch", "multitaper"))
     _check_band(fmin, fmax, raw.info["sfreq"])  # fail before the slow steps
     raw, record = _preprocess(
-        raw, name, picks=picks, regions=regions, reference=reference, line_freq=line_freq,
-        l_freq=l_freq, h_freq=h_freq, bad_channels=bad_channels, bad_segments=bad_segments,
+        raw,
+        name,
+        picks=picks,
+        regions=regions,
+        reference=reference,
+        line_freq=line_freq,
+        l_freq=l_freq,
+        h_freq=h_freq,
+        bad_channels=bad_channels,
+        bad_segments=bad_segments,
         reader_warnings=reader_warnings,
     )
     spec = compute_spectrum(
-        raw, fmin=fmin, fmax=fmax, method=method, seg_length=seg_length, overlap=overlap,
-        window=window, bandwidth=bandwidth, exclude_line=True, record=record,
+        raw,
+        fmin=fmin,
+        fmax=fmax,
+        method=method,
+        seg_length=seg_length,
+        overlap=overlap,
+        window=window,
+        bandwidth=bandwidth,
+        exclude_line=True,
+        record=record,
     )
     return spec

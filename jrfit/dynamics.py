@@ -1,6 +1,6 @@
 """Dynamics of the Jansen-Rit column: bifurcation diagram, limit cycles, regimes.
 
-The deterministic column (constant input p, MODEL_NOTES sections 1, 2 and 5)
+The deterministic column (constant input p, docs/model.md, sections 1, 2 and 5)
 has fixed points, one value of ``v = y1 - y2`` each, given explicitly by the
 operating-point map ``p(v)`` (:func:`jrfit.model.p_of_v`), and limit cycles.
 This module computes
@@ -112,16 +112,13 @@ _CS_EPS = 1e-20  # complex-step size
 # numba kernels (the equations come from jrfit.model.drift only)
 def _pack(P):
     """Parameters in the order the kernels use (A, B, a, b, C1..C4, e0, r, v0)."""
-    return np.array(
-        [P.A, P.B, P.a, P.b, P.C1, P.C2, P.C3, P.C4, P.e0, P.r, P.v0], dtype=float
-    )
+    return np.array([P.A, P.B, P.a, P.b, P.C1, P.C2, P.C3, P.C4, P.e0, P.r, P.v0], dtype=float)
 
 
 @njit(**_JIT)
 def _f(y, p, c, out):
     """out = drift(y) (real)."""
-    d = drift(y[0], y[1], y[2], y[3], y[4], y[5], p,
-              c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10])
+    d = drift(y[0], y[1], y[2], y[3], y[4], y[5], p, c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10])
     for k in range(6):
         out[k] = d[k]
 
@@ -130,10 +127,26 @@ def _f(y, p, c, out):
 def _jvp(y, z, p, zp, c, out, scale):
     """out = scale * (J(y) z + (d drift / dp) zp), by the complex step."""
     e = _CS_EPS
-    d = drift(y[0] + 1j * e * z[0], y[1] + 1j * e * z[1], y[2] + 1j * e * z[2],
-              y[3] + 1j * e * z[3], y[4] + 1j * e * z[4], y[5] + 1j * e * z[5],
-              p + 1j * e * zp,
-              c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10])
+    d = drift(
+        y[0] + 1j * e * z[0],
+        y[1] + 1j * e * z[1],
+        y[2] + 1j * e * z[2],
+        y[3] + 1j * e * z[3],
+        y[4] + 1j * e * z[4],
+        y[5] + 1j * e * z[5],
+        p + 1j * e * zp,
+        c[0],
+        c[1],
+        c[2],
+        c[3],
+        c[4],
+        c[5],
+        c[6],
+        c[7],
+        c[8],
+        c[9],
+        c[10],
+    )
     for k in range(6):
         out[k] = scale * d[k].imag / e
 
@@ -159,7 +172,10 @@ def _rk4_states(y_init, p, c, h, n):
     """RK4 trajectory: states at steps 0..n, shape (n + 1, 6)."""
     y = y_init.copy()
     out = np.empty((n + 1, 6))
-    k1 = np.empty(6); k2 = np.empty(6); k3 = np.empty(6); k4 = np.empty(6)
+    k1 = np.empty(6)
+    k2 = np.empty(6)
+    k3 = np.empty(6)
+    k4 = np.empty(6)
     tmp = np.empty(6)
     out[0] = y
     for j in range(n):
@@ -172,7 +188,10 @@ def _rk4_states(y_init, p, c, h, n):
 def _flow(y_init, p, c, T, n):
     """End state of n RK4 steps of T / n (the same map as row 0 of _shoot)."""
     y = y_init.copy()
-    k1 = np.empty(6); k2 = np.empty(6); k3 = np.empty(6); k4 = np.empty(6)
+    k1 = np.empty(6)
+    k2 = np.empty(6)
+    k3 = np.empty(6)
+    k4 = np.empty(6)
     tmp = np.empty(6)
     h = T / n
     for _ in range(n):
@@ -195,7 +214,10 @@ def _rk4_stats(y_init, p, c, h, n_transient, n_measure):
         and the state just after the last upward crossing.
     """
     y = y_init.copy()
-    k1 = np.empty(6); k2 = np.empty(6); k3 = np.empty(6); k4 = np.empty(6)
+    k1 = np.empty(6)
+    k2 = np.empty(6)
+    k3 = np.empty(6)
+    k4 = np.empty(6)
     tmp = np.empty(6)
     y_cross = y.copy()
     stats = np.full(8, np.nan)
@@ -278,7 +300,10 @@ def _shoot(x0, T, p, c, n):
     for k in range(6):
         Z[0, k] = x0[k]
         Z[1 + k, k] = 1.0
-    K1 = np.empty((9, 6)); K2 = np.empty((9, 6)); K3 = np.empty((9, 6)); K4 = np.empty((9, 6))
+    K1 = np.empty((9, 6))
+    K2 = np.empty((9, 6))
+    K3 = np.empty((9, 6))
+    K4 = np.empty((9, 6))
     tmp = np.empty((9, 6))
     fy = np.empty(6)
     h = 1.0 / n
@@ -304,8 +329,7 @@ def _shoot(x0, T, p, c, n):
 
 def _drift_np(y, p, P):
     """drift for NumPy arrays (real or complex), stacked, shape (6, ...)."""
-    out = drift(*(y[i] for i in range(6)), p, P.A, P.B, P.a, P.b, P.C1, P.C2, P.C3,
-                P.C4, P.e0, P.r, P.v0)
+    out = drift(*(y[i] for i in range(6)), p, P.A, P.B, P.a, P.b, P.C1, P.C2, P.C3, P.C4, P.e0, P.r, P.v0)
     return np.stack(np.broadcast_arrays(*out))
 
 
@@ -473,7 +497,6 @@ class CycleBranch(_CycleMeasures):
     multipliers: np.ndarray | None = None
 
 
-
 @dataclass(frozen=True)
 class Bifurcation:
     """One-parameter bifurcation diagram of the column in the input p.
@@ -587,7 +610,6 @@ class LimitCycle(_CycleMeasures):
     kind: str
     t: np.ndarray = field(repr=False)
     v: np.ndarray = field(repr=False)
-
 
 
 @dataclass(frozen=True)
@@ -788,11 +810,7 @@ def first_lyapunov(v, params):
     Bqq = B(q, q)
     a = np.linalg.solve(J, Bqqb)
     b = np.linalg.solve(2j * omega * np.eye(6) - J, Bqq)
-    val = (
-        np.vdot(pv, C3(q, qb))
-        - 2.0 * np.vdot(pv, B(q, a))
-        + np.vdot(pv, B(qb, b))
-    )
+    val = np.vdot(pv, C3(q, qb)) - 2.0 * np.vdot(pv, B(q, a)) + np.vdot(pv, B(qb, b))
     return float(val.real / (2.0 * omega))
 
 
@@ -835,9 +853,7 @@ def _fixed_point_branches(P, p_range, n_points):
         n = max(50, int(round(n_points * s[-1] / total)))
         v = np.interp(np.linspace(0.0, s[-1], n), s, vv)
         ev = eigenvalues(v, P)
-        branches.append(
-            FixedPointBranch(v=v, p=p_of_v(v, P), eigenvalues=ev, stable=np.all(ev.real < 0, axis=1))
-        )
+        branches.append(FixedPointBranch(v=v, p=p_of_v(v, P), eigenvalues=ev, stable=np.all(ev.real < 0, axis=1)))
     folds = [f for f in folds if pmin <= p_of_v(f, P) <= pmax]
     return branches, folds
 
@@ -854,10 +870,14 @@ def _hopf_points(P, branches):
             l1 = first_lyapunov(vh, P)
             out.append(
                 SpecialPoint(
-                    kind="hopf", p=float(p_of_v(vh, P)), v=float(vh),
+                    kind="hopf",
+                    p=float(p_of_v(vh, P)),
+                    v=float(vh),
                     frequency=abs(ev[i].imag) / (2 * np.pi),
                     criticality="supercritical" if l1 < 0 else "subcritical",
-                    lyapunov=l1, v_max=float(vh), v_min=float(vh),
+                    lyapunov=l1,
+                    v_max=float(vh),
+                    v_min=float(vh),
                 )
             )
     return out
@@ -1081,8 +1101,22 @@ class _Continuation:
         mu, stable = _floquet(Z[1:7].T)
         return dict(p=p, T=T, vmax=vmax, vmin=vmin, mu=mu, stable=stable, x=x)
 
-    def run(self, x, T, p, direction, p_lim, *, ds=0.3, ds_min=1e-4, ds_max=2.0,
-            max_steps=400, T_max=1.0, amp_end=0.1, mu_max=1e8):
+    def run(
+        self,
+        x,
+        T,
+        p,
+        direction,
+        p_lim,
+        *,
+        ds=0.3,
+        ds_min=1e-4,
+        ds_max=2.0,
+        max_steps=400,
+        T_max=1.0,
+        amp_end=0.1,
+        mu_max=1e8,
+    ):
         """Continue from a converged cycle in one direction of p.
 
         Stops when p leaves ``p_lim``, the period exceeds ``T_max`` (s; next to
@@ -1208,8 +1242,7 @@ def _scan(P, c, p_grid, h=1e-4, t_transient=1.0, t_carry=0.2, t_measure=0.8):
     n_ca = int(round(t_carry / h))
     n_me = int(round(t_measure / h))
     fps_all = [fixed_points(P, p, n_grid=4001) for p in p_grid]
-    f_focus = [next((fp.frequency for fp in reversed(f) if np.isfinite(fp.frequency)), np.nan)
-               for f in fps_all]
+    f_focus = [next((fp.frequency for fp in reversed(f) if np.isfinite(fp.frequency)), np.nan) for f in fps_all]
     cand = [dict() for _ in p_grid]
 
     def simulate(i, y, n_transient):
@@ -1292,12 +1325,25 @@ def _end_point(pts, points):
     ptp = last["vmax"] - last["vmin"]
     for sp in points:
         if sp.kind == "hopf" and abs(sp.p - last["p"]) < 5.0 and ptp < 0.2:
-            return dict(p=sp.p, T=1.0 / sp.frequency, vmax=sp.v, vmin=sp.v,
-                        mu=np.full(6, np.nan + 0j), stable=last["stable"], x=None)
-        if sp.kind == "fold" and sp.criticality == "SNIC" and abs(sp.p - last["p"]) < 1.0 \
-                and last["T"] > 0.5:
-            return dict(p=sp.p, T=np.inf, vmax=last["vmax"], vmin=last["vmin"],
-                        mu=np.full(6, np.nan + 0j), stable=last["stable"], x=None)
+            return dict(
+                p=sp.p,
+                T=1.0 / sp.frequency,
+                vmax=sp.v,
+                vmin=sp.v,
+                mu=np.full(6, np.nan + 0j),
+                stable=last["stable"],
+                x=None,
+            )
+        if sp.kind == "fold" and sp.criticality == "SNIC" and abs(sp.p - last["p"]) < 1.0 and last["T"] > 0.5:
+            return dict(
+                p=sp.p,
+                T=np.inf,
+                vmax=last["vmax"],
+                vmin=last["vmin"],
+                mu=np.full(6, np.nan + 0j),
+                stable=last["stable"],
+                x=None,
+            )
     return None
 
 
@@ -1328,10 +1374,13 @@ def _cycles(P, c, p_range, points, dp, h_max):
             recs = [found[i][kind] for i in fam]
             simulated.append(
                 CycleBranch(
-                    kind=kind, p=p_grid[fam].copy(), period=np.array([r["T"] for r in recs]),
+                    kind=kind,
+                    p=p_grid[fam].copy(),
+                    period=np.array([r["T"] for r in recs]),
                     v_max=np.array([r["vmax"] for r in recs]),
                     v_min=np.array([r["vmin"] for r in recs]),
-                    stable=np.ones(len(fam), bool), source="simulation",
+                    stable=np.ones(len(fam), bool),
+                    source="simulation",
                 )
             )
             # seed the continuation in the middle of the family, unless an
@@ -1343,8 +1392,7 @@ def _cycles(P, c, p_range, points, dp, h_max):
             logger.info("Continuing the %s from p = %g /s", kind, rec["p"])
             halves = []
             for direction in (-1.0, 1.0):
-                pts, folds = cont.run(rec["x"], rec["T"], rec["p"], direction,
-                                      (pmin - dp, pmax + dp))
+                pts, folds = cont.run(rec["x"], rec["T"], rec["p"], direction, (pmin - dp, pmax + dp))
                 end = _end_point(pts, points)
                 if end is not None:
                     pts.append(end)
@@ -1354,20 +1402,26 @@ def _cycles(P, c, p_range, points, dp, h_max):
                         continue
                     lpcs.append(
                         SpecialPoint(
-                            kind="fold_cycles", p=float(fp["p"]),
+                            kind="fold_cycles",
+                            p=float(fp["p"]),
                             v=float(0.5 * (fp["vmax"] + fp["vmin"])),
-                            frequency=float(1.0 / fp["T"]), criticality="saddle-node of cycles",
-                            v_max=float(fp["vmax"]), v_min=float(fp["vmin"]), cycle=kind,
+                            frequency=float(1.0 / fp["T"]),
+                            criticality="saddle-node of cycles",
+                            v_max=float(fp["vmax"]),
+                            v_min=float(fp["vmin"]),
+                            cycle=kind,
                         )
                     )
             pts = halves[0][::-1] + halves[1][1:]
             cycles.append(
                 CycleBranch(
-                    kind=kind, p=np.array([q["p"] for q in pts]),
+                    kind=kind,
+                    p=np.array([q["p"] for q in pts]),
                     period=np.array([q["T"] for q in pts]),
                     v_max=np.array([q["vmax"] for q in pts]),
                     v_min=np.array([q["vmin"] for q in pts]),
-                    stable=np.array([q["stable"] for q in pts]), source="continuation",
+                    stable=np.array([q["stable"] for q in pts]),
+                    source="continuation",
                     multipliers=np.array([q["mu"] for q in pts]),
                 )
             )
@@ -1377,8 +1431,9 @@ def _cycles(P, c, p_range, points, dp, h_max):
 # =============================================================================
 # public API
 @verbose
-def bifurcation(params=None, p_range=(-60.0, 360.0), *, cycles=True, n_points=2000,
-                dp_cycles=2.0, dt_cycles=1e-4, verbose=None):
+def bifurcation(
+    params=None, p_range=(-60.0, 360.0), *, cycles=True, n_points=2000, dp_cycles=2.0, dt_cycles=1e-4, verbose=None
+):
     """Bifurcation diagram of the column in the input p.
 
     Parameters
@@ -1410,7 +1465,7 @@ def bifurcation(params=None, p_range=(-60.0, 360.0), *, cycles=True, n_points=20
 
     Notes
     -----
-    With the default parameters the diagram has (MODEL_NOTES section 5) a
+    With the default parameters the diagram has (docs/model.md, section 5) a
     fold at p = -41.30, a subcritical Hopf at -12.15, a supercritical Hopf at
     89.83 /s (10.4 Hz), a saddle-node on an invariant circle at 113.59, a fold
     of (spike-like) cycles at 137.38 and a supercritical Hopf at 315.70 /s
@@ -1429,8 +1484,9 @@ def bifurcation(params=None, p_range=(-60.0, 360.0), *, cycles=True, n_points=20
     dp_cycles = check_positive("dp_cycles", dp_cycles, "/s")
     dt_cycles = check_positive("dt_cycles", dt_cycles, "s")
     if P.A == 0:
-        raise ModelError("A = 0: the column has no excitation and a single fixed point; "
-                         "there is nothing to continue. Use A > 0.")
+        raise ModelError(
+            "A = 0: the column has no excitation and a single fixed point; there is nothing to continue. Use A > 0."
+        )
     c = _pack(P)
     logger.info("Fixed-point branches for p in [%g, %g] /s", pmin, pmax)
     branches, fold_v = _fixed_point_branches(P, (pmin, pmax), int(n_points))
@@ -1438,15 +1494,18 @@ def bifurcation(params=None, p_range=(-60.0, 360.0), *, cycles=True, n_points=20
     points += _hopf_points(P, branches)
     simulated, cyc = [], []
     if cycles:
-        simulated, cyc, lpcs = _cycles(P, c, (pmin, pmax), points, float(dp_cycles),
-                                       float(dt_cycles))
+        simulated, cyc, lpcs = _cycles(P, c, (pmin, pmax), points, float(dp_cycles), float(dt_cycles))
         points += [lp for lp in lpcs if pmin <= lp.p <= pmax]
     points.sort(key=lambda pt: pt.p)
     for pt in points:
         logger.info("  %s", pt)
     return Bifurcation(
-        params=P, p_range=(pmin, pmax), branches=tuple(branches), points=tuple(points),
-        cycles=tuple(cyc), simulated=tuple(simulated),
+        params=P,
+        p_range=(pmin, pmax),
+        branches=tuple(branches),
+        points=tuple(points),
+        cycles=tuple(cyc),
+        simulated=tuple(simulated),
     )
 
 
@@ -1470,8 +1529,9 @@ def _start_state(P, p, start):
 
 
 @verbose
-def limit_cycle(params=None, p=None, *, start="rest", t_transient=3.0, dt=1e-4,
-                h_max=2.5e-5, n_samples=2000, verbose=None):
+def limit_cycle(
+    params=None, p=None, *, start="rest", t_transient=3.0, dt=1e-4, h_max=2.5e-5, n_samples=2000, verbose=None
+):
     """The limit cycle reached from a start state, computed accurately.
 
     The column is simulated (RK4, step ``dt``) for ``t_transient`` seconds and
@@ -1554,11 +1614,18 @@ def limit_cycle(params=None, p=None, *, start="rest", t_transient=3.0, dt=1e-4,
     v = np.roll(v, -i)
     x = Y[i].copy()
     kind = _cycle_kind(1.0 / T, _focus_frequency(P, p))
-    logger.info("Limit cycle at p = %g /s: %.4f Hz, %.4f mV peak to peak (%s)",
-                p, 1.0 / T, vmax - vmin, kind)
+    logger.info("Limit cycle at p = %g /s: %.4f Hz, %.4f mV peak to peak (%s)", p, 1.0 / T, vmax - vmin, kind)
     return LimitCycle(
-        p=p, period=T, v_max=vmax, v_min=vmin, y0=x, multipliers=mu, stable=stable, kind=kind,
-        t=np.arange(n) * (T / n), v=v,
+        p=p,
+        period=T,
+        v_max=vmax,
+        v_min=vmin,
+        y0=x,
+        multipliers=mu,
+        stable=stable,
+        kind=kind,
+        t=np.arange(n) * (T / n),
+        v=v,
     )
 
 
@@ -1584,15 +1651,13 @@ def _regime_one(P, p, q_min, saturation, find_cycles, t_sim, dt):
         label, f, q = fp_label(main)
         others = [fp_label(fp)[0] for fp in stable[:-1]]
         if find_cycles is not True:
-            return Regime(label=label, v=main.v, frequency=f, quality=q,
-                          coexisting=tuple(others), **common)
+            return Regime(label=label, v=main.v, frequency=f, quality=q, coexisting=tuple(others), **common)
     else:
         if fps and _firing_fraction(P, fps[-1].v) >= saturation:
             return Regime(label="runaway", v=fps[-1].v, **common)
         if find_cycles is False:
             raise ModelError(
-                f"No stable fixed point at p = {p} /s and find_cycles=False: the "
-                "regime needs a simulation."
+                f"No stable fixed point at p = {p} /s and find_cycles=False: the regime needs a simulation."
             )
     # simulate: from rest, and (for coexisting cycles) off the unstable foci
     c = _pack(P)
@@ -1616,18 +1681,17 @@ def _regime_one(P, p, q_min, saturation, find_cycles, t_sim, dt):
             cyc.append((_cycle_kind(freq, f_focus), freq, ptp))
     if stable:
         labels = others + [k for k, _, _ in cyc if k != label]
-        return Regime(label=label, v=stable[-1].v, frequency=f, quality=q,
-                      coexisting=tuple(dict.fromkeys(labels)), **common)
+        return Regime(
+            label=label, v=stable[-1].v, frequency=f, quality=q, coexisting=tuple(dict.fromkeys(labels)), **common
+        )
     if not cyc:
         # no cycle reached within t_sim (very slow growth next to a Hopf point)
         up = fps[-1]
         ev = up.eigenvalues[0]
-        return Regime(label="alpha limit cycle", frequency=abs(ev.imag) / (2 * np.pi),
-                      peak_to_peak=0.0, **common)
+        return Regime(label="alpha limit cycle", frequency=abs(ev.imag) / (2 * np.pi), peak_to_peak=0.0, **common)
     label, freq, ptp = cyc[0]
     rest = [k for k, _, _ in cyc[1:] if k != label]
-    return Regime(label=label, frequency=freq, peak_to_peak=ptp,
-                  coexisting=tuple(dict.fromkeys(rest)), **common)
+    return Regime(label=label, frequency=freq, peak_to_peak=ptp, coexisting=tuple(dict.fromkeys(rest)), **common)
 
 
 def _firing_fraction(P, v):
@@ -1636,8 +1700,7 @@ def _firing_fraction(P, v):
 
 
 @verbose
-def regime(params=None, p=None, *, q_min=2.0, saturation=0.99, find_cycles="auto",
-           t_sim=2.0, dt=2e-4, verbose=None):
+def regime(params=None, p=None, *, q_min=2.0, saturation=0.99, find_cycles="auto", t_sim=2.0, dt=2e-4, verbose=None):
     """Label the dynamical regime of a parameter set (or of each in a batch).
 
     The label describes the attractor the column is on for constant input:
@@ -1719,9 +1782,7 @@ def regime(params=None, p=None, *, q_min=2.0, saturation=0.99, find_cycles="auto
     t_sim = check_positive("t_sim", t_sim, "s")
     dt = check_positive("dt", dt, "s")
     if not q_min > 0 or not 0 < saturation < 1:
-        raise JRFitError(
-            f"'q_min' must be > 0 and 'saturation' in (0, 1); got {q_min!r} and {saturation!r}."
-        )
+        raise JRFitError(f"'q_min' must be > 0 and 'saturation' in (0, 1); got {q_min!r} and {saturation!r}.")
     p_all = params.mu if p is None else np.asarray(p, float)
     shape = np.broadcast_shapes(params.batch_shape, np.shape(p_all))
     if not shape:
@@ -1733,6 +1794,5 @@ def regime(params=None, p=None, *, q_min=2.0, saturation=0.99, find_cycles="auto
         Pi = JRParams(**{k: v[i] for k, v in flat.items()})
         out[i] = _regime_one(Pi, float(pf[i]), q_min, saturation, find_cycles, float(t_sim), float(dt))
     counts = {lab: int(sum(r.label == lab for r in out)) for lab in REGIMES}
-    logger.debug("Regimes of %d parameter sets: %s", pf.size,
-                 ", ".join(f"{n} {lab}" for lab, n in counts.items() if n))
+    logger.debug("Regimes of %d parameter sets: %s", pf.size, ", ".join(f"{n} {lab}" for lab, n in counts.items() if n))
     return out.reshape(shape)

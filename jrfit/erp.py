@@ -1,7 +1,7 @@
 """Evoked responses of the JR column: stimulus pulses, nonlinear and linear ERPs.
 
 A visual stimulus adds an input pulse to the column's background input
-(MODEL_NOTES section 10)::
+(docs/model.md, section 10)::
 
     p(t) = mu + pulse(t)
 
@@ -296,8 +296,24 @@ class ERPForward:
             raise ModelError(f"The pulse width must be > 0 s, got {pulse_par[2]!r}.")
         out = np.empty(self.n_out)
         dout = np.empty((self.n_out, K))
-        _erp_kernel(self.n_out, self.n_sub, self.t0, self.dt, y_init, s_init, consts, dc, mu_r, dmu,
-                    pulse_par, dpulse, self._code, float(JR_POWER), out, dout)
+        _erp_kernel(
+            self.n_out,
+            self.n_sub,
+            self.t0,
+            self.dt,
+            y_init,
+            s_init,
+            consts,
+            dc,
+            mu_r,
+            dmu,
+            pulse_par,
+            dpulse,
+            self._code,
+            float(JR_POWER),
+            out,
+            dout,
+        )
         return out, dout
 
     def response(self, theta):
@@ -366,8 +382,7 @@ def erp_response(times, params=None, *, amplitude=None, onset=None, width=None, 
     return fwd.response(np.zeros(0))
 
 
-def linear_erp_response(times, params=None, *, amplitude=None, onset=None, width=None, shape="jr", v=None,
-                        dt=1e-4):
+def linear_erp_response(times, params=None, *, amplitude=None, onset=None, width=None, shape="jr", v=None, dt=1e-4):
     """Linearised evoked response: impulse response of H convolved with the pulse.
 
     The impulse response h(t) comes from the closed-form transfer function

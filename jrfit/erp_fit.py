@@ -100,17 +100,20 @@ class ERPModel(_CompiledModel):
             p = pm.Deterministic("p", p)
             if self.v_fixed is None and self.p_fixed is None:
                 pm.Potential("p_prior", priors.p.tensor_logp(p) + log_jac)
-            amp = pm.Deterministic("amplitude", priors.amplitude.median
-                                   * pt.exp(pm.Normal("log_amplitude", 0.0, priors.amplitude.sd)))
+            amp = pm.Deterministic(
+                "amplitude", priors.amplitude.median * pt.exp(pm.Normal("log_amplitude", 0.0, priors.amplitude.sd))
+            )
             o = priors.latency
             latency = pm.TruncatedNormal("latency", o.mean, o.sd, lower=o.lower, upper=o.upper)
-            width = pm.Deterministic("width", priors.width.median
-                                     * pt.exp(pm.Normal("log_width", 0.0, priors.width.sd)))
+            width = pm.Deterministic(
+                "width", priors.width.median * pt.exp(pm.Normal("log_width", 0.0, priors.width.sd))
+            )
             onset = pm.Deterministic("onset", latency - self.lag * width)
             # |gain| log-normal; its sign is data (set per channel by find_start)
             gain_sign = pm.Data("gain_sign", 1.0)
-            gain = pm.Deterministic("gain", gain_sign * priors.gain.median
-                                    * pt.exp(pm.Normal("log_gain", 0.0, priors.gain.sd)))
+            gain = pm.Deterministic(
+                "gain", gain_sign * priors.gain.median * pt.exp(pm.Normal("log_gain", 0.0, priors.gain.sd))
+            )
             offset = pm.Normal("offset", priors.offset.mean, priors.offset.sd)
             theta_op = theta_jr if self.v_fixed is None else theta_jr[1:]
             resp, _ = self.op(pt.concatenate([theta_op, pt.stack([amp, onset, width])]))
@@ -162,8 +165,11 @@ class ERPModel(_CompiledModel):
         se = np.asarray(se, float)
         if erp.shape != self.times.shape or se.shape != self.times.shape:
             raise FitError(f"The ERP and its SE must have {self.times.size} samples (the model's time grid).")
-        acf = _white(self.times.size) if noise_acf is None or self.priors.residuals != "correlated" \
+        acf = (
+            _white(self.times.size)
+            if noise_acf is None or self.priors.residuals != "correlated"
             else np.asarray(noise_acf, float)
+        )
         if acf.shape != self.times.shape or acf[0] != 1.0:
             raise FitError(f"The noise autocorrelation must have {self.times.size} lags, 1 at lag 0.")
         m = np.eye(self.times.size) if response_map is None else np.asarray(response_map, float)
@@ -262,8 +268,7 @@ class ERPModel(_CompiledModel):
                 chi2 = float(np.sum(w * (erp - X @ coef) ** 2))
                 cands.append((-0.5 * chi2 + lp_p + o.logpdf(latency), v, pulse, coef))
         if not cands:
-            where = (f"at v = {self.v_fixed} mV" if self.v_fixed is not None
-                     else f"in the v range {pr.v_bounds} mV")
+            where = f"at v = {self.v_fixed} mV" if self.v_fixed is not None else f"in the v range {pr.v_bounds} mV"
             raise FitError(
                 f"No stable rest state {where} at the prior-median constants: change "
                 "ERPPriors.v_fixed / v_bounds or the priors."
@@ -279,8 +284,9 @@ class ERPModel(_CompiledModel):
             v_start = float(cands[0][1])
             branch = (v_start, v_start)
         resid = float(np.std(erp))
-        starts = [self._unconstrained(v, jr_med, pulse, coef[0], coef[1], 0.1 * resid)
-                  for _, v, pulse, coef in cands[:3]]
+        starts = [
+            self._unconstrained(v, jr_med, pulse, coef[0], coef[1], 0.1 * resid) for _, v, pulse, coef in cands[:3]
+        ]
         point, lp = self.maximize(starts)
         self.branch = branch
         return point, lp
@@ -332,8 +338,22 @@ def _damping(idata, priors):
     return (-ev[..., 0].real).reshape(shape)
 
 
-def stochastic_check(times, params, v, amplitude, onset, width, shape="jr", *, gain=1.0, n_trials=100,
-                     sigma=None, warmup=0.5, dt=1e-4, seed=0):
+def stochastic_check(
+    times,
+    params,
+    v,
+    amplitude,
+    onset,
+    width,
+    shape="jr",
+    *,
+    gain=1.0,
+    n_trials=100,
+    sigma=None,
+    warmup=0.5,
+    dt=1e-4,
+    seed=0,
+):
     """Trial average of the stochastic column against its deterministic response.
 
     Each trial starts at rest ``warmup`` s before ``times[0]`` and receives
@@ -364,7 +384,11 @@ def stochastic_check(times, params, v, amplitude, onset, width, shape="jr", *, g
     op = operating_point(v, params)
     mu = float(op["p"])
     rng = np.random.default_rng(seed)
-    p = mu + pulse(tg, amplitude, onset, width, shape)[None, :] + sigma / np.sqrt(dt) * rng.standard_normal((n_trials, n))
+    p = (
+        mu
+        + pulse(tg, amplitude, onset, width, shape)[None, :]
+        + sigma / np.sqrt(dt) * rng.standard_normal((n_trials, n))
+    )
     y0 = np.array([op["y0"], op["y1"], op["y2"], 0.0, 0.0, 0.0], float)
     batch = params.replace(mu=np.full(n_trials, mu))
     traj = integrate(batch, p, dt, y_init=np.repeat(y0[:, None], n_trials, axis=1), method="splitting")
@@ -374,8 +398,13 @@ def stochastic_check(times, params, v, amplitude, onset, width, shape="jr", *, g
     avg = avg - avg[times < 0].mean() if np.any(times < 0) else avg - v
     det = erp_response(times, params, amplitude=amplitude, onset=onset, width=width, shape=shape, v=v)
     rel = float(np.linalg.norm(avg - det) / max(np.linalg.norm(det), 1e-300))
-    return dict(rel_l2=rel, sigma=sigma, n_trials=int(n_trials), stochastic=(gain * avg).tolist(),
-                deterministic=(gain * det).tolist())
+    return dict(
+        rel_l2=rel,
+        sigma=sigma,
+        n_trials=int(n_trials),
+        stochastic=(gain * avg).tolist(),
+        deterministic=(gain * det).tolist(),
+    )
 
 
 def _erp_params(priors, d):
@@ -483,8 +512,12 @@ def fit_erp(evoked, *, priors=None, config=None, model=None, progress=True, verb
             if not (np.all(np.isfinite(y)) and np.all(np.isfinite(se)) and np.all(se > 0)):
                 raise FitError(f"{key}: the ERP or its standard error is not finite and positive; check the data.")
             model.set_data(y, se, _noise_acf(ev, ci), response_maps[qi])
-            noise[key] = dict(lag1=float(model.noise_acf[1]), acf=model.noise_acf[:50].tolist(),
-                              n_components=model.n_kept, n_times=int(times.size))
+            noise[key] = dict(
+                lag1=float(model.noise_acf[1]),
+                acf=model.noise_acf[:50].tolist(),
+                n_components=model.n_kept,
+                n_times=int(times.size),
+            )
             start, _ = model.find_start(y, se, n_grid=config.n_grid)
             branches[key] = [float(x) for x in model.branch]
             idata = model.sample(start, config, int(config.seed) + 1000 * n_fit, progress)
@@ -495,30 +528,47 @@ def fit_erp(evoked, *, priors=None, config=None, model=None, progress=True, verb
             post["damping"][:, :, qi, ci] = _damping(idata, priors)
             for s in idata.sample_stats.data_vars:
                 if idata.sample_stats[s].ndim == 2:
-                    stats_acc.setdefault(s, np.zeros((config.chains, config.draws, len(conds), len(chans)),
-                                                     dtype=idata.sample_stats[s].dtype))
+                    stats_acc.setdefault(
+                        s,
+                        np.zeros(
+                            (config.chains, config.draws, len(conds), len(chans)), dtype=idata.sample_stats[s].dtype
+                        ),
+                    )
                     stats_acc[s][:, :, qi, ci] = idata.sample_stats[s].values
             # posterior predictive: model mean, noisy replicate, input pulse
             flat = _flat_draws(idata, var_names, rng, n_ppc)
             m = flat["v"].size
             for i in range(m):
-                th = model._theta(flat["v"][i], [flat[n][i] for n in priors.free],
-                                  [flat[n][i] for n in _PULSE])
+                th = model._theta(flat["v"][i], [flat[n][i] for n in priors.free], [flat[n][i] for n in _PULSE])
                 ppc_mean[i, qi, ci] = flat["gain"][i] * (model.response_map @ fwd.response(th)) + flat["offset"][i]
-                ppc_pulse[i, qi, ci] = pulse_fn(times, flat["amplitude"][i], flat["onset"][i], flat["width"][i],
-                                                priors.shape)
+                ppc_pulse[i, qi, ci] = pulse_fn(
+                    times, flat["amplitude"][i], flat["onset"][i], flat["width"][i], priors.shape
+                )
             sd = se[None] if priors.noise is None else np.sqrt(se**2 + flat["noise"][:m, None] ** 2)
             ppc[:m, qi, ci] = ppc_mean[:m, qi, ci] + sd * correlated_replicates(rng, model.noise_acf, m)
-            adequacy[key] = erp_adequacy(y, ppc_mean[:m, qi, ci], sd, model.noise_acf, times,
-                                         response_map=model.response_map,
-                                         rng=np.random.default_rng(int(config.seed) + n_fit))
+            adequacy[key] = erp_adequacy(
+                y,
+                ppc_mean[:m, qi, ci],
+                sd,
+                model.noise_acf,
+                times,
+                response_map=model.response_map,
+                rng=np.random.default_rng(int(config.seed) + n_fit),
+            )
             # linearised vs nonlinear response at the posterior median
             med = {n: float(np.median(idata.posterior[n].values)) for n in var_names}
             params = _erp_params(priors, dict(med, p=med["p"]))
             nonlin = fwd.response(model._theta(med["v"], [med[n] for n in priors.free], [med[n] for n in _PULSE]))
             try:
-                lin = linear_erp_response(times, params, amplitude=med["amplitude"], onset=med["onset"],
-                                          width=med["width"], shape=priors.shape, v=med["v"])
+                lin = linear_erp_response(
+                    times,
+                    params,
+                    amplitude=med["amplitude"],
+                    onset=med["onset"],
+                    width=med["width"],
+                    shape=priors.shape,
+                    v=med["v"],
+                )
                 rel = float(np.linalg.norm(nonlin - lin) / max(np.linalg.norm(nonlin), 1e-300))
             except Exception as err:  # unstable at the median: no linear response
                 rel = float("nan")
@@ -526,10 +576,20 @@ def fit_erp(evoked, *, priors=None, config=None, model=None, progress=True, verb
             lin_vs[key] = dict(rel_l2=rel)
             # the stochastic column (background noise sigma, trial average) at the median
             try:
-                sc = stochastic_check(times, params, med["v"], med["amplitude"], med["onset"], med["width"],
-                                      priors.shape, gain=med["gain"], seed=config.seed)
-                stoch[key] = dict(rel_l2=sc["rel_l2"], sigma=sc["sigma"], n_trials=sc["n_trials"],
-                                  stochastic_uv=sc["stochastic"])
+                sc = stochastic_check(
+                    times,
+                    params,
+                    med["v"],
+                    med["amplitude"],
+                    med["onset"],
+                    med["width"],
+                    priors.shape,
+                    gain=med["gain"],
+                    seed=config.seed,
+                )
+                stoch[key] = dict(
+                    rel_l2=sc["rel_l2"], sigma=sc["sigma"], n_trials=sc["n_trials"], stochastic_uv=sc["stochastic"]
+                )
             except Exception as err:  # e.g. a diverging noisy trial: reported, not fatal
                 stoch[key] = dict(rel_l2=float("nan"), error=str(err))
             regimes[key] = _regime_fractions(flat, priors)
@@ -539,8 +599,11 @@ def fit_erp(evoked, *, priors=None, config=None, model=None, progress=True, verb
             r2 = 1.0 - np.sum((y - mean_fit) ** 2) / np.sum((y - y.mean()) ** 2)
             lin_vs[key]["r2"] = float(r2)
             status = "ok" if diag["passed"] else "FAILED: " + "; ".join(diag["problems"])
-            status += ("; model fits the data" if adequacy[key]["fits"]
-                       else "; MODEL MISFIT: " + "; ".join(adequacy[key]["problems"]))
+            status += (
+                "; model fits the data"
+                if adequacy[key]["fits"]
+                else "; MODEL MISFIT: " + "; ".join(adequacy[key]["problems"])
+            )
             if progress:
                 logger.info(
                     f"  {key}: R^2 {r2:.3f}, onset {med['onset'] * 1e3:.1f} ms, linear-vs-nonlinear "
@@ -557,23 +620,40 @@ def fit_erp(evoked, *, priors=None, config=None, model=None, progress=True, verb
     posterior = xr.Dataset({n: (dims, a) for n, a in post.items()}, coords=coords)
     stats = xr.Dataset({s: (dims, a) for s, a in stats_acc.items()}, coords=coords)
     pri = {k: pr.sample(rng, 1000) for k, pr in priors.jr.items()}
-    pri.update(p=priors.p.sample(rng, 1000), amplitude=priors.amplitude.sample(rng, 1000),
-               latency=priors.latency.sample(rng, 1000), width=priors.width.sample(rng, 1000),
-               offset=priors.offset.sample(rng, 1000))  # gain: its sign is per channel
-    prior = xr.Dataset({n: (("chain", "draw"), v[None]) for n, v in pri.items()},
-                       coords=dict(chain=[0], draw=np.arange(1000)))
+    pri.update(
+        p=priors.p.sample(rng, 1000),
+        amplitude=priors.amplitude.sample(rng, 1000),
+        latency=priors.latency.sample(rng, 1000),
+        width=priors.width.sample(rng, 1000),
+        offset=priors.offset.sample(rng, 1000),
+    )  # gain: its sign is per channel
+    prior = xr.Dataset(
+        {n: (("chain", "draw"), v[None]) for n, v in pri.items()}, coords=dict(chain=[0], draw=np.arange(1000))
+    )
     pdims = ("chain", "draw", "condition", "channel", "time")
     pcoords = dict(chain=[0], draw=np.arange(n_ppc), condition=conds, channel=chans, time=times)
-    pp = xr.Dataset({"erp_mean": (pdims, ppc_mean[None]), "erp": (pdims, ppc[None]),
-                     "pulse": (pdims, ppc_pulse[None])}, coords=pcoords)
+    pp = xr.Dataset(
+        {"erp_mean": (pdims, ppc_mean[None]), "erp": (pdims, ppc[None]), "pulse": (pdims, ppc_pulse[None])},
+        coords=pcoords,
+    )
     odims = ("condition", "channel", "time")
     ocoords = dict(condition=conds, channel=chans, time=times)
     obs = xr.Dataset({"erp": (odims, np.stack([np.asarray(ev.data, float) for ev in evs]))}, coords=ocoords)
-    const = xr.Dataset({"se": (odims, np.stack([np.asarray(ev.se, float) for ev in evs])),
-                        "n_trials": (("condition",), np.array([int(ev.n_trials) for ev in evs]))},
-                       coords=ocoords)
-    idata = az.InferenceData(posterior=posterior, sample_stats=stats, prior=prior, posterior_predictive=pp,
-                             observed_data=obs, constant_data=const)
+    const = xr.Dataset(
+        {
+            "se": (odims, np.stack([np.asarray(ev.se, float) for ev in evs])),
+            "n_trials": (("condition",), np.array([int(ev.n_trials) for ev in evs])),
+        },
+        coords=ocoords,
+    )
+    idata = az.InferenceData(
+        posterior=posterior,
+        sample_stats=stats,
+        prior=prior,
+        posterior_predictive=pp,
+        observed_data=obs,
+        constant_data=const,
+    )
     from datetime import datetime, timezone
 
     attrs = dict(
@@ -584,18 +664,28 @@ def fit_erp(evoked, *, priors=None, config=None, model=None, progress=True, verb
         channels=json.dumps(chans),
         preprocessing=json.dumps({c: list(getattr(ev, "record", [])) for c, ev in zip(conds, evs)}, default=str),
         se_method=json.dumps({c: str(getattr(ev, "se_method", "")) for c, ev in zip(conds, evs)}),
-        tmin=float(times[0]), tmax=float(times[-1]),
+        tmin=float(times[0]),
+        tmax=float(times[-1]),
         units="uV",
         pulse_shape=priors.shape,
         priors=json.dumps(priors.to_dict()),
         free_params=json.dumps(list(priors.free)),
         seed=int(config.seed),
-        sampler=json.dumps(dict(draws=config.draws, tune=config.tune, chains=config.chains,
-                                cores=config.n_cores("pymc"), target_accept=config.target_accept,
-                                sampler="PyMC NUTS")),
+        sampler=json.dumps(
+            dict(
+                draws=config.draws,
+                tune=config.tune,
+                chains=config.chains,
+                cores=config.n_cores("pymc"),
+                target_accept=config.target_accept,
+                sampler="PyMC NUTS",
+            )
+        ),
         likelihood=_likelihood_text(priors),
-        forward_model=(f"nonlinear JR column, RK4 dt = {model.op.forward.dt * 1e3:.3f} ms, forward sensitivities; "
-                       "the response passed through the data's low-pass and baseline correction"),
+        forward_model=(
+            f"nonlinear JR column, RK4 dt = {model.op.forward.dt * 1e3:.3f} ms, forward sensitivities; "
+            "the response passed through the data's low-pass and baseline correction"
+        ),
         lowpass=json.dumps({c: getattr(ev, "lowpass", None) for c, ev in zip(conds, evs)}),
         diagnostics=json.dumps(diags),
         adequacy=json.dumps(adequacy),

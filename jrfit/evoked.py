@@ -13,7 +13,7 @@ channel picks and regions), with band-pass defaults suited to ERPs
 (0.1-40 Hz). Every step is recorded in a JSON-serialisable ``record``.
 
 Units: MNE stores EEG in volts; :class:`ObservedEvoked` holds **µV**
-(``units='uV'``), the unit of an ERP at the electrode (MODEL_NOTES section 10:
+(``units='uV'``), the unit of an ERP at the electrode (docs/model.md, section 10:
 the model's mV at the column reach the electrode through a fitted gain).
 
 Standard errors: with single trials, the standard error of the mean at each
@@ -227,8 +227,7 @@ class ObservedEvoked:
         times = _frozen_array(self.times, "times", own)
         if times.ndim != 1 or times.size < 2:
             raise DataError(
-                f"ObservedEvoked.times must be a 1-D array of at least 2 times (in s), "
-                f"got shape {times.shape}."
+                f"ObservedEvoked.times must be a 1-D array of at least 2 times (in s), got shape {times.shape}."
             )
         if not np.all(np.isfinite(times)) or np.any(np.diff(times) <= 0):
             raise DataError("ObservedEvoked.times must be finite and strictly increasing (s).")
@@ -246,15 +245,12 @@ class ObservedEvoked:
                 arr = _frozen_array(arr[np.newaxis], name, own)
             if arr.ndim != 2 or arr.shape[1] != times.size:
                 raise DataError(
-                    f"ObservedEvoked.{name} must have shape (n_channels, n_times={times.size}), "
-                    f"got {arr.shape}."
+                    f"ObservedEvoked.{name} must have shape (n_channels, n_times={times.size}), got {arr.shape}."
                 )
             arrays[name] = arr
         data, se = arrays["data"], arrays["se"]
         if se.shape != data.shape:
-            raise DataError(
-                f"ObservedEvoked.se must have the shape of data {data.shape}, got {se.shape}."
-            )
+            raise DataError(f"ObservedEvoked.se must have the shape of data {data.shape}, got {se.shape}.")
         if not np.all(np.isfinite(data)):
             bad = np.flatnonzero(~np.isfinite(data).all(axis=1)).tolist()
             raise DataError(f"ObservedEvoked.data must be finite (in uV); rows {bad} are not.")
@@ -273,16 +269,11 @@ class ObservedEvoked:
                 f"row of data), got {list(ch_names)}."
             )
         if not isinstance(self.condition, str) or not self.condition:
-            raise DataError(
-                f"ObservedEvoked.condition must be a non-empty str, got {self.condition!r}."
-            )
+            raise DataError(f"ObservedEvoked.condition must be a non-empty str, got {self.condition!r}.")
         check_option("se_method", self.se_method, ("trials", "baseline"))
         n_trials = _count("n_trials", self.n_trials, minimum=1)
         if self.se_method == "trials" and n_trials < 2:
-            raise DataError(
-                f"ObservedEvoked.n_trials must be at least 2 with se_method='trials', got "
-                f"{n_trials}."
-            )
+            raise DataError(f"ObservedEvoked.n_trials must be at least 2 with se_method='trials', got {n_trials}.")
         n_rejected = _count("n_rejected", self.n_rejected, minimum=0)
         tol = 0.5 / sfreq
         tmin = float(times[0]) if self.tmin is None else _finite("tmin", self.tmin)
@@ -295,8 +286,7 @@ class ObservedEvoked:
         baseline = _check_baseline_value(self.baseline)
         if self.units != EVOKED_UNITS:
             raise DataError(
-                f"ObservedEvoked.units must be {EVOKED_UNITS!r} (convert MNE's V to uV, "
-                f"times 1e6), got {self.units!r}."
+                f"ObservedEvoked.units must be {EVOKED_UNITS!r} (convert MNE's V to uV, times 1e6), got {self.units!r}."
             )
         record = _jsonable(copy.deepcopy(list(self.record or ())))
         try:
@@ -304,8 +294,7 @@ class ObservedEvoked:
         except (TypeError, ValueError) as err:  # pragma: no cover - _jsonable covers it
             raise DataError(f"ObservedEvoked.record must be JSON-serialisable: {err}") from None
         if self.source is not None and not isinstance(self.source, str):
-            _set("source", os.fspath(self.source) if isinstance(self.source, os.PathLike)
-                 else str(self.source))
+            _set("source", os.fspath(self.source) if isinstance(self.source, os.PathLike) else str(self.source))
         _set("times", times)
         _set("data", data)
         _set("se", se)
@@ -390,13 +379,12 @@ class ObservedEvoked:
         idx = []
         for n in names:
             if n not in self.ch_names:
-                raise DataError(
-                    f"Unknown channel {n!r}; the evoked response has "
-                    f"{_fmt_names(self.ch_names)}."
-                )
+                raise DataError(f"Unknown channel {n!r}; the evoked response has {_fmt_names(self.ch_names)}.")
             idx.append(self.ch_names.index(n))
         return self._replace(
-            data=self.data[idx], se=self.se[idx], ch_names=[self.ch_names[i] for i in idx],
+            data=self.data[idx],
+            se=self.se[idx],
+            ch_names=[self.ch_names[i] for i in idx],
             noise_acf=None if self.noise_acf is None else self.noise_acf[idx],
         )
 
@@ -430,9 +418,13 @@ class ObservedEvoked:
         rec = list(self.record)
         _step(rec, "crop", params=dict(tmin=tmin, tmax=tmax), n_times=int(keep.sum()))
         return self._replace(
-            times=self.times[keep], data=self.data[:, keep], se=self.se[:, keep],
-            tmin=lo, tmax=hi, record=rec,
-            noise_acf=None if self.noise_acf is None else self.noise_acf[:, :int(keep.sum())],
+            times=self.times[keep],
+            data=self.data[:, keep],
+            se=self.se[:, keep],
+            tmin=lo,
+            tmax=hi,
+            record=rec,
+            noise_acf=None if self.noise_acf is None else self.noise_acf[:, : int(keep.sum())],
         )
 
     def to_dict(self):
@@ -527,11 +519,14 @@ def _check_lowpass(lowpass):
     try:
         out = dict(h_freq=float(lowpass["h_freq"]), sfreq=float(lowpass["sfreq"]), on=str(lowpass.get("on", "epochs")))
     except (KeyError, TypeError, ValueError):
-        raise DataError(f"ObservedEvoked.lowpass must be None or a dict with h_freq and sfreq (Hz) and on "
-                        f"('continuous' or 'epochs'), got {lowpass!r}.") from None
+        raise DataError(
+            f"ObservedEvoked.lowpass must be None or a dict with h_freq and sfreq (Hz) and on "
+            f"('continuous' or 'epochs'), got {lowpass!r}."
+        ) from None
     if not (out["h_freq"] > 0 and out["sfreq"] > 0) or out["on"] not in ("continuous", "epochs"):
-        raise DataError(f"ObservedEvoked.lowpass: h_freq and sfreq must be > 0 Hz and on 'continuous' or "
-                        f"'epochs', got {lowpass!r}.")
+        raise DataError(
+            f"ObservedEvoked.lowpass: h_freq and sfreq must be > 0 Hz and on 'continuous' or 'epochs', got {lowpass!r}."
+        )
     return out
 
 
@@ -547,10 +542,16 @@ def _check_acf(acf, shape):
     if acf is None:
         return None
     arr = np.array(acf, float)
-    if arr.shape != shape or not np.all(np.isfinite(arr)) or not np.allclose(arr[:, 0], 1.0) \
-            or np.any(np.abs(arr) > 1.0 + 1e-9):
-        raise DataError(f"ObservedEvoked.noise_acf must be an autocorrelation per channel, shape {shape}, "
-                        f"finite, 1 at lag 0 and within [-1, 1]; got shape {arr.shape}.")
+    if (
+        arr.shape != shape
+        or not np.all(np.isfinite(arr))
+        or not np.allclose(arr[:, 0], 1.0)
+        or np.any(np.abs(arr) > 1.0 + 1e-9)
+    ):
+        raise DataError(
+            f"ObservedEvoked.noise_acf must be an autocorrelation per channel, shape {shape}, "
+            f"finite, 1 at lag 0 and within [-1, 1]; got shape {arr.shape}."
+        )
     arr.flags.writeable = False
     return arr
 
@@ -564,8 +565,9 @@ def _noise_acfs(segments, n_times):
 
 
 def _acf_details(acf, orders, how):
-    return dict(noise_lag1=_summary(acf[:, 1]) if acf.shape[1] > 1 else None, noise_ar_order=orders,
-                noise_acf_method=how)
+    return dict(
+        noise_lag1=_summary(acf[:, 1]) if acf.shape[1] > 1 else None, noise_ar_order=orders, noise_acf_method=how
+    )
 
 
 def _check_baseline_value(baseline):
@@ -583,9 +585,7 @@ def _check_baseline_value(baseline):
 # ----------------------------------------------------------------------------
 # reading
 def _is_evoked_list(source):
-    return isinstance(source, (list, tuple)) and source and all(
-        isinstance(s, mne.Evoked) for s in source
-    )
+    return isinstance(source, (list, tuple)) and source and all(isinstance(s, mne.Evoked) for s in source)
 
 
 def _read_evoked_source(source):
@@ -614,8 +614,7 @@ def _read_evoked_source(source):
     path = Path(source).expanduser()
     if not path.exists():
         raise DataError(
-            f"File not found: '{path}' does not exist. Check the path (relative paths "
-            f"start from {Path.cwd()})."
+            f"File not found: '{path}' does not exist. Check the path (relative paths start from {Path.cwd()})."
         )
     lname = path.name.lower()
     if lname.endswith(_EPO_SUFFIXES):
@@ -676,26 +675,33 @@ def _raw_events(raw, name, record):
         stim = mne.pick_types(raw.info, meg=False, stim=True)
         if len(stim):
             events = mne.find_events(
-                raw, stim_channel=[raw.ch_names[i] for i in stim], shortest_event=1,
-                consecutive=True, verbose=_mne_verbose(),
+                raw,
+                stim_channel=[raw.ch_names[i] for i in stim],
+                shortest_event=1,
+                consecutive=True,
+                verbose=_mne_verbose(),
             )
             event_id = {str(c): int(c) for c in np.unique(events[:, 2])} if len(events) else {}
             origin = "stim channel"
     if not event_id:
-        n_bad = sum(a["description"].lower().startswith(("bad", "edge"))
-                    for a in raw.annotations)
+        n_bad = sum(a["description"].lower().startswith(("bad", "edge")) for a in raw.annotations)
         raise DataError(
             f"{name or 'The recording'} has no events: no annotations"
             + (f" other than {n_bad} BAD_/EDGE annotation(s)" if n_bad else "")
             + " and no stim channel with events. Add the events as annotations "
             "(raw.set_annotations(mne.Annotations(onsets, 0, 'stim'))) or pass epochs "
             "made with mne.Epochs.",
-            cli={"(raw.set_annotations(mne.Annotations(onsets, 0, 'stim'))) or pass epochs made with mne.Epochs.":
-                 "(or a stim channel) to the file, or give an epochs file (-epo.fif) made with MNE."},
+            cli={
+                "(raw.set_annotations(mne.Annotations(onsets, 0, 'stim'))) or pass epochs made with mne.Epochs.": (
+                    "(or a stim channel) to the file, or give an epochs file (-epo.fif) made with MNE."
+                )
+            },
         )
     counts = Counter(events[:, 2].tolist())
     _step(
-        record, "events", origin=origin,
+        record,
+        "events",
+        origin=origin,
         counts={k: counts.get(v, 0) for k, v in event_id.items()},
     )
     return events, event_id
@@ -722,8 +728,11 @@ def _conditions(event, available, name):
             f"{name or 'The data'} has {len(available)} conditions "
             f"({_fmt_names(repr(a) for a in available)}); choose one with event=..., "
             "or pass a list of them.",
-            cli={"choose one with event=..., or pass a list of them":
-                 "choose one with --event NAME (repeat it for several)"},
+            cli={
+                "choose one with event=..., or pass a list of them": (
+                    "choose one with --event NAME (repeat it for several)"
+                )
+            },
         )
     is_list = isinstance(event, (list, tuple))
     events = list(event) if is_list else [event]
@@ -781,10 +790,7 @@ def _check_reject(reject):
     if isinstance(reject, dict):
         unknown = set(reject) - {"eeg"}
         if unknown:
-            raise JRFitError(
-                f"'reject' may only hold the key 'eeg' (jrfit keeps EEG only), got "
-                f"{sorted(reject)}."
-            )
+            raise JRFitError(f"'reject' may only hold the key 'eeg' (jrfit keeps EEG only), got {sorted(reject)}.")
         if "eeg" not in reject:
             return None
         reject = reject["eeg"]
@@ -909,9 +915,19 @@ def prepare_evoked(
     for each in inst if kind == "evoked" else [inst]:  # private copies
         _set_channel_types(each, channel_types, name)
     opts = dict(
-        tmin=tmin, tmax=tmax, baseline=baseline, picks=picks, regions=regions,
-        reference=reference, l_freq=l_freq, h_freq=h_freq, line_freq=line_freq,
-        bad_channels=bad_channels, bad_segments=bad_segments, reject=reject, decim=decim,
+        tmin=tmin,
+        tmax=tmax,
+        baseline=baseline,
+        picks=picks,
+        regions=regions,
+        reference=reference,
+        l_freq=l_freq,
+        h_freq=h_freq,
+        line_freq=line_freq,
+        bad_channels=bad_channels,
+        bad_segments=bad_segments,
+        reject=reject,
+        decim=decim,
         se_method=se_method,
     )
     if kind == "evoked":
@@ -944,7 +960,9 @@ def _from_trials(kind, inst, name, event, opts):
         keys = _match_keys(key, event_id)
         if not keys:
             raise _unknown_event(
-                key, available, name,
+                key,
+                available,
+                name,
                 "events" if kind == "raw" else "event-id keys of the epochs",
             )
         keys_of[_cond_name(key, keys)] = keys
@@ -955,9 +973,15 @@ def _from_trials(kind, inst, name, event, opts):
     if kind == "raw":
         decim = _check_decim(opts["decim"], sfreq, h_freq if h_freq is not None else inst.info["lowpass"])
         raw, prep = _preprocess(
-            inst, name, picks=opts["picks"], regions=opts["regions"],
-            reference=opts["reference"], line_freq=opts["line_freq"],
-            l_freq=opts["l_freq"], h_freq=h_freq, bad_channels=opts["bad_channels"],
+            inst,
+            name,
+            picks=opts["picks"],
+            regions=opts["regions"],
+            reference=opts["reference"],
+            line_freq=opts["line_freq"],
+            l_freq=opts["l_freq"],
+            h_freq=h_freq,
+            bad_channels=opts["bad_channels"],
             bad_segments=opts["bad_segments"],
         )
         record = prep[:1] + record + prep[1:]  # load, events, then the cleaning
@@ -980,9 +1004,16 @@ def _from_trials(kind, inst, name, event, opts):
             with warnings.catch_warnings():  # no trial left: our DataError says more
                 warnings.filterwarnings("ignore", "All epochs were dropped")
                 epochs = mne.Epochs(
-                    raw, sel_events, event_id={k: event_id[k] for k in used}, tmin=tmin,
-                    tmax=tmax, baseline=baseline, reject=reject, reject_by_annotation=True,
-                    preload=True, decim=decim,
+                    raw,
+                    sel_events,
+                    event_id={k: event_id[k] for k in used},
+                    tmin=tmin,
+                    tmax=tmax,
+                    baseline=baseline,
+                    reject=reject,
+                    reject_by_annotation=True,
+                    preload=True,
+                    decim=decim,
                     verbose=_mne_verbose(),
                 )
         except ValueError as err:
@@ -998,8 +1029,7 @@ def _from_trials(kind, inst, name, event, opts):
         _check_range(tmin, tmax, epochs.times, name, "epochs")
         decim = _check_decim(opts["decim"], sfreq, epochs.info["lowpass"])
         lowpass = _applied_lowpass(record, sfreq)
-        epochs.crop(*_clip(tmin, tmax, epochs.times), include_tmax=True,
-                    verbose=_mne_verbose())
+        epochs.crop(*_clip(tmin, tmax, epochs.times), include_tmax=True, verbose=_mne_verbose())
         if baseline is not None:
             epochs.apply_baseline(baseline, verbose=_mne_verbose())
         previous = sum(1 for d in epochs.drop_log if d and d != ("IGNORED",))
@@ -1013,12 +1043,24 @@ def _from_trials(kind, inst, name, event, opts):
         drop_log = [epochs.drop_log[i] for i in present]
         if decim > 1:
             epochs.decimate(decim, verbose=_mne_verbose())
-        _step(record, "window", params=dict(tmin=tmin, tmax=tmax, baseline=baseline),
-              n_times=len(epochs.times), previously_dropped=previous)
+        _step(
+            record,
+            "window",
+            params=dict(tmin=tmin, tmax=tmax, baseline=baseline),
+            n_times=len(epochs.times),
+            previously_dropped=previous,
+        )
 
-    _step(record, "epochs", params=_params(opts), sfreq=epochs.info["sfreq"],
-          n_times=len(epochs.times), tmin_s=float(epochs.times[0]),
-          tmax_s=float(epochs.times[-1]), n_channels=len(epochs.ch_names))
+    _step(
+        record,
+        "epochs",
+        params=_params(opts),
+        sfreq=epochs.info["sfreq"],
+        n_times=len(epochs.times),
+        tmin_s=float(epochs.times[0]),
+        tmax_s=float(epochs.times[-1]),
+        n_channels=len(epochs.ch_names),
+    )
     out = []
     for cond, keys in keys_of.items():
         codes = [event_id[k] for k in keys]
@@ -1031,11 +1073,16 @@ def _from_trials(kind, inst, name, event, opts):
         sub = epochs[keys] if len(epochs) else epochs
         n = len(sub) if len(epochs) else 0
         rec = [dict(r) for r in record]
-        _step(rec, "reject", params=dict(reject_ptp_V=opts["reject"], condition=cond),
-              n_events=len(mine), n_rejected=n_rej, reasons=dict(reasons),
-              drop_log_channels=dict(Counter(
-                  ch for d in mine if d and _reason(d).startswith("peak") for ch in d)),
-              n_kept=n)
+        _step(
+            rec,
+            "reject",
+            params=dict(reject_ptp_V=opts["reject"], condition=cond),
+            n_events=len(mine),
+            n_rejected=n_rej,
+            reasons=dict(reasons),
+            drop_log_channels=dict(Counter(ch for d in mine if d and _reason(d).startswith("peak") for ch in d)),
+            n_kept=n,
+        )
         if n < 2:
             raise DataError(
                 f"Condition {cond!r} of {name or 'the data'} has {n} trial(s) left after "
@@ -1043,13 +1090,14 @@ def _from_trials(kind, inst, name, event, opts):
                 f"{_fmt_reasons(reasons) or 'none'}); at least 2 are needed to average "
                 "and estimate a standard error. Raise the threshold (reject=...), pass "
                 "reject=None or bad_segments=None, or check the window (tmin, tmax).",
-                cli={"(reject=...), pass reject=None or bad_segments=None, or check the window (tmin, tmax)":
-                     "(--reject UV), give --reject none or --bad-segments none, or check the window "
-                     "(--tmin, --tmax)"},
+                cli={
+                    "(reject=...), pass reject=None or bad_segments=None, or check the window (tmin, tmax)": (
+                        "(--reject UV), give --reject none or --bad-segments none, or check the window (--tmin, --tmax)"
+                    )
+                },
             )
         logger.info(
-            f"{cond!r}: {n} trials averaged, {n_rej} rejected"
-            + (f" ({_fmt_reasons(reasons)})" if n_rej else "")
+            f"{cond!r}: {n} trials averaged, {n_rej} rejected" + (f" ({_fmt_reasons(reasons)})" if n_rej else "")
         )
         x = sub.get_data() * _V_TO_UV  # (n_trials, n_channels, n_times)
         avg = x.mean(axis=0)
@@ -1060,17 +1108,34 @@ def _from_trials(kind, inst, name, event, opts):
             se = x.std(axis=0, ddof=1) / np.sqrt(n)
             # the deviations from the mean at each time: the trials' noise
             acf, orders = _noise_acfs(x - avg[np.newaxis], avg.shape[1])
-            details = dict(formula="std(trials, ddof=1) / sqrt(n_trials)",
-                           **_acf_details(acf, orders, "the trials' deviations from their mean, AR(p) by AIC"))
+            details = dict(
+                formula="std(trials, ddof=1) / sqrt(n_trials)",
+                **_acf_details(acf, orders, "the trials' deviations from their mean, AR(p) by AIC"),
+            )
             method = "trials"
-        _step(rec, "average", n_trials=n, se_method=method, units=EVOKED_UNITS,
-              unit_conversion="MNE V x 1e6", **details)
-        out.append(ObservedEvoked(
-            times=sub.times, data=avg, se=se, ch_names=sub.ch_names, condition=cond,
-            n_trials=n, se_method=method, sfreq=sub.info["sfreq"], tmin=tmin, tmax=tmax,
-            baseline=baseline, record=rec, source=name, n_rejected=n_rej, noise_acf=acf,
-            lowpass=lowpass,
-        ))
+        _step(
+            rec, "average", n_trials=n, se_method=method, units=EVOKED_UNITS, unit_conversion="MNE V x 1e6", **details
+        )
+        out.append(
+            ObservedEvoked(
+                times=sub.times,
+                data=avg,
+                se=se,
+                ch_names=sub.ch_names,
+                condition=cond,
+                n_trials=n,
+                se_method=method,
+                sfreq=sub.info["sfreq"],
+                tmin=tmin,
+                tmax=tmax,
+                baseline=baseline,
+                record=rec,
+                source=name,
+                n_rejected=n_rej,
+                noise_acf=acf,
+                lowpass=lowpass,
+            )
+        )
     return out, is_list
 
 
@@ -1119,16 +1184,25 @@ def _baseline_se(avg, times, baseline, name, cond):
             f"few to estimate the noise of the average (at least {_MIN_BASELINE_SAMPLES}). "
             "Start the window before the stimulus (tmin < 0) and use a pre-stimulus "
             "baseline, e.g. baseline=(None, 0).",
-            cli={"(tmin < 0) and use a pre-stimulus baseline, e.g. baseline=(None, 0).":
-                 "(--tmin below 0; the baseline is the pre-stimulus part)."},
+            cli={
+                "(tmin < 0) and use a pre-stimulus baseline, e.g. baseline=(None, 0).": (
+                    "(--tmin below 0; the baseline is the pre-stimulus part)."
+                )
+            },
         )
     sd = avg[:, mask].std(axis=1, ddof=1)
     se = np.repeat(sd[:, np.newaxis], avg.shape[1], axis=1)
     acf, orders = _noise_acfs(avg[np.newaxis][:, :, mask], avg.shape[1])
-    return se, acf, dict(
-        formula="std over the baseline of the average (ddof=1), constant over time",
-        baseline_samples=n, baseline_interval_s=[float(times[mask][0]), float(times[mask][-1])],
-        se_uV=_summary(sd), **_acf_details(acf, orders, "the average over the baseline, AR(p) by AIC"),
+    return (
+        se,
+        acf,
+        dict(
+            formula="std over the baseline of the average (ddof=1), constant over time",
+            baseline_samples=n,
+            baseline_interval_s=[float(times[mask][0]), float(times[mask][-1])],
+            se_uV=_summary(sd),
+            **_acf_details(acf, orders, "the average over the baseline, AR(p) by AIC"),
+        ),
     )
 
 
@@ -1139,8 +1213,12 @@ def _clean_epoched(inst, name, kind, h_freq, opts):
     record = []
     sfreq = float(inst.info["sfreq"])
     load = dict(
-        source=name, kind=kind, sfreq=sfreq, n_channels=len(inst.ch_names),
-        tmin_s=float(inst.times[0]), tmax_s=float(inst.times[-1]),
+        source=name,
+        kind=kind,
+        sfreq=sfreq,
+        n_channels=len(inst.ch_names),
+        tmin_s=float(inst.times[0]),
+        tmax_s=float(inst.times[-1]),
         channel_types=dict(Counter(inst.get_channel_types())),
         mne_version=mne.__version__,
     )
@@ -1164,8 +1242,7 @@ def _clean_epoched(inst, name, kind, h_freq, opts):
     pending = [p["desc"] for p in inst.info["projs"] if not p["active"]]
     if projs:
         inst.apply_proj(verbose=_mne_verbose())
-    _step(record, "projections", applied=pending, already_active=[
-        p for p in projs if p not in pending])
+    _step(record, "projections", applied=pending, already_active=[p for p in projs if p not in pending])
     if pending:
         logger.info(f"Applied projection(s): {', '.join(pending)}")
 
@@ -1189,9 +1266,7 @@ def _clean_epoched(inst, name, kind, h_freq, opts):
     data = inst.get_data()
     data2 = data.transpose(1, 0, 2).reshape(len(all_eeg), -1) if data.ndim == 3 else data
     if not np.isfinite(data2).any():
-        raise DataError(
-            f"All values of {name or 'the data'} are NaN or infinite; there is no data."
-        )
+        raise DataError(f"All values of {name or 'the data'} are NaN or infinite; there is no data.")
     for i in np.flatnonzero(~np.isfinite(data2).all(axis=1)):
         bads.setdefault(all_eeg[i], "non-finite values")
     inst.info["bads"] = []
@@ -1200,15 +1275,20 @@ def _clean_epoched(inst, name, kind, h_freq, opts):
     detect = _detects_bad_channels(bad_channels) and kind == "epochs"
     if detect:
         rows = [all_eeg.index(n) for n in inst.ch_names]
-        found, _, _ = _detect_bad_channels(
-            data2[rows], sfreq, inst.ch_names, dict(_BAD_CHANNEL_DEFAULTS)
-        )
+        found, _, _ = _detect_bad_channels(data2[rows], sfreq, inst.ch_names, dict(_BAD_CHANNEL_DEFAULTS))
         found, spared = _exempt(found, keep, name)
         bads.update(found)
         _drop_bads(inst, found, name)
     del data, data2
-    _step(record, "bad_channels", params=dict(bad_channels=bad_channels),
-          bads=bads, detected=bool(detect), kept_as_asked=spared, n_good=len(inst.ch_names))
+    _step(
+        record,
+        "bad_channels",
+        params=dict(bad_channels=bad_channels),
+        bads=bads,
+        detected=bool(detect),
+        kept_as_asked=spared,
+        n_good=len(inst.ch_names),
+    )
     if bads:
         logger.info(f"Bad channels dropped: {', '.join(f'{k} ({v})' for k, v in bads.items())}")
 
@@ -1222,12 +1302,14 @@ def _clean_epoched(inst, name, kind, h_freq, opts):
         inst.filter(None, h_freq, verbose=_mne_verbose())
         applied = h_freq
     _step(
-        record, "filter", params=dict(l_freq=opts["l_freq"], h_freq=h_freq,
-                                      line_freq=opts["line_freq"]),
-        lowpass_applied=applied, highpass=inst.info["highpass"],
+        record,
+        "filter",
+        params=dict(l_freq=opts["l_freq"], h_freq=h_freq, line_freq=opts["line_freq"]),
+        lowpass_applied=applied,
+        highpass=inst.info["highpass"],
         lowpass=inst.info["lowpass"],
         note=f"{kind}: no high-pass or notch (too short to filter; filter the continuous "
-             "recording); low-pass only where below the data's",
+        "recording); low-pass only where below the data's",
     )
 
     # ---- picks and regions
@@ -1250,8 +1332,7 @@ def _from_evokeds(evokeds, name, event, opts):
     for key in wanted:
         if isinstance(key, str) and key in comments:
             idx = comments.index(key)
-        elif (isinstance(key, (int, np.integer)) and not isinstance(key, bool)
-              and -len(comments) <= key < len(comments)):
+        elif isinstance(key, (int, np.integer)) and not isinstance(key, bool) and -len(comments) <= key < len(comments):
             idx = int(key)
         else:
             raise _unknown_event(key, comments, name, "conditions (evoked comments)")
@@ -1261,8 +1342,7 @@ def _from_evokeds(evokeds, name, event, opts):
         h_freq = check_positive("h_freq", h_freq, "Hz")
     # checks on every condition first: no partial output
     for idx in chosen:
-        _check_eeg(evokeds[idx], f"{name or 'The evoked data'} (condition "
-                                 f"{comments[idx]!r})")
+        _check_eeg(evokeds[idx], f"{name or 'The evoked data'} (condition {comments[idx]!r})")
         _check_range(tmin, tmax, evokeds[idx].times, name, "evoked response")
     out = []
     for idx in chosen:
@@ -1276,13 +1356,24 @@ def _from_evokeds(evokeds, name, event, opts):
             ev.apply_baseline(baseline, verbose=_mne_verbose())
         if decim > 1:
             ev.decimate(decim, verbose=_mne_verbose())
-        _step(record, "window", params=dict(tmin=tmin, tmax=tmax, baseline=baseline,
-                                            decim=decim),
-              n_times=len(ev.times), sfreq=ev.info["sfreq"])
+        _step(
+            record,
+            "window",
+            params=dict(tmin=tmin, tmax=tmax, baseline=baseline, decim=decim),
+            n_times=len(ev.times),
+            sfreq=ev.info["sfreq"],
+        )
         avg = ev.data * _V_TO_UV
         se, acf, details = _baseline_se(avg, ev.times, baseline, name, cond)
-        _step(record, "average", n_trials=int(ev.nave), se_method="baseline",
-              units=EVOKED_UNITS, unit_conversion="MNE V x 1e6", **details)
+        _step(
+            record,
+            "average",
+            n_trials=int(ev.nave),
+            se_method="baseline",
+            units=EVOKED_UNITS,
+            unit_conversion="MNE V x 1e6",
+            **details,
+        )
         logger.warning(
             f"{cond!r} of {name or 'the data'} is an average of {ev.nave} trials without "
             "the trials: its standard error is the noise of the average over the "
@@ -1290,10 +1381,24 @@ def _from_evokeds(evokeds, name, event, opts):
             f"{details['se_uV']['median']:.3g} uV), taken as constant over time "
             "(se_method='baseline')."
         )
-        out.append(ObservedEvoked(
-            times=ev.times, data=avg, se=se, ch_names=ev.ch_names, condition=cond,
-            n_trials=int(ev.nave), se_method="baseline", sfreq=ev.info["sfreq"],
-            tmin=tmin, tmax=tmax, baseline=baseline, record=record, source=name,
-            n_rejected=0, noise_acf=acf, lowpass=lowpass,
-        ))
+        out.append(
+            ObservedEvoked(
+                times=ev.times,
+                data=avg,
+                se=se,
+                ch_names=ev.ch_names,
+                condition=cond,
+                n_trials=int(ev.nave),
+                se_method="baseline",
+                sfreq=ev.info["sfreq"],
+                tmin=tmin,
+                tmax=tmax,
+                baseline=baseline,
+                record=record,
+                source=name,
+                n_rejected=0,
+                noise_acf=acf,
+                lowpass=lowpass,
+            )
+        )
     return out, is_list

@@ -20,8 +20,15 @@ from ._io import atomic_path
 from ._logging import logger, verbose
 from .params import JRParams
 
-__all__ = ["EXAMPLE_TRUTH", "ERP_TRUTH", "example_path", "example_truth", "make_example_recording", "make_erp_epochs",
-           "run_demo"]
+__all__ = [
+    "EXAMPLE_TRUTH",
+    "ERP_TRUTH",
+    "example_path",
+    "example_truth",
+    "make_example_recording",
+    "make_erp_epochs",
+    "run_demo",
+]
 
 EXAMPLE_TRUTH = {
     "O1": dict(mu=500.0),
@@ -87,8 +94,13 @@ def make_example_recording(fname=None, *, seed=_SEED, overwrite=False, verbose=N
     info = mne.create_info(chans, _SFREQ, "eeg")
     raw = mne.io.RawArray(data_uv * 1e-6, info, verbose=False)
     raw.info["line_freq"] = 50.0
-    truth = dict(channels=EXAMPLE_TRUTH, sigma=_SIGMA, gain_uV_per_mV=_GAIN_UV_PER_MV, seed=seed,
-                 note="JR columns at stable foci + pink + white + 50 Hz noise, jrfit simulator")
+    truth = dict(
+        channels=EXAMPLE_TRUTH,
+        sigma=_SIGMA,
+        gain_uV_per_mV=_GAIN_UV_PER_MV,
+        seed=seed,
+        note="JR columns at stable foci + pink + white + 50 Hz noise, jrfit simulator",
+    )
     raw.info["description"] = json.dumps(truth)
     with atomic_path(fname, suffix="_raw.fif" if fname.name.endswith("_raw.fif") else None) as tmp:
         raw.save(tmp, overwrite=True, verbose=False)
@@ -129,8 +141,12 @@ def run_demo(out_dir="reports", *, config=None, verbose=None):
     result = fit_spectrum(spectrum, config=config)
     result.idata.attrs["truth"] = json.dumps({ch: example_truth(ch) for ch in spectrum.ch_names})
     result.save(out_dir / "jr_example_fit.nc", overwrite=True)
-    report = make_report(result.idata, out_dir / "jr_example_report.html", overwrite=True,
-                         title="jrfit demo: simulated example recording")
+    report = make_report(
+        result.idata,
+        out_dir / "jr_example_report.html",
+        overwrite=True,
+        title="jrfit demo: simulated example recording",
+    )
     return result, report
 
 
@@ -153,9 +169,16 @@ def example_truth(ch, fmin=2.0, fmax=40.0):
     damping = float(-eigenvalues(np.array([v]), batch)[0, 0].real)
     f = np.linspace(fmin, fmax, 7601)
     g_exc, g_inh = loop_gains(v, params)
-    return dict(a=params.a, b=params.b, B=params.B, p=params.mu, damping=damping,
-                peak_freq=float(f[np.argmax(linear_psd(f, params, v=v))]),
-                loop_gain_exc=float(g_exc), loop_gain_inh=float(g_inh))
+    return dict(
+        a=params.a,
+        b=params.b,
+        B=params.B,
+        p=params.mu,
+        damping=damping,
+        peak_freq=float(f[np.argmax(linear_psd(f, params, v=v))]),
+        loop_gain_exc=float(g_exc),
+        loop_gain_inh=float(g_inh),
+    )
 
 
 # ----------------------------------------------------------------------------
@@ -208,9 +231,15 @@ def make_erp_epochs(n_trials=100, *, noise_uv=4.0, sfreq=200.0, tmin=-0.1, tmax=
     rng = np.random.default_rng(seed)
     data_uv = tr["gain"] * resp[None, :] + noise_uv * rng.standard_normal((n_trials, times.size))
     info = mne.create_info(["Oz"], sfreq, "eeg")
-    tr.update(p=float(operating_point(tr["v"], params)["p"]), onset=float(onset), noise_uv=noise_uv,
-              n_trials=n_trials)
+    tr.update(p=float(operating_point(tr["v"], params)["p"]), onset=float(onset), noise_uv=noise_uv, n_trials=n_trials)
     info["description"] = json.dumps(tr)
     events = np.column_stack([np.arange(n_trials) * int(sfreq), np.zeros(n_trials, int), np.ones(n_trials, int)])
-    return mne.EpochsArray(data_uv[:, None, :] * 1e-6, info, events=events, tmin=times[0],
-                           event_id={"stimulus": 1}, baseline=None, verbose=False)
+    return mne.EpochsArray(
+        data_uv[:, None, :] * 1e-6,
+        info,
+        events=events,
+        tmin=times[0],
+        event_id={"stimulus": 1},
+        baseline=None,
+        verbose=False,
+    )

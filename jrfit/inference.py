@@ -27,8 +27,16 @@ from .adequacy import spectral_adequacy
 from .likelihood import observation_model, predicted_psd, thin_factor, whittle_logp
 from .priors import SpectralPriors
 
-__all__ = ["SpectralModel", "FitConfig", "FitResult", "fit_spectrum", "diagnose", "diagnose_smc", "THRESHOLDS",
-           "SMC_THRESHOLDS"]
+__all__ = [
+    "SpectralModel",
+    "FitConfig",
+    "FitResult",
+    "fit_spectrum",
+    "diagnose",
+    "diagnose_smc",
+    "THRESHOLDS",
+    "SMC_THRESHOLDS",
+]
 
 IDENTIFIED = ("a", "b", "loop_gain_exc", "loop_gain_inh", "damping", "peak_freq")
 """What a spectrum identifies (the primary result): the rate constants, the two
@@ -249,10 +257,17 @@ class _CompiledModel:
         with self.model, warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return pm.sample(
-                draws=config.draws, tune=config.tune, chains=config.chains, cores=config.n_cores("pymc"),
-                step=self.step, initvals=starts, random_seed=seed,
-                progressbar=bool(progress) and logger.level <= 20 and sys.stderr.isatty(), compute_convergence_checks=False,
-                return_inferencedata=True, idata_kwargs=dict(log_likelihood=False),
+                draws=config.draws,
+                tune=config.tune,
+                chains=config.chains,
+                cores=config.n_cores("pymc"),
+                step=self.step,
+                initvals=starts,
+                random_seed=seed,
+                progressbar=bool(progress) and logger.level <= 20 and sys.stderr.isatty(),
+                compute_convergence_checks=False,
+                return_inferencedata=True,
+                idata_kwargs=dict(log_likelihood=False),
             )
 
     def nutpie_model(self):
@@ -303,10 +318,16 @@ class _CompiledModel:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return nutpie.sample(
-                compiled, draws=config.draws, tune=config.tune, chains=config.chains,
-                cores=config.n_cores("nutpie"), seed=int(seed), target_accept=config.target_accept,
+                compiled,
+                draws=config.draws,
+                tune=config.tune,
+                chains=config.chains,
+                cores=config.n_cores("nutpie"),
+                seed=int(seed),
+                target_accept=config.target_accept,
                 # a progress bar only on a terminal: in a log file it arrives at the end, all at once
-                save_warmup=False, progress_bar=bool(progress) and logger.level <= 20 and sys.stderr.isatty(),
+                save_warmup=False,
+                progress_bar=bool(progress) and logger.level <= 20 and sys.stderr.isatty(),
                 low_rank_modified_mass_matrix=getattr(config, "mass_matrix", "diag") == "low-rank",
             )
 
@@ -348,15 +369,14 @@ class SpectralModel(_CompiledModel):
             v = pm.Uniform("v", float(priors.v_bounds[0]), float(priors.v_bounds[1]))
             psd_jr, p, log_jac, stable, *_ = op(pt.stack([v] + [jr[n] for n in self.free]), freqs_fine)
             p = pm.Deterministic("p", p)
-            # prior stated on p, kept through |dp/dv| (MODEL_NOTES section 2)
+            # prior stated on p, kept through |dp/dv| (docs/model.md, section 2)
             pm.Potential("p_prior", priors.p.tensor_logp(p) + log_jac)
             log_scale = pm.Normal("log_scale", priors.log_scale.mean, priors.log_scale.sd)
             log_bg = pm.Normal("log_bg", priors.log_bg.mean, priors.log_bg.sd)
             cp = priors.chi
             chi = pm.TruncatedNormal("chi", cp.mean, cp.sd, lower=cp.lower, upper=cp.upper)
             log_floor = pm.Normal("log_floor", priors.log_floor.mean, priors.log_floor.sd)
-            pred_fine = observation_model(psd_jr, freqs_fine, pt.exp(log_scale), pt.exp(log_bg), chi,
-                                          pt.exp(log_floor))
+            pred_fine = observation_model(psd_jr, freqs_fine, pt.exp(log_scale), pt.exp(log_bg), chi, pt.exp(log_floor))
             pred = BandedMatVecOp()(pred_fine, leak_w, leak_start)
             # only stable fixed points are admitted: elsewhere the linearised
             # likelihood is not evaluated (the density is zero there)
@@ -391,8 +411,15 @@ class SpectralModel(_CompiledModel):
 
         weights, start = kernel.banded()
         with self.model:
-            pm.set_data(dict(freqs_fine=np.asarray(kernel.fine_freqs, float), leak_weights=weights,
-                             leak_start=start, psd_obs=np.asarray(psd, float), n_eff=float(n_eff)))
+            pm.set_data(
+                dict(
+                    freqs_fine=np.asarray(kernel.fine_freqs, float),
+                    leak_weights=weights,
+                    leak_start=start,
+                    psd_obs=np.asarray(psd, float),
+                    n_eff=float(n_eff),
+                )
+            )
 
     def _unconstrained(self, v, jr_log, obs):
         """Named point in PyMC's unconstrained space."""
@@ -512,7 +539,7 @@ def _objective_and_terms(o, psd_jr, kernel, y, n_eff, pr):
         if not np.isfinite(lp) or np.any(pred <= 0):
             return 1e300, np.zeros(4), pred, d_pred
         grad = d_pred @ (n_eff * (y / pred - 1.0) / pred)
-    grad -= np.array([(x - q.mean) / q.sd ** 2 for q, x in zip(priors, o)])
+    grad -= np.array([(x - q.mean) / q.sd**2 for q, x in zip(priors, o)])
     return -lp, -grad, pred, d_pred
 
 
@@ -537,17 +564,16 @@ def _fit_observation(psd_jr, kernel, y, n_eff, pr, o0=None, maxiter=50):
     from types import SimpleNamespace
 
     if o0 is None or not np.all(np.isfinite(o0)):
-        o0 = [np.log(np.max(y) / np.max(psd_jr)), np.log(y[0] * kernel.freqs[0] ** 1.5 / 2), 1.5,
-              np.log(np.min(y) / 2)]
+        o0 = [np.log(np.max(y) / np.max(psd_jr)), np.log(y[0] * kernel.freqs[0] ** 1.5 / 2), 1.5, np.log(np.min(y) / 2)]
     lo, hi = pr.chi.lower, pr.chi.upper
     o = np.array(o0, float)
     o[2] = np.clip(o[2], lo, hi)
-    prec = np.array([1.0 / q.sd ** 2 for q in (pr.log_scale, pr.log_bg, pr.chi, pr.log_floor)])
+    prec = np.array([1.0 / q.sd**2 for q in (pr.log_scale, pr.log_bg, pr.chi, pr.log_floor)])
     f, g, pred, d_pred = _objective_and_terms(o, psd_jr, kernel, y, n_eff, pr)
     for _ in range(maxiter):
         if f >= 1e299:
             break
-        fisher = (d_pred * (n_eff / pred ** 2)) @ d_pred.T + np.diag(prec)
+        fisher = (d_pred * (n_eff / pred**2)) @ d_pred.T + np.diag(prec)
         step = -np.linalg.solve(fisher + 1e-9 * np.trace(fisher) * np.eye(4), g)
         t = 1.0
         for _ls in range(30):
@@ -692,8 +718,9 @@ class FitResult:
 
         fname = Path(fname)
         if fname.exists() and not overwrite:
-            raise FitError(f"{fname} exists; pass overwrite=True to replace it.",
-                           cli={"pass overwrite=True": "give --overwrite"})
+            raise FitError(
+                f"{fname} exists; pass overwrite=True to replace it.", cli={"pass overwrite=True": "give --overwrite"}
+            )
         with atomic_path(fname) as tmp:
             self.idata.to_netcdf(str(tmp))
         return fname
@@ -778,30 +805,53 @@ def _fit_channel(model, kernel, y, n_eff, ch, ci, config, progress):
     idata = model.sample(start, config, int(config.seed) + 1000 * ci, progress)
     diag = diagnose(idata)
     arrays = _posterior_arrays(idata, priors.free, ref)
-    (arrays["peak_freq"], arrays["damping"], arrays["loop_gain_exc"],
-     arrays["loop_gain_inh"]) = _derived(arrays, priors, float(freqs[0]), float(freqs[-1]))
+    (arrays["peak_freq"], arrays["damping"], arrays["loop_gain_exc"], arrays["loop_gain_inh"]) = _derived(
+        arrays, priors, float(freqs[0]), float(freqs[-1])
+    )
     # posterior predictive: model mean and Gamma-noised spectra, data units
     n_c, n_d = arrays["v"].shape
     sel = rng.choice(n_c * n_d, size=min(config.n_ppc, n_c * n_d), replace=False)
     flat = {kk: vv.reshape(-1)[sel] for kk, vv in arrays.items()}
     jr = priors.fixed.as_dict()
     jr.update({n: flat[n][:, None] for n in priors.free})
-    mean = kernel.apply(predicted_psd(kernel.fine_freqs, flat["v"][:, None], jr, flat["scale"][:, None] * ref,
-                                      flat["bg"][:, None], flat["chi"][:, None], flat["floor"][:, None]))
+    mean = kernel.apply(
+        predicted_psd(
+            kernel.fine_freqs,
+            flat["v"][:, None],
+            jr,
+            flat["scale"][:, None] * ref,
+            flat["bg"][:, None],
+            flat["chi"][:, None],
+            flat["floor"][:, None],
+        )
+    )
     adequacy = spectral_adequacy(y, mean, n_eff, freqs, rng=np.random.default_rng(config.seed + ci))
     damp = arrays["damping"].ravel()
-    stability = dict(damping_median=float(np.median(damp)), damping_q05=float(np.quantile(damp, 0.05)),
-                     frac_near_boundary=float(np.mean(damp < 1.0)))
-    bundle = dict(idata=idata, arrays=arrays, ppc=rng.gamma(n_eff, mean / n_eff), ppc_mean=mean, diag=diag,
-                  adequacy=adequacy, stability=stability, regime=_regime_fractions(flat, priors), branch=branch,
-                  time=time.perf_counter() - t0)
+    stability = dict(
+        damping_median=float(np.median(damp)),
+        damping_q05=float(np.quantile(damp, 0.05)),
+        frac_near_boundary=float(np.mean(damp < 1.0)),
+    )
+    bundle = dict(
+        idata=idata,
+        arrays=arrays,
+        ppc=rng.gamma(n_eff, mean / n_eff),
+        ppc_mean=mean,
+        diag=diag,
+        adequacy=adequacy,
+        stability=stability,
+        regime=_regime_fractions(flat, priors),
+        branch=branch,
+        time=time.perf_counter() - t0,
+    )
     return bundle
 
 
 def _log_channel(ch, bundle, progress):
     diag, adequacy, arrays = bundle["diag"], bundle["adequacy"], bundle["arrays"]
     status = ("ok" if diag["passed"] else "FAILED: " + "; ".join(diag["problems"])) + (
-        "; model fits the data" if adequacy["fits"] else "; MODEL MISFIT: " + "; ".join(adequacy["problems"]))
+        "; model fits the data" if adequacy["fits"] else "; MODEL MISFIT: " + "; ".join(adequacy["problems"])
+    )
     if progress:
         logger.info(
             f"  {ch}: peak {np.median(arrays['peak_freq']):.2f} Hz, damping "
@@ -821,8 +871,11 @@ def _checkpoint_key(y, n_eff, kernel, priors, config, ci):
     h = hashlib.sha256()
     for arr in (y, kernel.freqs, kernel.fine_freqs, kernel.matrix):
         h.update(np.ascontiguousarray(arr, float).tobytes())
-    h.update(json.dumps([n_eff, kernel.description, priors.to_dict(), config.__dict__, ci, __version__],
-                        sort_keys=True, default=str).encode())
+    h.update(
+        json.dumps(
+            [n_eff, kernel.description, priors.to_dict(), config.__dict__, ci, __version__], sort_keys=True, default=str
+        ).encode()
+    )
     return h.hexdigest()
 
 
@@ -961,8 +1014,10 @@ def fit_spectrum(spectrum, *, priors=None, config=None, model=None, progress=Tru
         bundle = _load_checkpoint(checkpoint, ch, key) if checkpoint else None
         if bundle is None:
             if progress:
-                logger.info(f"{ch} ({ci + 1}/{len(spectrum.ch_names)}): start search, then {config.chains} chains x "
-                            f"({config.tune} + {config.draws}) draws")
+                logger.info(
+                    f"{ch} ({ci + 1}/{len(spectrum.ch_names)}): start search, then {config.chains} chains x "
+                    f"({config.tune} + {config.draws}) draws"
+                )
             bundle = _fit_channel(model, kernel, y, float(n_eff_all[ci]), ch, ci, config, progress)
             if checkpoint:
                 _save_checkpoint(checkpoint, ch, key, bundle)
@@ -978,33 +1033,55 @@ def fit_spectrum(spectrum, *, priors=None, config=None, model=None, progress=Tru
     ppc, ppc_mean = [b["ppc"] for b in bundles.values()], [b["ppc_mean"] for b in bundles.values()]
     diags, adequacy, stability, regimes, branches, timings = (
         {ch: b[name] for ch, b in bundles.items()}
-        for name in ("diag", "adequacy", "stability", "regime", "branch", "time"))
+        for name in ("diag", "adequacy", "stability", "regime", "branch", "time")
+    )
     rng = np.random.default_rng([int(config.seed), 1 << 20])  # the prior draws
     # ---- assemble one InferenceData over channels
     chans = list(spectrum.ch_names)
-    names = list(priors.free) + ["v", "p", "scale", "bg", "chi", "floor", "peak_freq", "damping", "loop_gain_exc",
-                                 "loop_gain_inh"]
-    post = xr.Dataset({
-        n: (("chain", "draw", "channel"), np.stack([a[n] for _, a in per_channel], axis=-1)) for n in names
-    }, coords=dict(chain=np.arange(config.chains), draw=np.arange(config.draws), channel=chans))
+    names = list(priors.free) + [
+        "v",
+        "p",
+        "scale",
+        "bg",
+        "chi",
+        "floor",
+        "peak_freq",
+        "damping",
+        "loop_gain_exc",
+        "loop_gain_inh",
+    ]
+    post = xr.Dataset(
+        {n: (("chain", "draw", "channel"), np.stack([a[n] for _, a in per_channel], axis=-1)) for n in names},
+        coords=dict(chain=np.arange(config.chains), draw=np.arange(config.draws), channel=chans),
+    )
     stats_names = [s for s in per_channel[0][0].sample_stats.data_vars]
-    stats = xr.Dataset({
-        s: (("chain", "draw", "channel"), np.stack([i.sample_stats[s].values for i, _ in per_channel], axis=-1))
-        for s in stats_names if per_channel[0][0].sample_stats[s].ndim == 2
-    }, coords=post.coords)
+    stats = xr.Dataset(
+        {
+            s: (("chain", "draw", "channel"), np.stack([i.sample_stats[s].values for i, _ in per_channel], axis=-1))
+            for s in stats_names
+            if per_channel[0][0].sample_stats[s].ndim == 2
+        },
+        coords=post.coords,
+    )
     pri = _prior_samples(priors, rng)
-    prior = xr.Dataset({n: (("chain", "draw"), v[None]) for n, v in pri.items()},
-                       coords=dict(chain=[0], draw=np.arange(len(pri["p"]))))
+    prior = xr.Dataset(
+        {n: (("chain", "draw"), v[None]) for n, v in pri.items()}, coords=dict(chain=[0], draw=np.arange(len(pri["p"])))
+    )
     n_ppc = ppc[0].shape[0]
-    pp = xr.Dataset({
-        "psd": (("chain", "draw", "channel", "freq"), np.stack(ppc, axis=1)[None]),
-        "psd_mean": (("chain", "draw", "channel", "freq"), np.stack(ppc_mean, axis=1)[None]),
-    }, coords=dict(chain=[0], draw=np.arange(n_ppc), channel=chans, freq=freqs))
-    obs = xr.Dataset({"psd": (("channel", "freq"), np.asarray(spectrum.psd, float)[:, ::k])},
-                     coords=dict(channel=chans, freq=freqs))
+    pp = xr.Dataset(
+        {
+            "psd": (("chain", "draw", "channel", "freq"), np.stack(ppc, axis=1)[None]),
+            "psd_mean": (("chain", "draw", "channel", "freq"), np.stack(ppc_mean, axis=1)[None]),
+        },
+        coords=dict(chain=[0], draw=np.arange(n_ppc), channel=chans, freq=freqs),
+    )
+    obs = xr.Dataset(
+        {"psd": (("channel", "freq"), np.asarray(spectrum.psd, float)[:, ::k])}, coords=dict(channel=chans, freq=freqs)
+    )
     const = xr.Dataset({"n_eff": (("channel",), n_eff_all.copy())}, coords=dict(channel=chans))
-    idata = az.InferenceData(posterior=post, sample_stats=stats, prior=prior,
-                             posterior_predictive=pp, observed_data=obs, constant_data=const)
+    idata = az.InferenceData(
+        posterior=post, sample_stats=stats, prior=prior, posterior_predictive=pp, observed_data=obs, constant_data=const
+    )
     from datetime import datetime, timezone
 
     attrs = dict(
@@ -1012,21 +1089,35 @@ def fit_spectrum(spectrum, *, priors=None, config=None, model=None, progress=Tru
         input_file=str(spectrum.source or ""),
         channels=json.dumps(chans),
         preprocessing=json.dumps(list(spectrum.record), default=str),
-        fmin=float(freqs[0]), fmax=float(freqs[-1]),
+        fmin=float(freqs[0]),
+        fmax=float(freqs[-1]),
         units="mV^2/Hz",
         method=spectrum.method,
         thin=int(k),
         priors=json.dumps(priors.to_dict()),
         free_params=json.dumps(list(priors.free)),
         identified=json.dumps(IDENTIFIED),
-        conditional=json.dumps(dict(names=[n for n in ("B", "C", "p") if n in priors.free or n == "p"],
-                                    given={n: priors.fixed.as_dict()[n] for n in ("A", "C", "e0", "r", "v0", "c1",
-                                                                                 "c2", "c3", "c4")
-                                           if n not in priors.free})),
+        conditional=json.dumps(
+            dict(
+                names=[n for n in ("B", "C", "p") if n in priors.free or n == "p"],
+                given={
+                    n: priors.fixed.as_dict()[n]
+                    for n in ("A", "C", "e0", "r", "v0", "c1", "c2", "c3", "c4")
+                    if n not in priors.free
+                },
+            )
+        ),
         seed=int(config.seed),
-        sampler=json.dumps(dict(draws=config.draws, tune=config.tune, chains=config.chains,
-                                cores=config.n_cores(model.sampler_for(config)), target_accept=config.target_accept,
-                                sampler="nutpie NUTS" if model.sampler_for(config) == "nutpie" else "PyMC NUTS")),
+        sampler=json.dumps(
+            dict(
+                draws=config.draws,
+                tune=config.tune,
+                chains=config.chains,
+                cores=config.n_cores(model.sampler_for(config)),
+                target_accept=config.target_accept,
+                sampler="nutpie NUTS" if model.sampler_for(config) == "nutpie" else "PyMC NUTS",
+            )
+        ),
         likelihood="linear (debiased Whittle)" if not kernel.is_identity else "linear (Whittle)",
         leakage=kernel.description,
         diagnostics=json.dumps(diags),
@@ -1035,8 +1126,9 @@ def fit_spectrum(spectrum, *, priors=None, config=None, model=None, progress=Tru
         stability=json.dumps(stability),
         n_eff=json.dumps({c: float(n) for c, n in zip(chans, n_eff_all)}),
         v_branch=json.dumps(branches),
-        timings_s=json.dumps(dict(compile=model.compile_time - compile_before, **timings,
-                                  total=time.perf_counter() - t_start)),
+        timings_s=json.dumps(
+            dict(compile=model.compile_time - compile_before, **timings, total=time.perf_counter() - t_start)
+        ),
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
     idata.attrs.update(attrs)

@@ -151,8 +151,9 @@ def estimator_tapers(step):
     if step["params"]["method"] == "welch":
         window = step.get("window", step["params"].get("window", "hann"))
         return np.asarray(get_window(window, n), float)[None], np.ones(1), float(step["enbw_hz"])
-    tapers, eig = mne.time_frequency.dpss_windows(n, float(step["half_nbw"]), int(2 * step["half_nbw"]),
-                                                  sym=False, low_bias=True)
+    tapers, eig = mne.time_frequency.dpss_windows(
+        n, float(step["half_nbw"]), int(2 * step["half_nbw"]), sym=False, low_bias=True
+    )
     return np.asarray(tapers, float), np.asarray(eig, float), float(step["bandwidth_hz"]) / 2.0
 
 
@@ -209,10 +210,12 @@ def leakage_kernel(spectrum, freqs=None, *, fine_step=FINE_STEP_HZ):
     k_fine = m * np.arange(j_lo, j_hi + 1, dtype=np.int64)
     p = n * os
     near = np.abs(k_data[:, None] - k_fine[None, :]) * res <= support
-    mat = (kernel[(k_data[:, None] - k_fine[None, :]) % p] + kernel[(k_data[:, None] + k_fine[None, :]) % p])
+    mat = kernel[(k_data[:, None] - k_fine[None, :]) % p] + kernel[(k_data[:, None] + k_fine[None, :]) % p]
     mat = np.where(near, mat, 0.0)
     mat /= mat.sum(axis=1, keepdims=True)
-    desc = (f"{step['params']['method']} ({'DPSS' if step['params']['method'] != 'welch' else step.get('window')}"
-            f", {n / sfreq:g}-s segments), fine grid {m * res:.4g} Hz over {k_fine[0] * res:.3g}-"
-            f"{k_fine[-1] * res:.3g} Hz")
+    desc = (
+        f"{step['params']['method']} ({'DPSS' if step['params']['method'] != 'welch' else step.get('window')}"
+        f", {n / sfreq:g}-s segments), fine grid {m * res:.4g} Hz over {k_fine[0] * res:.3g}-"
+        f"{k_fine[-1] * res:.3g} Hz"
+    )
     return LeakageKernel(freqs=freqs, fine_freqs=k_fine * res, matrix=mat, description=desc)

@@ -1,6 +1,6 @@
 """Observation model and Whittle (Gamma) likelihood of a measured spectrum.
 
-Predicted PSD (in the data's normalised units, MODEL_NOTES sections 4 and 8)::
+Predicted PSD (in the data's normalised units, docs/model.md, sections 4 and 8)::
 
     S(f) = scale * PSD_JR(f; v, theta)  +  bg / f^chi  +  floor
 

@@ -1,6 +1,6 @@
 """The Jansen-Rit column: sigmoid, right-hand side, Jacobian, fixed points.
 
-Conventions follow ``MODEL_NOTES.md`` (section 1-3). The state is
+Conventions follow ``docs/model.md`` (sections 1-3). The state is
 ``y = (y0, y1, y2, y3, y4, y5)`` with ``y3..y5`` the time derivatives of
 ``y0..y2`` (mV and mV/s); the EEG proxy is ``v = y1 - y2`` (mV)::
 
@@ -108,7 +108,17 @@ def _tangent_from_parts(y, dy, p, dp, c, dc, sig):
     """Directional derivative of the drift given its sigmoid values ``sig``."""
     A, B, a, b, C1, C2, C3, C4, e0, r, v0 = c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10]
     dA, dB, da, db, dC1, dC2, dC3, dC4, de0, dr, dv0 = (
-        dc[0], dc[1], dc[2], dc[3], dc[4], dc[5], dc[6], dc[7], dc[8], dc[9], dc[10]
+        dc[0],
+        dc[1],
+        dc[2],
+        dc[3],
+        dc[4],
+        dc[5],
+        dc[6],
+        dc[7],
+        dc[8],
+        dc[9],
+        dc[10],
     )
     s1, s2, s3 = sig
     x1, x2, x3 = y[1] - y[2], C1 * y[0], C3 * y[0]
@@ -120,10 +130,16 @@ def _tangent_from_parts(y, dy, p, dp, c, dc, sig):
     Aa, dAa = A * a, dA * a + A * da
     Bb, dBb = B * b, dB * b + B * db
     g3 = dAa * s1 + Aa * ds1 - 2.0 * (da * y[3] + a * dy[3]) - 2.0 * a * da * y[0] - a * a * dy[0]
-    g4 = (dAa * (p + C2 * s2) + Aa * (dp + dC2 * s2 + C2 * ds2)
-          - 2.0 * (da * y[4] + a * dy[4]) - 2.0 * a * da * y[1] - a * a * dy[1])
-    g5 = ((dBb * C4 + Bb * dC4) * s3 + Bb * C4 * ds3
-          - 2.0 * (db * y[5] + b * dy[5]) - 2.0 * b * db * y[2] - b * b * dy[2])
+    g4 = (
+        dAa * (p + C2 * s2)
+        + Aa * (dp + dC2 * s2 + C2 * ds2)
+        - 2.0 * (da * y[4] + a * dy[4])
+        - 2.0 * a * da * y[1]
+        - a * a * dy[1]
+    )
+    g5 = (
+        (dBb * C4 + Bb * dC4) * s3 + Bb * C4 * ds3 - 2.0 * (db * y[5] + b * dy[5]) - 2.0 * b * db * y[2] - b * b * dy[2]
+    )
     return dy[3], dy[4], dy[5], g3, g4, g5
 
 
@@ -250,7 +266,7 @@ def operating_point(v, params):
     """Fixed-point quantities as functions of the operating potential v.
 
     At a fixed point ``y0 = (A/a) S(v)``; the input that holds the column
-    there is ``p(v)`` (MODEL_NOTES section 2). Works with NumPy and PyTensor.
+    there is ``p(v)`` (docs/model.md, section 2). Works with NumPy and PyTensor.
 
     Parameters
     ----------
@@ -272,7 +288,7 @@ def operating_point(v, params):
 
 
 def p_of_v(v, params):
-    """Input p (in /s) that makes v (in mV) a fixed point: MODEL_NOTES eq. p(v)."""
+    """Input p (in /s) that makes v (in mV) a fixed point: docs/model.md, section 2."""
     return operating_point(v, params)["p"]
 
 
@@ -390,7 +406,7 @@ def fixed_points(params, p=None, n_grid=20001):
 
     Uses the explicit operating-point map p(v): the fixed points are the roots
     of ``p(v) - p``, bracketed on a fine grid of v and refined with Brent's
-    method (MODEL_NOTES section 2).
+    method (docs/model.md, section 2).
 
     Parameters
     ----------

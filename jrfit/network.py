@@ -1,6 +1,6 @@
 """Networks of Jansen-Rit columns coupled by a structural connectome with delays.
 
-Three parts (MODEL_NOTES section 11):
+Three parts (docs/model.md, section 11):
 
 * :class:`Connectivity` and :func:`load_connectivity`: weights and tract
   lengths from the ``tvb-data`` package (``"tvb76"``), a file (TVB zip or
@@ -23,7 +23,7 @@ column = sender, the convention of TVB's simulator) and delay ``tau_ij``;
 ``K_ij = G w_ij`` with the global coupling ``G``. Three conventions are in
 use in the field; jrfit implements the first two:
 
-``coupling="seed"`` (default; MODEL_NOTES section 11)
+``coupling="seed"`` (default; docs/model.md, section 11)
     The afferent term enters the **y0 equation** (the pyramidal PSP)::
 
         y0_i'' = A a S(y1_i - y2_i) - 2a y0_i' - a^2 y0_i + sum_j K_ij S(y0_j(t - tau_ij))
@@ -92,9 +92,20 @@ from .errors import DataError, JRFitError, ModelError
 from .model import fixed_points, sigmoid, sigmoid_deriv
 from .params import JRParams
 from .simulate import (
-    _BLOCK_ELEMS, _FIELDS, _PERTURB, Simulation, _check_y_init, _coefficients,
-    _column_generator, _decimation_filter, _fixed_point_states, _half_step, _n_jobs,
-    _ratio, _readonly, _seed_sequence,
+    _BLOCK_ELEMS,
+    _FIELDS,
+    _PERTURB,
+    Simulation,
+    _check_y_init,
+    _coefficients,
+    _column_generator,
+    _decimation_filter,
+    _fixed_point_states,
+    _half_step,
+    _n_jobs,
+    _ratio,
+    _readonly,
+    _seed_sequence,
 )
 from .spectrum import _tf_parts, char_poly_coeffs
 
@@ -111,9 +122,13 @@ __all__ = [
 
 _NORMALIZE = ("max", "row", "none")
 _COUPLING = ("seed", "tvb")
-_TVB_NAMES = {"tvb66": "connectivity_66.zip", "tvb68": "connectivity_68.zip",
-              "tvb76": "connectivity_76.zip", "tvb96": "connectivity_96.zip",
-              "tvb192": "connectivity_192.zip"}
+_TVB_NAMES = {
+    "tvb66": "connectivity_66.zip",
+    "tvb68": "connectivity_68.zip",
+    "tvb76": "connectivity_76.zip",
+    "tvb96": "connectivity_96.zip",
+    "tvb192": "connectivity_192.zip",
+}
 _NET_BLOCK_ELEMS = _BLOCK_ELEMS  # noise draws per kernel call (1 MiB)
 
 
@@ -137,8 +152,7 @@ def _as_matrix(name, value, unit):
     try:
         arr = np.array(value, dtype=float)
     except (TypeError, ValueError):
-        raise DataError(f"{name!r} must be a square array of numbers ({unit}), got "
-                        f"{type(value).__name__}.") from None
+        raise DataError(f"{name!r} must be a square array of numbers ({unit}), got {type(value).__name__}.") from None
     if arr.ndim != 2 or arr.shape[0] != arr.shape[1] or arr.shape[0] < 1:
         raise DataError(
             f"{name!r} must be a square (n_regions, n_regions) matrix, got shape {arr.shape}. "
@@ -196,8 +210,7 @@ class Connectivity:
         ln = _as_matrix("lengths", self.lengths, "tract lengths in mm")
         if w.shape != ln.shape:
             raise DataError(
-                f"'weights' {w.shape} and 'lengths' {ln.shape} must have the same shape "
-                "(n_regions, n_regions)."
+                f"'weights' {w.shape} and 'lengths' {ln.shape} must have the same shape (n_regions, n_regions)."
             )
         n = w.shape[0]
         np.fill_diagonal(w, 0.0)
@@ -231,9 +244,11 @@ class Connectivity:
         return int(np.count_nonzero(self.weights))
 
     def __repr__(self):
-        return (f"<Connectivity | {self.n_regions} regions, {self.n_connections} connections, "
-                f"normalization={self.normalization!r}, lengths up to "
-                f"{self.lengths[self.weights > 0].max(initial=0.0):.1f} mm, source={self.source!r}>")
+        return (
+            f"<Connectivity | {self.n_regions} regions, {self.n_connections} connections, "
+            f"normalization={self.normalization!r}, lengths up to "
+            f"{self.lengths[self.weights > 0].max(initial=0.0):.1f} mm, source={self.source!r}>"
+        )
 
     def normalize(self, rule="max"):
         """A copy with the weights normalised.
@@ -260,9 +275,14 @@ class Connectivity:
         elif rule == "row":
             s = w.sum(axis=1, keepdims=True)
             w = np.divide(w, s, out=np.zeros_like(w), where=s > 0)
-        return Connectivity(w, self.lengths, self.region_names, self.centres,
-                            normalization=rule if rule != "none" else self.normalization,
-                            source=self.source)
+        return Connectivity(
+            w,
+            self.lengths,
+            self.region_names,
+            self.centres,
+            normalization=rule if rule != "none" else self.normalization,
+            source=self.source,
+        )
 
     def delays(self, speed=3.0):
         """Conduction delays ``tau_ij = lengths_ij / speed``.
@@ -323,7 +343,7 @@ def _tvb_zip_path(name):
     except ModuleNotFoundError:
         raise ImportError(
             f"load_connectivity({name!r}) needs the 'tvb-data' package, which ships TVB's "
-            "connectomes: install it with pip install \"jrfit[network]\" (or pip install "
+            'connectomes: install it with pip install "jrfit[network]" (or pip install '
             "tvb-data), or load your own weights and tract lengths from a file or arrays."
         ) from None
     path = base / _TVB_NAMES[name]
@@ -360,9 +380,7 @@ def _read_tvb_zip(path, label):
         ln = _read_member(zf, names, "tract_lengths.txt")
         ce = _read_member(zf, names, "centres.txt")
     if w is None or ln is None:
-        raise DataError(
-            f"{label} is not a TVB connectivity zip: it needs weights.txt and tract_lengths.txt."
-        )
+        raise DataError(f"{label} is not a TVB connectivity zip: it needs weights.txt and tract_lengths.txt.")
     region_names, centres = _parse_centres(ce) if ce is not None else (None, None)
     return np.loadtxt(io.StringIO(w)), np.loadtxt(io.StringIO(ln)), region_names, centres
 
@@ -383,8 +401,7 @@ def _read_matrix_file(path, what):
 
 
 @verbose
-def load_connectivity(source="tvb76", lengths=None, *, region_names=None, normalize="max",
-                      verbose=None):
+def load_connectivity(source="tvb76", lengths=None, *, region_names=None, normalize="max", verbose=None):
     """Load a structural connectome (weights and tract lengths).
 
     Parameters
@@ -468,8 +485,7 @@ def load_connectivity(source="tvb76", lengths=None, *, region_names=None, normal
         if lengths is not None:
             if ext not in (".csv", ".txt"):
                 raise JRFitError(f"'lengths' cannot be given with {path.name} (it has its own).")
-            ln = (_read_matrix_file(lengths, "tract lengths") if isinstance(lengths, (str, Path))
-                  else lengths)
+            ln = _read_matrix_file(lengths, "tract lengths") if isinstance(lengths, (str, Path)) else lengths
     else:
         label = "arrays"
         if lengths is None:
@@ -526,8 +542,7 @@ def _per_set(name, value, n_sets, unit, allow_negative=True):
         arr = np.full(n_sets, float(arr))
     if arr.shape != (n_sets,):
         raise JRFitError(
-            f"{name!r} must be a number or an array of shape (n_sets,) = ({n_sets},), got "
-            f"shape {arr.shape}."
+            f"{name!r} must be a number or an array of shape (n_sets,) = ({n_sets},), got shape {arr.shape}."
         )
     if not np.all(np.isfinite(arr)):
         raise JRFitError(f"{name!r} ({unit}) must be finite, got {value!r}.")
@@ -603,7 +618,7 @@ def _fp_residual(y0, v, P, K, beta, mode):
 
 
 def _set_params(flat, s, n):
-    d = {k: flat[k][s * n:(s + 1) * n] for k in _FIELDS}
+    d = {k: flat[k][s * n : (s + 1) * n] for k in _FIELDS}
     for i in (1, 2, 3, 4):
         d[f"C{i}"] = d[f"c{i}"] * d["C"]
     return d
@@ -767,20 +782,20 @@ def _return_difference_det(freqs, y, P, K, tau, beta, mode, chunk=256):
     op, sender, g0v = _gains(y, P, mode)
     out = np.empty(len(freqs), complex)
     for s in range(0, len(freqs), chunk):
-        f = freqs[s:s + chunk]
+        f = freqs[s : s + chunk]
         Tv0, Tvp, T00, T0p = _column_tf(f, y, P, op)
         M0, Mp = _loop_matrices(f, K, tau, sender, g0v, beta, mode)
         eye = np.eye(n)[None]
         if M0 is None and Mp is None:
-            out[s:s + chunk] = 1.0
+            out[s : s + chunk] = 1.0
         elif M0 is None:  # det(I - T G) = det(I - Tvp Mp)
-            out[s:s + chunk] = np.linalg.det(eye - Tvp[:, :, None] * Mp)
+            out[s : s + chunk] = np.linalg.det(eye - Tvp[:, :, None] * Mp)
         elif Mp is None:  # det(I - T00 M0)
-            out[s:s + chunk] = np.linalg.det(eye - T00[:, :, None] * M0)
+            out[s : s + chunk] = np.linalg.det(eye - T00[:, :, None] * M0)
         else:
             top = np.concatenate([eye - Tvp[:, :, None] * Mp, -Tv0[:, :, None] * M0], axis=2)
             bot = np.concatenate([-T0p[:, :, None] * Mp, eye - T00[:, :, None] * M0], axis=2)
-            out[s:s + chunk] = np.linalg.det(np.concatenate([top, bot], axis=1))
+            out[s : s + chunk] = np.linalg.det(np.concatenate([top, bot], axis=1))
     return out
 
 
@@ -812,8 +827,7 @@ def _count_unstable_(y, P, K, tau, beta, mode):
     0.5) that the phase cannot wind.
     """
     op, _, _ = _gains(y, P, mode)
-    coeffs = [np.broadcast_to(np.asarray(x, float), K.shape[:1])
-              for x in char_poly_coeffs(y[1] - y[2], P, op)]
+    coeffs = [np.broadcast_to(np.asarray(x, float), K.shape[:1]) for x in char_poly_coeffs(y[1] - y[2], P, op)]
     n = K.shape[0]
     n_open = 0
     for i in range(n):
@@ -851,8 +865,17 @@ def _count_unstable_(y, P, K, tau, beta, mode):
 
 
 @verbose
-def network_fixed_point(connectivity, params=None, *, global_coupling, speed=3.0,
-                        coupling="seed", beta=0.0, check_stability=True, verbose=None):
+def network_fixed_point(
+    connectivity,
+    params=None,
+    *,
+    global_coupling,
+    speed=3.0,
+    coupling="seed",
+    beta=0.0,
+    check_stability=True,
+    verbose=None,
+):
     """The fixed point of the deterministic network and its stability.
 
     At rest every column receives its mean input ``mu`` plus the mean coupling
@@ -899,8 +922,9 @@ def network_fixed_point(connectivity, params=None, *, global_coupling, speed=3.0
     n = conn.n_regions
     p2, flat = _network_params(params, n)
     if p2.batch_shape[0] != 1:
-        raise JRFitError("network_fixed_point takes one parameter set per region, not a batch "
-                         "of networks; loop over the sets.")
+        raise JRFitError(
+            "network_fixed_point takes one parameter set per region, not a batch of networks; loop over the sets."
+        )
     G = float(_per_set("global_coupling", global_coupling, 1, _gain_unit(coupling))[0])
     beta = float(_per_set("beta", beta, 1, "dimensionless")[0])
     tau = conn.delays(speed)
@@ -912,10 +936,15 @@ def network_fixed_point(connectivity, params=None, *, global_coupling, speed=3.0
     if check_stability:
         n_unst = _count_unstable(y, P, K, tau, beta, coupling)
         stable = n_unst == 0
-    logger.info(f"Network fixed point: v in [{np.min(y[1] - y[2]):.3f}, "
-                f"{np.max(y[1] - y[2]):.3f}] mV, "
-                + ("stability not checked." if stable is None else
-                   f"{'stable' if stable else f'unstable ({n_unst} root(s) in the right half-plane)'}."))
+    logger.info(
+        f"Network fixed point: v in [{np.min(y[1] - y[2]):.3f}, "
+        f"{np.max(y[1] - y[2]):.3f}] mV, "
+        + (
+            "stability not checked."
+            if stable is None
+            else f"{'stable' if stable else f'unstable ({n_unst} root(s) in the right half-plane)'}."
+        )
+    )
     return NetworkFixedPoint(y=_readonly(y), stable=stable, n_unstable=n_unst, input=_readonly(p))
 
 
@@ -960,8 +989,7 @@ class CrossSpectrum:
         object.__setattr__(self, "region_names", tuple(self.region_names))
         n = len(self.region_names)
         if csd.shape != (n, n, self.freqs.size):
-            raise JRFitError(f"CrossSpectrum.csd must have shape ({n}, {n}, {self.freqs.size}), "
-                             f"got {csd.shape}.")
+            raise JRFitError(f"CrossSpectrum.csd must have shape ({n}, {n}, {self.freqs.size}), got {csd.shape}.")
 
     @property
     def psd(self):
@@ -983,8 +1011,10 @@ class CrossSpectrum:
         try:
             return self.region_names.index(region)
         except ValueError:
-            raise JRFitError(f"Unknown region {region!r}; regions are {list(self.region_names)[:8]}"
-                             f"{'...' if len(self.region_names) > 8 else ''}.") from None
+            raise JRFitError(
+                f"Unknown region {region!r}; regions are {list(self.region_names)[:8]}"
+                f"{'...' if len(self.region_names) > 8 else ''}."
+            ) from None
 
     def pair(self, i, j):
         """``(csd_ij, coherence_ij, phase_ij)`` of regions i and j (names or indices)."""
@@ -1003,19 +1033,22 @@ class CrossSpectrum:
         return plot_cross_spectrum(self, pairs=pairs, regions=regions, fmax=fmax, title=title)
 
     def __repr__(self):
-        return (f"<CrossSpectrum | {self.kind}, {len(self.region_names)} regions, "
-                f"{self.freqs.size} frequencies in [{self.freqs[0]:g}, {self.freqs[-1]:g}] Hz>")
+        return (
+            f"<CrossSpectrum | {self.kind}, {len(self.region_names)} regions, "
+            f"{self.freqs.size} frequencies in [{self.freqs[0]:g}, {self.freqs[-1]:g}] Hz>"
+        )
 
 
 @verbose
-def linear_cross_spectrum(connectivity, freqs, params=None, *, global_coupling, speed=3.0,
-                          coupling="seed", beta=0.0, verbose=None):
+def linear_cross_spectrum(
+    connectivity, freqs, params=None, *, global_coupling, speed=3.0, coupling="seed", beta=0.0, verbose=None
+):
     """Linearised cross-spectral matrix of the network at its stable fixed point.
 
     With ``X = [v; y0]`` the per-column outputs and ``U = [u0; up]`` the
     inputs (an acceleration of y0 and an input to p), each column is
     ``X_i = T_i(s) U_i`` (the closed-form single-column transfer functions of
-    MODEL_NOTES section 3, with gains at the coupled operating point), the
+    docs/model.md, section 3, with gains at the coupled operating point), the
     coupling is ``U = G(s) X + [0; n]`` with entries ``K_ij S'_j
     exp(-s tau_ij)`` (and ``beta S'(v_j) / n`` for the mean field), and the
     noise ``n_i = sigma_i xi_i``. Then ``v = H(s) n`` with
@@ -1057,8 +1090,7 @@ def linear_cross_spectrum(connectivity, freqs, params=None, *, global_coupling, 
     freqs = np.asarray(freqs, float)
     if freqs.ndim != 1 or freqs.size < 1 or not np.all(np.isfinite(freqs)) or np.any(freqs < 0):
         raise JRFitError("'freqs' must be a 1-D array of finite frequencies >= 0, in Hz.")
-    fp = network_fixed_point(conn, params, global_coupling=global_coupling, speed=speed,
-                             coupling=coupling, beta=beta)
+    fp = network_fixed_point(conn, params, global_coupling=global_coupling, speed=speed, coupling=coupling, beta=beta)
     if not fp.stable:
         raise ModelError(
             f"The network fixed point is unstable ({fp.n_unstable} root(s) of the characteristic "
@@ -1074,8 +1106,7 @@ def linear_cross_spectrum(connectivity, freqs, params=None, *, global_coupling, 
         H = _closed_loop(freqs, np.asarray(fp.y), P, K, conn.delays(speed), float(beta), coupling)
     sig2 = P["sigma"] ** 2
     csd = 2.0 * np.einsum("fik,k,fjk->ijf", H, sig2, H.conj())
-    return CrossSpectrum(freqs=freqs, csd=csd, region_names=conn.region_names, kind="linear",
-                         fixed_point=fp)
+    return CrossSpectrum(freqs=freqs, csd=csd, region_names=conn.region_names, kind="linear", fixed_point=fp)
 
 
 def _welch_csd(data, sfreq, nperseg):
@@ -1087,11 +1118,11 @@ def _welch_csd(data, sfreq, nperseg):
     step = nperseg // 2
     win = get_window("hann", nperseg)
     starts = np.arange(0, nt - nperseg + 1, step)
-    scale = 1.0 / (sfreq * np.sum(win ** 2))
+    scale = 1.0 / (sfreq * np.sum(win**2))
     freqs = np.fft.rfftfreq(nperseg, 1.0 / sfreq)
     csd = np.zeros((n, n, freqs.size), complex)
     for s in starts:
-        seg = data[:, s:s + nperseg]
+        seg = data[:, s : s + nperseg]
         X = np.fft.rfft((seg - seg.mean(axis=1, keepdims=True)) * win, axis=1)
         csd += X[:, None, :] * X.conj()[None, :, :]
     csd *= scale / starts.size
@@ -1147,9 +1178,11 @@ class NetworkSimulation(Simulation):
         return self.data.reshape(self.n_sets, self.n_regions, self.n_times)
 
     def __repr__(self):
-        return (f"<NetworkSimulation | {self.n_sets} network(s) x {self.n_regions} regions, "
-                f"{self.n_times} samples at {self.sfreq:g} Hz ({self.duration:g} s), "
-                f"coupling={self.coupling!r}, speed={self.speed:g} m/s, dt={self.dt:g} s>")
+        return (
+            f"<NetworkSimulation | {self.n_sets} network(s) x {self.n_regions} regions, "
+            f"{self.n_times} samples at {self.sfreq:g} Hz ({self.duration:g} s), "
+            f"coupling={self.coupling!r}, speed={self.speed:g} m/s, dt={self.dt:g} s>"
+        )
 
     def to_raw(self, index=0, ch_names=None, verbose=None):
         """The region signals of one network as an MNE Raw object.
@@ -1171,13 +1204,20 @@ class NetworkSimulation(Simulation):
         if not 0 <= int(index) < self.n_sets:
             raise JRFitError(f"'index' must be in [0, {self.n_sets}), got {index}.")
         names = list(self.connectivity.region_names) if ch_names is None else ch_names
-        sub = Simulation(times=self.times, data=self.data_sets[int(index)], sfreq=self.sfreq,
-                         dt=self.dt, method=self.method, seed=self.seed, params=self.params,
-                         transient=self.transient)
+        sub = Simulation(
+            times=self.times,
+            data=self.data_sets[int(index)],
+            sfreq=self.sfreq,
+            dt=self.dt,
+            method=self.method,
+            seed=self.seed,
+            params=self.params,
+            transient=self.transient,
+        )
         raw = sub.to_raw(ch_names=names, verbose=verbose)
         raw.info["description"] = raw.info["description"].replace(
-            "Jansen-Rit simulation", f"Jansen-Rit network ({self.coupling} coupling, "
-                                     f"speed {self.speed:g} m/s)")
+            "Jansen-Rit simulation", f"Jansen-Rit network ({self.coupling} coupling, speed {self.speed:g} m/s)"
+        )
         return raw
 
     def cross_spectrum(self, index=0, seg=4.0):
@@ -1196,10 +1236,10 @@ class NetworkSimulation(Simulation):
             ``kind='welch'``; its diagonal equals ``scipy.signal.welch``.
         """
         seg = check_positive("seg", seg, "s")
-        freqs, csd, k = _welch_csd(self.data_sets[int(index)], self.sfreq,
-                                   int(round(seg * self.sfreq)))
-        return CrossSpectrum(freqs=freqs, csd=csd, region_names=self.connectivity.region_names,
-                             kind="welch", n_segments=k)
+        freqs, csd, k = _welch_csd(self.data_sets[int(index)], self.sfreq, int(round(seg * self.sfreq)))
+        return CrossSpectrum(
+            freqs=freqs, csd=csd, region_names=self.connectivity.region_names, kind="welch", n_segments=k
+        )
 
 
 def _csr(weights, steps):
@@ -1218,15 +1258,30 @@ def _csr(weights, steps):
 
 
 @verbose
-def simulate_network(connectivity, duration, params=None, *, global_coupling, speed=3.0,
-                     coupling="seed", beta=0.0, dt=5e-4, sfreq=250.0, transient=1.0,
-                     method="splitting", seed=None, n_jobs=None, y_init=None, verbose=None):
+def simulate_network(
+    connectivity,
+    duration,
+    params=None,
+    *,
+    global_coupling,
+    speed=3.0,
+    coupling="seed",
+    beta=0.0,
+    dt=5e-4,
+    sfreq=250.0,
+    transient=1.0,
+    method="splitting",
+    seed=None,
+    n_jobs=None,
+    y_init=None,
+    verbose=None,
+):
     """Simulate a network of noise-driven Jansen-Rit columns with conduction delays.
 
     Every region is a column of :func:`jrfit.simulate.simulate` (same
     equations, noise, integrator and anti-alias decimation) plus the afferent
     coupling of the module docstring: ``'seed'`` adds ``sum_j K_ij
-    S(y0_j(t - tau_ij))`` to y0_i'' (MODEL_NOTES section 11), ``'tvb'`` adds
+    S(y0_j(t - tau_ij))`` to y0_i'' (docs/model.md, section 11), ``'tvb'`` adds
     ``sum_j K_ij S(y1_j - y2_j)(t - tau_ij)`` to the input p_i of the y1
     equation; ``beta`` feeds back the mean field ``psi = mean_i S(y1_i -
     y2_i)`` into every input. ``K = global_coupling * connectivity.weights``.
@@ -1331,8 +1386,9 @@ def simulate_network(connectivity, duration, params=None, *, global_coupling, sp
 
     cf = _coefficients(flat, dt)
     if y_init is not None:
-        y0 = _check_y_init(y_init if np.shape(y_init) != (6, n_nodes) or n_sets == 1
-                           else np.tile(y_init, (1, n_sets)), n)
+        y0 = _check_y_init(
+            y_init if np.shape(y_init) != (6, n_nodes) or n_sets == 1 else np.tile(y_init, (1, n_sets)), n
+        )
     else:
         y_start, _ = _fixed_point_states(flat, flat["mu"])
         y0 = y_start.copy()
@@ -1346,8 +1402,10 @@ def simulate_network(connectivity, duration, params=None, *, global_coupling, sp
                 continue
             n_unst = _count_unstable(y_fp, P, gain[s] * weights, tau, beta[s], coupling)
             if n_unst:
-                logger.info(f"Network {s}: the coupled fixed point is unstable ({n_unst} root(s)); "
-                            "starting next to it (y1 + 1 mV).")
+                logger.info(
+                    f"Network {s}: the coupled fixed point is unstable ({n_unst} root(s)); "
+                    "starting next to it (y1 + 1 mV)."
+                )
                 y_fp[1] += _PERTURB
             y0[:, cols] = y_fp
     W0 = _half_step(y0, cf) if method == "splitting" else y0.copy()
@@ -1405,10 +1463,31 @@ def simulate_network(connectivity, duration, params=None, *, global_coupling, sp
             m = min(nb, n_total - step)
             for j, gen in gens:
                 gen.standard_normal(out=noise[j, :m])
-            NK.net_block(meth, mode, W, cfg, noise, step, m, fir, n_start, i_last, out,
-                         snap_step, snap, vbuf, ring, indptr, src, wgt, dly,
-                         np.ascontiguousarray(gain[s0:s1]), np.ascontiguousarray(beta[s0:s1]),
-                         n_nodes, psi)
+            NK.net_block(
+                meth,
+                mode,
+                W,
+                cfg,
+                noise,
+                step,
+                m,
+                fir,
+                n_start,
+                i_last,
+                out,
+                snap_step,
+                snap,
+                vbuf,
+                ring,
+                indptr,
+                src,
+                wgt,
+                dly,
+                np.ascontiguousarray(gain[s0:s1]),
+                np.ascontiguousarray(beta[s0:s1]),
+                n_nodes,
+                psi,
+            )
             step += m
         final[:, sl] = snap
 
@@ -1427,8 +1506,19 @@ def simulate_network(connectivity, duration, params=None, *, global_coupling, sp
             "column(s); reduce dt or the coupling."
         )
     return NetworkSimulation(
-        times=np.arange(n_out) / sfreq, data=data, sfreq=sfreq, dt=dt, method=method,
-        seed=seed_used, params=p2, transient=n_tr * dt, final_state=final,
-        connectivity=conn, coupling=coupling, global_coupling=_readonly(gain), speed=speed,
-        beta=_readonly(beta), delay_steps=steps,
+        times=np.arange(n_out) / sfreq,
+        data=data,
+        sfreq=sfreq,
+        dt=dt,
+        method=method,
+        seed=seed_used,
+        params=p2,
+        transient=n_tr * dt,
+        final_state=final,
+        connectivity=conn,
+        coupling=coupling,
+        global_coupling=_readonly(gain),
+        speed=speed,
+        beta=_readonly(beta),
+        delay_steps=steps,
     )

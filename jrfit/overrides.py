@@ -57,16 +57,16 @@ __all__ = [
 
 #: JR constants that can be fixed or freed (mu follows from v; sigma from the scale or unused).
 FIXABLE = tuple(n for n in PARAM_INFO if n not in ("mu", "sigma"))
-_NOT_SETTABLE = ("mu follows from the operating point v (put a prior on p instead), and sigma is "
-                 "absorbed by the scale of a spectral fit and unused by an ERP fit")
+_NOT_SETTABLE = (
+    "mu follows from the operating point v (put a prior on p instead), and sigma is "
+    "absorbed by the scale of a spectral fit and unused by an ERP fit"
+)
 _DISTRIBUTIONS = "lognormal:MEDIAN:SD (SD of the natural log) and normal:MEAN:SD"
 _CONFIG_KEYS = ("free", "fix", "prior")
 _LOGNORMAL, _NORMAL = ("lognormal",), ("normal",)
 # priors other than the JR constants', and the distributions each accepts
-_SPECTRAL_OTHER = dict(p=("lognormal", "normal"), log_scale=_NORMAL, log_bg=_NORMAL, chi=_NORMAL,
-                       log_floor=_NORMAL)
-_ERP_OTHER = dict(amplitude=_LOGNORMAL, latency=_NORMAL, width=_LOGNORMAL, gain=_LOGNORMAL,
-                  offset=_NORMAL)
+_SPECTRAL_OTHER = dict(p=("lognormal", "normal"), log_scale=_NORMAL, log_bg=_NORMAL, chi=_NORMAL, log_floor=_NORMAL)
+_ERP_OTHER = dict(amplitude=_LOGNORMAL, latency=_NORMAL, width=_LOGNORMAL, gain=_LOGNORMAL, offset=_NORMAL)
 
 
 @dataclass(frozen=True)
@@ -110,12 +110,12 @@ def _number(value, origin, what, note=""):
 
 def _check_fixable(name, origin):
     if name in ("mu", "sigma"):
-        raise FitError(f"{name!r} cannot be fixed or freed ({origin}): {_NOT_SETTABLE}. Allowed names "
-                       f"are {_names_text(FIXABLE)}.")
+        raise FitError(
+            f"{name!r} cannot be fixed or freed ({origin}): {_NOT_SETTABLE}. Allowed names are {_names_text(FIXABLE)}."
+        )
     if name not in FIXABLE:
         raise FitError(
-            f"Unknown parameter {name!r} in {origin}. Allowed names are {_names_text(FIXABLE)} "
-            "(case-sensitive)."
+            f"Unknown parameter {name!r} in {origin}. Allowed names are {_names_text(FIXABLE)} (case-sensitive)."
         )
 
 
@@ -148,8 +148,11 @@ def parse_fix(items, option="--fix"):
 
 def _fix_items(items, option):
     out = {}
-    pairs = (items or {}).items() if isinstance(items, dict) else (
-        _split_assignment(it, option, "C=120") for it in (items or ()))
+    pairs = (
+        (items or {}).items()
+        if isinstance(items, dict)
+        else (_split_assignment(it, option, "C=120") for it in (items or ()))
+    )
     for name, value in pairs:
         origin = f"{option} {name}={value}"
         _check_fixable(name, origin)
@@ -189,8 +192,10 @@ def _free_item(value, option):
     elif isinstance(value, (list, tuple)) and all(isinstance(n, str) for n in value):
         origin, names = f"{option} {list(value)}", [n.strip() for n in value]
     else:
-        raise FitError(f"Invalid {option} {value!r}: give the free JR constants as names, e.g. "
-                       "a,b,B,C (or a list of strings in a file).")
+        raise FitError(
+            f"Invalid {option} {value!r}: give the free JR constants as names, e.g. "
+            "a,b,B,C (or a list of strings in a file)."
+        )
     for name in names:
         _check_fixable(name, origin)
     dup = sorted({n for n in names if names.count(n) > 1})
@@ -216,12 +221,13 @@ def parse_prior(text, option="--prior"):
     """
     parts = [p.strip() for p in str(text).split(":")] if isinstance(text, str) else []
     if len(parts) != 3:
-        raise FitError(f"Invalid {option}: expected a distribution and two numbers, "
-                       f"{_DISTRIBUTIONS}, e.g. lognormal:22:0.25; got {text!r}.")
+        raise FitError(
+            f"Invalid {option}: expected a distribution and two numbers, "
+            f"{_DISTRIBUTIONS}, e.g. lognormal:22:0.25; got {text!r}."
+        )
     dist = parts[0].lower()
     if dist not in ("lognormal", "normal"):
-        raise FitError(f"Invalid {option}: unknown distribution {parts[0]!r}. Allowed are "
-                       f"{_DISTRIBUTIONS}.")
+        raise FitError(f"Invalid {option}: unknown distribution {parts[0]!r}. Allowed are {_DISTRIBUTIONS}.")
     first = "MEDIAN" if dist == "lognormal" else "MEAN"
     loc, sd = _number(parts[1], option, first), _number(parts[2], option, "SD")
     if not sd > 0:
@@ -229,15 +235,17 @@ def parse_prior(text, option="--prior"):
     if dist == "normal":
         return NormalPrior(loc, sd)
     if not loc > 0:
-        raise FitError(f"Invalid {option}: the MEDIAN of a lognormal prior must be > 0, got "
-                       f"{parts[1]}.")
+        raise FitError(f"Invalid {option}: the MEDIAN of a lognormal prior must be > 0, got {parts[1]}.")
     return LogNormalPrior(loc, sd)
 
 
 def _prior_items(items, option):
     out = {}
-    pairs = (items or {}).items() if isinstance(items, dict) else (
-        _split_assignment(it, option, "B=lognormal:22:0.25") for it in (items or ()))
+    pairs = (
+        (items or {}).items()
+        if isinstance(items, dict)
+        else (_split_assignment(it, option, "B=lognormal:22:0.25") for it in (items or ()))
+    )
     for name, text in pairs:
         origin = f"{option} {name}={text}"
         if name in out:
@@ -279,19 +287,23 @@ def read_config(path, option="--config"):
         raise FitError(f"{option} {path} is not valid TOML: {err}. Fix the file at that line.") from None
     unknown = sorted(set(data) - {"fit"})
     if unknown:
-        raise FitError(f"{option} {path}: unknown table or key {', '.join(unknown)}; allowed is "
-                       "[fit] (with free, [fit.fix] and [fit.prior]).")
+        raise FitError(
+            f"{option} {path}: unknown table or key {', '.join(unknown)}; allowed is "
+            "[fit] (with free, [fit.fix] and [fit.prior])."
+        )
     table = data.get("fit", {})
     if not isinstance(table, dict):
         raise FitError(f"{option} {path}: fit must be a table: a [fit] header followed by its keys.")
     unknown = sorted(set(table) - set(_CONFIG_KEYS))
     if unknown:
-        raise FitError(f"{option} {path}: unknown key(s) {', '.join(unknown)} in [fit]; allowed are "
-                       f"{', '.join(_CONFIG_KEYS)}.")
+        raise FitError(
+            f"{option} {path}: unknown key(s) {', '.join(unknown)} in [fit]; allowed are {', '.join(_CONFIG_KEYS)}."
+        )
     for key, line in (("fix", "C = 120"), ("prior", 'B = "lognormal:22:0.25"')):
         if not isinstance(table.get(key, {}), dict):
-            raise FitError(f"{option} {path}: [fit] {key} must be a table: a [fit.{key}] header "
-                           f"followed by lines such as {line}.")
+            raise FitError(
+                f"{option} {path}: [fit] {key} must be a table: a [fit.{key}] header followed by lines such as {line}."
+            )
     return table, text
 
 
@@ -301,11 +313,14 @@ def _file_spec(path):
     prior = table.get("prior", {})
     bad = [k for k, v in prior.items() if not isinstance(v, str)]
     if bad:
-        raise FitError(f"[fit.prior] {bad[0]} in {where} must be a string such as "
-                       f"\"lognormal:22:0.25\" ({_DISTRIBUTIONS}).")
-    return _Spec(fix=_fix_items(table.get("fix", {}), f"[fit.fix] in {where}:"),
-                 free=_free_item(table.get("free"), f"[fit] free in {where}:"),
-                 prior=_prior_items(prior, f"[fit.prior] in {where}:"))
+        raise FitError(
+            f'[fit.prior] {bad[0]} in {where} must be a string such as "lognormal:22:0.25" ({_DISTRIBUTIONS}).'
+        )
+    return _Spec(
+        fix=_fix_items(table.get("fix", {}), f"[fit.fix] in {where}:"),
+        free=_free_item(table.get("free"), f"[fit] free in {where}:"),
+        prior=_prior_items(prior, f"[fit.prior] in {where}:"),
+    )
 
 
 # ----------------------------------------------------------------------------
@@ -332,7 +347,8 @@ def _freeable(base):
     if isinstance(base, ERPPriors):
         return FIXABLE, ""
     return tuple(n for n in FIXABLE if n != "A"), (
-        "; A stays fixed in a spectral fit (A and sigma are degenerate with the scale)")
+        "; A stays fixed in a spectral fit (A and sigma are degenerate with the scale)"
+    )
 
 
 def _free_set(base, spec):
@@ -342,11 +358,13 @@ def _free_set(base, spec):
         return tuple(n for n in base.free if n not in spec.fix)
     for name in spec.free.value:
         if name not in allowed:
-            raise FitError(f"Invalid {spec.free.origin}: {name!r} cannot be free here{why}. "
-                           f"Allowed are {_names_text(allowed)}.")
+            raise FitError(
+                f"Invalid {spec.free.origin}: {name!r} cannot be free here{why}. Allowed are {_names_text(allowed)}."
+            )
         if name in spec.fix:
-            raise FitError(f"{name!r} is both free ({spec.free.origin}) and fixed "
-                           f"({spec.fix[name].origin}); drop one of them.")
+            raise FitError(
+                f"{name!r} is both free ({spec.free.origin}) and fixed ({spec.fix[name].origin}); drop one of them."
+            )
     return spec.free.value
 
 
@@ -358,8 +376,10 @@ def _jr_priors(base, free, spec):
         if item is None:
             out[name] = base.jr.get(name) or LogNormalPrior(float(getattr(base.fixed, name)), 0.25)
         elif not isinstance(item.value, LogNormalPrior):
-            raise FitError(f"Invalid {item.origin}: a JR constant takes a lognormal prior (its log is "
-                           f"sampled); use {name}=lognormal:MEDIAN:SD.")
+            raise FitError(
+                f"Invalid {item.origin}: a JR constant takes a lognormal prior (its log is "
+                f"sampled); use {name}=lognormal:MEDIAN:SD."
+            )
         else:
             out[name] = item.value
     return out
@@ -379,13 +399,16 @@ def _other_priors(base, free, spec):
             raise FitError(f"Invalid {item.origin}: {name} cannot have a prior{why}.")
         if name in FIXABLE:
             names = list(free) + [name]
-            how = (f"--free {','.join(names)}" if item.origin.startswith("--")
-                   else f"free = {names} in [fit]")
-            raise FitError(f"Invalid {item.origin}: {name} is fixed (free JR constants: "
-                           f"{_names_text(free)}); free it with {how}, or drop the prior.")
+            how = f"--free {','.join(names)}" if item.origin.startswith("--") else f"free = {names} in [fit]"
+            raise FitError(
+                f"Invalid {item.origin}: {name} is fixed (free JR constants: "
+                f"{_names_text(free)}); free it with {how}, or drop the prior."
+            )
         if name not in other:
-            raise FitError(f"Unknown parameter {name!r} in {item.origin}. Priors can be set on the free "
-                           f"JR constants ({_names_text(free)}) and on {', '.join(other)}.")
+            raise FitError(
+                f"Unknown parameter {name!r} in {item.origin}. Priors can be set on the free "
+                f"JR constants ({_names_text(free)}) and on {', '.join(other)}."
+            )
         out[name] = _fit_prior(name, getattr(base, name), item, other[name])
     return out
 
@@ -454,8 +477,7 @@ def parse_overrides(fix=None, free=None, prior=None, config=None, *, base=None):
     base = SpectralPriors() if base is None else base
     if not isinstance(base, (SpectralPriors, ERPPriors)):
         raise FitError(f"base must be SpectralPriors or ERPPriors, got {type(base).__name__}.")
-    cli = _Spec(fix=_fix_items(fix, "--fix"), free=_free_item(free, "--free"),
-                prior=_prior_items(prior, "--prior"))
+    cli = _Spec(fix=_fix_items(fix, "--fix"), free=_free_item(free, "--free"), prior=_prior_items(prior, "--prior"))
     spec = cli if config is None else _merge(_file_spec(config), cli)
     return _apply(base, spec)
 

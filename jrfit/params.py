@@ -68,7 +68,7 @@ class JRParams:
     sigma : float | array
         Continuous noise intensity of the input, in /s^0.5: the input is
         ``p(t) = mu + sigma * xi(t)`` with unit white noise ``xi`` (see
-        MODEL_NOTES section 4). A per-sample standard deviation ``s`` at step
+        docs/model.md, section 4). A per-sample standard deviation ``s`` at step
         ``dt`` corresponds to ``sigma = s * sqrt(dt)``; see
         :meth:`sigma_from_per_sample_std`. Default 5.
     """
@@ -96,13 +96,11 @@ class JRParams:
                 val = np.asarray(raw, dtype=float)
             except (TypeError, ValueError):
                 raise JRFitError(
-                    f"JRParams.{f.name} must be a number or an array of numbers "
-                    f"(in {f.metadata['unit']}), got {raw!r}."
+                    f"JRParams.{f.name} must be a number or an array of numbers (in {f.metadata['unit']}), got {raw!r}."
                 ) from None
             if not np.all(np.isfinite(val)):
                 raise JRFitError(
-                    f"JRParams.{f.name} ({f.metadata['meaning']}, in "
-                    f"{f.metadata['unit']}) must be finite, got {raw!r}."
+                    f"JRParams.{f.name} ({f.metadata['meaning']}, in {f.metadata['unit']}) must be finite, got {raw!r}."
                 )
             lower = f.metadata["lower"]
             if lower is not None:
@@ -126,9 +124,7 @@ class JRParams:
             raise JRFitError(
                 "JRParams fields given as arrays must broadcast together; got "
                 + ", ".join(
-                    f"{f.name}{np.shape(getattr(self, f.name))}"
-                    for f in fields(self)
-                    if np.ndim(getattr(self, f.name))
+                    f"{f.name}{np.shape(getattr(self, f.name))}" for f in fields(self) if np.ndim(getattr(self, f.name))
                 )
                 + "."
             ) from None
@@ -178,10 +174,7 @@ class JRParams:
         names = {f.name for f in fields(self)}
         unknown = sorted(set(changes) - names)
         if unknown:
-            raise JRFitError(
-                f"Unknown JRParams field(s) {unknown}. Valid fields are "
-                f"{sorted(names)}."
-            )
+            raise JRFitError(f"Unknown JRParams field(s) {unknown}. Valid fields are {sorted(names)}.")
         return dataclasses.replace(self, **changes)
 
     def as_dict(self, broadcast=False):
@@ -271,7 +264,6 @@ class JRParams:
 
 
 PARAM_INFO = {
-    f.name: dict(unit=f.metadata["unit"], meaning=f.metadata["meaning"], default=f.default)
-    for f in fields(JRParams)
+    f.name: dict(unit=f.metadata["unit"], meaning=f.metadata["meaning"], default=f.default) for f in fields(JRParams)
 }
 """Units, meaning and default of every :class:`JRParams` field."""

@@ -1,6 +1,6 @@
 """Priors of the spectral fit, with units, in one place.
 
-Style of the field (MODEL_NOTES section 7): every positive JR constant is
+Style of the field (docs/model.md, section 7): every positive JR constant is
 ``default * exp(theta)`` with ``theta ~ Normal(0, sd)`` (a log-normal prior
 centred on the Jansen & Rit 1995 value; SPM's DCM uses sd = 0.25, i.e.
 variance 1/16). The operating point is sampled as the potential ``v`` (mV) and
@@ -167,7 +167,7 @@ class SpectralPriors:
         Default log-normal with median 220 /s (the middle of JR 1995's
         120-320 /s) and sd 0.7 in log (90 % in [69, 696] /s): p is a firing
         rate, so p <= 0 has no prior mass (below p = 0 the column has further
-        folds and Hopf points outside the physiological range, MODEL_NOTES
+        folds and Hopf points outside the physiological range, docs/model.md,
         section 5, which a normal prior let the sampler find).
     v_bounds : tuple of float
         Support of the operating potential v, in mV.
@@ -307,10 +307,16 @@ def _erp_default_jr():
 
 _ERP_PULSE_PRIORS = {
     # latency = time of the pulse's peak (the JR pulse starts 7 widths earlier)
-    "jr": dict(amplitude=LogNormalPrior(375.5, 0.5), latency=NormalPrior(0.075, 0.04, lower=0.0, upper=0.35),
-               width=LogNormalPrior(0.005, 0.5)),
-    "gaussian": dict(amplitude=LogNormalPrior(375.5, 0.5), latency=NormalPrior(0.08, 0.04, lower=0.0, upper=0.35),
-                     width=LogNormalPrior(0.016, 0.5)),
+    "jr": dict(
+        amplitude=LogNormalPrior(375.5, 0.5),
+        latency=NormalPrior(0.075, 0.04, lower=0.0, upper=0.35),
+        width=LogNormalPrior(0.005, 0.5),
+    ),
+    "gaussian": dict(
+        amplitude=LogNormalPrior(375.5, 0.5),
+        latency=NormalPrior(0.08, 0.04, lower=0.0, upper=0.35),
+        width=LogNormalPrior(0.016, 0.5),
+    ),
 }
 
 
@@ -433,8 +439,10 @@ class ERPPriors:
         if self.residuals not in ("correlated", "independent"):
             raise FitError(f"ERPPriors.residuals must be 'correlated' or 'independent', got {self.residuals!r}.")
         if self.p_fixed is not None and self.v_fixed is not None:
-            raise FitError(f"ERPPriors: give either v_fixed (the rest potential, mV) or p_fixed (the input at rest, "
-                           f"/s), not both; got v_fixed={self.v_fixed!r}, p_fixed={self.p_fixed!r}.")
+            raise FitError(
+                f"ERPPriors: give either v_fixed (the rest potential, mV) or p_fixed (the input at rest, "
+                f"/s), not both; got v_fixed={self.v_fixed!r}, p_fixed={self.p_fixed!r}."
+            )
 
     @property
     def free(self):
@@ -445,8 +453,14 @@ class ERPPriors:
         """Rows (name, unit, prior) for reports."""
         rows = [(k, PARAM_INFO[k]["unit"], pr.describe(PARAM_INFO[k]["unit"])) for k, pr in self.jr.items()]
         if self.p_fixed is not None:
-            rows.append(("v", "mV", f"rest potential: the lowest fixed point at p = {self.p_fixed:g} /s, solved for "
-                                    "each draw's constants"))
+            rows.append(
+                (
+                    "v",
+                    "mV",
+                    f"rest potential: the lowest fixed point at p = {self.p_fixed:g} /s, solved for "
+                    "each draw's constants",
+                )
+            )
         elif self.v_fixed is None:
             rows.append(("v", "mV", f"Uniform{tuple(self.v_bounds)} mV, with the prior of p kept by |dp/dv|"))
             rows.append(("p", "/s", self.p.describe("/s")))
@@ -459,8 +473,15 @@ class ERPPriors:
         rows.append(("offset", "uV", self.offset.describe("uV")))
         if self.noise is not None:
             rows.append(("noise", "uV", f"HalfNormal(sd={self.noise.sd:g} uV), added to the trial SE in quadrature"))
-        rows.append(("residuals", "", "correlated in time as the measured noise of the average"
-                     if self.residuals == "correlated" else "independent in time"))
+        rows.append(
+            (
+                "residuals",
+                "",
+                "correlated in time as the measured noise of the average"
+                if self.residuals == "correlated"
+                else "independent in time",
+            )
+        )
         fixed = {k: v for k, v in self.fixed.as_dict().items() if k not in self.jr and k not in ("mu", "sigma")}
         rows.append(("fixed", "", ", ".join(f"{k}={v:g} {PARAM_INFO[k]['unit']}" for k, v in fixed.items())))
         return rows

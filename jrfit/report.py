@@ -61,16 +61,19 @@ _EXPANDED_MAX = 4
 _FULL_DETAIL_MAX = 8
 _DETAILS = ("auto", "full", "compact")
 # labels of the stability summary the fit records (attrs['stability'])
-_STABILITY_LABELS = {"damping_median": "damping, posterior median (/s)",
-                     "damping_q05": "damping, 5 % quantile (/s)",
-                     "frac_near_boundary": "share of draws near the stability boundary"}
+_STABILITY_LABELS = {
+    "damping_median": "damping, posterior median (/s)",
+    "damping_q05": "damping, 5 % quantile (/s)",
+    "frac_near_boundary": "share of draws near the stability boundary",
+}
 
 
 # ----------------------------------------------------------------------------
 # public API
 @verbose
-def make_report(idata_or_path, fname, *, title=None, overwrite=False, cycles=True, detail="auto",
-                result_file=None, verbose=None):
+def make_report(
+    idata_or_path, fname, *, title=None, overwrite=False, cycles=True, detail="auto", result_file=None, verbose=None
+):
     """Write the HTML report of a spectral fit.
 
     Parameters
@@ -152,8 +155,7 @@ def _figure_adder(rep):
 
     def add_fig(fig, item_title, caption, section, tags):
         try:
-            rep.add_figure(fig, title=item_title, caption=caption, image_format="png",
-                           section=section, tags=tags)
+            rep.add_figure(fig, title=item_title, caption=caption, image_format="png", section=section, tags=tags)
         finally:
             _close(fig)
 
@@ -182,8 +184,10 @@ def _load(idata_or_path):
             return az.from_netcdf(path), str(path)
         except (OSError, ValueError) as err:
             raise JRFitError(f"Cannot read {path} as a fit result (NetCDF InferenceData): {err}") from None
-    raise JRFitError("'idata_or_path' must be an arviz.InferenceData or the path of a NetCDF file, "
-                     f"got {type(idata_or_path).__name__}.")
+    raise JRFitError(
+        "'idata_or_path' must be an arviz.InferenceData or the path of a NetCDF file, "
+        f"got {type(idata_or_path).__name__}."
+    )
 
 
 def _check_result(idata):
@@ -279,51 +283,69 @@ def _status(diag, ch):
 
 def _banner(ch, status, d):
     if status == "PASS":
-        detail = (f"R-hat {_rhat(d.get('r_hat'))}, bulk ESS {_ess(d.get('ess_bulk'))}, "
-                  f"tail ESS {_ess(d.get('ess_tail'))}, {d.get('divergences', 'n/a')} divergences, "
-                  f"BFMI {_fmt(d.get('bfmi'), 2)}")
-        return (f'<div class="alert alert-success jrfit-status jrfit-pass" role="status">'
-                f"<strong>PASS &#10003; {_esc(ch)}</strong>: the sampler passed the convergence "
-                f"checks ({_esc(detail)}).</div>")
+        detail = (
+            f"R-hat {_rhat(d.get('r_hat'))}, bulk ESS {_ess(d.get('ess_bulk'))}, "
+            f"tail ESS {_ess(d.get('ess_tail'))}, {d.get('divergences', 'n/a')} divergences, "
+            f"BFMI {_fmt(d.get('bfmi'), 2)}"
+        )
+        return (
+            f'<div class="alert alert-success jrfit-status jrfit-pass" role="status">'
+            f"<strong>PASS &#10003; {_esc(ch)}</strong>: the sampler passed the convergence "
+            f"checks ({_esc(detail)}).</div>"
+        )
     if status == "FAIL":
         problems = d.get("problems") or ["(no problem recorded)"]
         items = "".join(f"<li>{_esc(p)}</li>" for p in problems)
-        return (f'<div class="alert alert-danger jrfit-status jrfit-fail" role="alert">'
-                f"<strong>FAIL &#10007; {_esc(ch)}</strong>: the sampler did not converge; "
-                f"do not interpret these estimates before refitting (more draws or tuning, a "
-                f"higher target_accept, or tighter priors). Problems:<ul>{items}</ul></div>")
-    return (f'<div class="alert alert-warning jrfit-status jrfit-unchecked" role="status">'
-            f"<strong>UNCHECKED {_esc(ch)}</strong>: no convergence diagnostics recorded for this "
-            f"channel; check the R-hat and ESS columns of its parameter table.</div>")
+        return (
+            f'<div class="alert alert-danger jrfit-status jrfit-fail" role="alert">'
+            f"<strong>FAIL &#10007; {_esc(ch)}</strong>: the sampler did not converge; "
+            f"do not interpret these estimates before refitting (more draws or tuning, a "
+            f"higher target_accept, or tighter priors). Problems:<ul>{items}</ul></div>"
+        )
+    return (
+        f'<div class="alert alert-warning jrfit-status jrfit-unchecked" role="status">'
+        f"<strong>UNCHECKED {_esc(ch)}</strong>: no convergence diagnostics recorded for this "
+        f"channel; check the R-hat and ESS columns of its parameter table.</div>"
+    )
 
 
 def _adequacy_detail(a, erp):
     if erp:
-        return (f"posterior-predictive p-values {_fmt(a.get('ppp'), 3)} (size of the residuals), "
-                f"{_fmt(a.get('ppp_run'), 3)} (longest run outside the band), {_fmt(a.get('ppp_lag1'), 3)} "
-                f"(correlation left in the whitened residuals); {100 * _float(a.get('frac_outside')):.0f} % "
-                "of the samples outside the 90 % predictive band (about 10 % expected)")
-    return (f"posterior-predictive p-value {_fmt(a.get('ppp'), 3)}, {100 * _float(a.get('frac_outside')):.0f} % "
-            f"of bins outside the 90 % predictive band (about 10 % expected), RMS standardised residual "
-            f"{_fmt(a.get('z_rms'), 3)}")
+        return (
+            f"posterior-predictive p-values {_fmt(a.get('ppp'), 3)} (size of the residuals), "
+            f"{_fmt(a.get('ppp_run'), 3)} (longest run outside the band), {_fmt(a.get('ppp_lag1'), 3)} "
+            f"(correlation left in the whitened residuals); {100 * _float(a.get('frac_outside')):.0f} % "
+            "of the samples outside the 90 % predictive band (about 10 % expected)"
+        )
+    return (
+        f"posterior-predictive p-value {_fmt(a.get('ppp'), 3)}, {100 * _float(a.get('frac_outside')):.0f} % "
+        f"of bins outside the 90 % predictive band (about 10 % expected), RMS standardised residual "
+        f"{_fmt(a.get('z_rms'), 3)}"
+    )
 
 
 def _adequacy_banner(ch, a, erp=False):
     """The second verdict: does the model fit the data (jrfit.adequacy), not the sampler."""
     if not isinstance(a, dict) or "fits" not in a:
-        return (f'<div class="alert alert-warning jrfit-adequacy" role="status"><strong>FIT NOT CHECKED '
-                f"{_esc(ch)}</strong>: no posterior-predictive adequacy check is recorded.</div>")
+        return (
+            f'<div class="alert alert-warning jrfit-adequacy" role="status"><strong>FIT NOT CHECKED '
+            f"{_esc(ch)}</strong>: no posterior-predictive adequacy check is recorded.</div>"
+        )
     detail = _adequacy_detail(a, erp)
     if a["fits"]:
-        return (f'<div class="alert alert-success jrfit-adequacy jrfit-fits" role="status"><strong>MODEL FITS '
-                f"&#10003; {_esc(ch)}</strong>: the data lie within what the fitted model predicts "
-                f"({_esc(detail)}).</div>")
+        return (
+            f'<div class="alert alert-success jrfit-adequacy jrfit-fits" role="status"><strong>MODEL FITS '
+            f"&#10003; {_esc(ch)}</strong>: the data lie within what the fitted model predicts "
+            f"({_esc(detail)}).</div>"
+        )
     items = "".join(f"<li>{_esc(p)}</li>" for p in a.get("problems", []))
-    return (f'<div class="alert alert-danger jrfit-adequacy jrfit-misfit" role="alert"><strong>MODEL MISFIT '
-            f"&#10007; {_esc(ch)}</strong>: the fitted column does not explain this "
-            f"{'response' if erp else 'spectrum'} ({_esc(detail)}); "
-            f"the parameters describe the best single-column approximation, not the data. Where:<ul>{items}</ul>"
-            "</div>")
+    return (
+        f'<div class="alert alert-danger jrfit-adequacy jrfit-misfit" role="alert"><strong>MODEL MISFIT '
+        f"&#10007; {_esc(ch)}</strong>: the fitted column does not explain this "
+        f"{'response' if erp else 'spectrum'} ({_esc(detail)}); "
+        f"the parameters describe the best single-column approximation, not the data. Where:<ul>{items}</ul>"
+        "</div>"
+    )
 
 
 def _fits_label(a):
@@ -351,16 +373,20 @@ def _main_regime(reg):
 # (a) summary
 def _summary_banners(channels, statuses, adequacy, many):
     """Convergence and adequacy banners: every channel's, or beyond a few channels only the flagged ones."""
+
     def shown(ch):
         return not many or statuses[ch][0] != "PASS" or _fits_label(adequacy.get(ch)) != "fits"
 
     conv = "".join(_banner(ch, *statuses[ch]) for ch in channels if not many or statuses[ch][0] != "PASS")
-    fits = "".join(_adequacy_banner(ch, adequacy.get(ch)) for ch in channels
-                   if not many or _fits_label(adequacy.get(ch)) != "fits")
+    fits = "".join(
+        _adequacy_banner(ch, adequacy.get(ch)) for ch in channels if not many or _fits_label(adequacy.get(ch)) != "fits"
+    )
     if many:
         n_ok = sum(not shown(ch) for ch in channels)
-        note = (f"<p>{n_ok} of {len(channels)} channels passed both checks (see the table below); "
-                "only the others are listed here.</p>")
+        note = (
+            f"<p>{n_ok} of {len(channels)} channels passed both checks (see the table below); "
+            "only the others are listed here.</p>"
+        )
         conv = note + conv
         fits = fits or "<p>The model fits the data of every channel (posterior-predictive check).</p>"
     return conv, fits
@@ -371,8 +397,11 @@ def _scalp_maps(idata, channels, attrs, statuses):
     from . import viz
 
     steps = _json_attr(attrs, "preprocessing", None)
-    rec = [st for st in steps if isinstance(st, dict) and st.get("step") == "channel_positions"] if isinstance(
-        steps, list) else []
+    rec = (
+        [st for st in steps if isinstance(st, dict) and st.get("step") == "channel_positions"]
+        if isinstance(steps, list)
+        else []
+    )
     positions = rec[-1].get("positions", {}) if rec else {}
     placed = [ch for ch in channels if ch in positions]
     if len(placed) < 4:
@@ -405,8 +434,15 @@ def _add_summary(rep, idata, channels, attrs, diag, source, add_fig=None, detail
         ("channels", ", ".join(channels)),
         ("frequency band", band),
         ("likelihood", attrs.get("likelihood", "n/a")),
-        ("free JR constants", ", ".join(free) + (" (plus the operating point v; p = p(v))" if "v" in post else
-                                                 " (plus the input p and the noise sigma; no fixed point assumed)")),
+        (
+            "free JR constants",
+            ", ".join(free)
+            + (
+                " (plus the operating point v; p = p(v))"
+                if "v" in post
+                else " (plus the input p and the noise sigma; no fixed point assumed)"
+            ),
+        ),
         ("sampling", f"{post.sizes.get('chain', 0)} chains x {post.sizes.get('draw', 0)} draws"),
         ("seed", attrs.get("seed", "n/a")),
         ("jrfit version", attrs.get("jrfit_version", "n/a")),
@@ -417,19 +453,26 @@ def _add_summary(rep, idata, channels, attrs, diag, source, add_fig=None, detail
     n_fail = sum(s == "FAIL" for s, _ in statuses.values())
     n_unchecked = sum(s == "UNCHECKED" for s, _ in statuses.values())
     if n_fail:
-        head = (f'<div class="alert alert-danger"><strong>{n_fail} of {len(channels)} channel(s) '
-                f"FAILED the convergence checks.</strong></div>")
+        head = (
+            f'<div class="alert alert-danger"><strong>{n_fail} of {len(channels)} channel(s) '
+            f"FAILED the convergence checks.</strong></div>"
+        )
     elif n_unchecked:
-        head = (f'<div class="alert alert-warning">{n_unchecked} of {len(channels)} channel(s) '
-                f"have no recorded diagnostics.</div>")
+        head = (
+            f'<div class="alert alert-warning">{n_unchecked} of {len(channels)} channel(s) '
+            f"have no recorded diagnostics.</div>"
+        )
     else:
-        head = (f'<div class="alert alert-success">All {len(channels)} channel(s) passed the '
-                f"convergence checks.</div>")
+        head = f'<div class="alert alert-success">All {len(channels)} channel(s) passed the convergence checks.</div>'
     adequacy = _json_attr(attrs, "adequacy", {})
     adequacy = adequacy if isinstance(adequacy, dict) else {}
     n_misfit = sum(_fits_label(adequacy.get(ch)) == "MISFIT" for ch in channels)
-    head += (f'<div class="alert alert-danger"><strong>{n_misfit} of {len(channels)} channel(s): the model does '
-             "not fit the data</strong> (posterior-predictive check; see each channel).</div>" if n_misfit else "")
+    head += (
+        f'<div class="alert alert-danger"><strong>{n_misfit} of {len(channels)} channel(s): the model does '
+        "not fit the data</strong> (posterior-predictive check; see each channel).</div>"
+        if n_misfit
+        else ""
+    )
     banners, fit_banners = _summary_banners(channels, statuses, adequacy, many)
     regimes = _json_attr(attrs, "regime", {})
     n_eff = _json_attr(attrs, "n_eff", {})
@@ -438,18 +481,30 @@ def _add_summary(rep, idata, channels, attrs, diag, source, add_fig=None, detail
         status = statuses[ch][0]
         pk = _draws(idata, "peak_freq", ch)
         dm = _draws(idata, "damping", ch)
-        rows.append([
-            _esc(ch),
-            _bad(status, status != "PASS"),
-            _bad(_fits_label(adequacy.get(ch)), _fits_label(adequacy.get(ch)) != "fits"),
-            _esc(_interval(pk, 3)) if pk is not None else "n/a",
-            _esc(_interval(dm, 3)) if dm is not None else "n/a",
-            _esc(_main_regime(regimes.get(ch) if isinstance(regimes, dict) else None)),
-            _esc(_fmt(n_eff.get(ch), 3)) if isinstance(n_eff, dict) else "n/a",
-        ])
-    overview = _table(["channel", "sampler", "model vs data", "peak frequency (Hz), median [90 %]",
-                       "damping (/s), median [90 %]", "most probable regime",
-                       "n_eff (averaged periodograms)"], rows, raw=True)
+        rows.append(
+            [
+                _esc(ch),
+                _bad(status, status != "PASS"),
+                _bad(_fits_label(adequacy.get(ch)), _fits_label(adequacy.get(ch)) != "fits"),
+                _esc(_interval(pk, 3)) if pk is not None else "n/a",
+                _esc(_interval(dm, 3)) if dm is not None else "n/a",
+                _esc(_main_regime(regimes.get(ch) if isinstance(regimes, dict) else None)),
+                _esc(_fmt(n_eff.get(ch), 3)) if isinstance(n_eff, dict) else "n/a",
+            ]
+        )
+    overview = _table(
+        [
+            "channel",
+            "sampler",
+            "model vs data",
+            "peak frequency (Hz), median [90 %]",
+            "damping (/s), median [90 %]",
+            "most probable regime",
+            "n_eff (averaged periodograms)",
+        ],
+        rows,
+        raw=True,
+    )
     guide = (
         "<p><em>How to read this report.</em> Each channel was fitted separately: the "
         "linearised Jansen-Rit spectrum (scaled) plus an aperiodic background "
@@ -465,20 +520,37 @@ def _add_summary(rep, idata, channels, attrs, diag, source, add_fig=None, detail
         "least reliable.</p>"
     )
     if detail == "compact":
-        guide += (f"<p><em>Compact view</em> ({len(channels)} channels): each channel's section shows its verdicts, "
-                  "spectrum and fit, parameters and diagnostics (traces only where the sampler failed). "
-                  "<code>jrfit report RESULT.nc --detail full</code> draws every figure.</p>")
-    body = (head + _table(["", ""], [(k, v) for k, v in meta]) + _identified_html(idata, channels, attrs)
-            + _truth_html(idata, channels, attrs)
-            + _route_html(attrs) + "<h5>Convergence</h5>"
-            + banners + "<h5>Model adequacy</h5>" + fit_banners + "<h5>Channels</h5>" + overview + guide)
+        guide += (
+            f"<p><em>Compact view</em> ({len(channels)} channels): each channel's section shows its verdicts, "
+            "spectrum and fit, parameters and diagnostics (traces only where the sampler failed). "
+            "<code>jrfit report RESULT.nc --detail full</code> draws every figure.</p>"
+        )
+    body = (
+        head
+        + _table(["", ""], [(k, v) for k, v in meta])
+        + _identified_html(idata, channels, attrs)
+        + _truth_html(idata, channels, attrs)
+        + _route_html(attrs)
+        + "<h5>Convergence</h5>"
+        + banners
+        + "<h5>Model adequacy</h5>"
+        + fit_banners
+        + "<h5>Channels</h5>"
+        + overview
+        + guide
+    )
     section = None if many else "Summary"  # collapsed sections: the summary stays open above them
     rep.add_html(body, title="Summary", section=section, tags=("summary",))
     fig = _scalp_maps(idata, channels, attrs, statuses) if add_fig is not None else None
     if fig is not None:
-        add_fig(fig, "Scalp maps", "Posterior medians at the channels' positions (from the preprocessing record; "
-                "regions at their members' mean position); red dots: channels that failed the sampler's checks.",
-                section, ("summary",))
+        add_fig(
+            fig,
+            "Scalp maps",
+            "Posterior medians at the channels' positions (from the preprocessing record; "
+            "regions at their members' mean position); red dots: channels that failed the sampler's checks.",
+            section,
+            ("summary",),
+        )
 
 
 def _truth_html(idata, channels, attrs):
@@ -494,12 +566,20 @@ def _truth_html(idata, channels, attrs):
                 continue
             lo, hi = np.quantile(x, [0.05, 0.95])
             inside = bool(lo <= value <= hi)
-            rows.append([_esc(ch), _esc(f"{name} ({_unit(name)})" if _unit(name) not in ("", "1") else name),
-                         _esc(_fmt(value, 4)), _esc(_interval(x, 4)), _bad("yes" if inside else "no", not inside)])
+            rows.append(
+                [
+                    _esc(ch),
+                    _esc(f"{name} ({_unit(name)})" if _unit(name) not in ("", "1") else name),
+                    _esc(_fmt(value, 4)),
+                    _esc(_interval(x, 4)),
+                    _bad("yes" if inside else "no", not inside),
+                ]
+            )
     if not rows:
         return ""
-    return ("<h5>Known truth (simulated recording) against the posterior</h5>"
-            + _table(["channel", "quantity", "truth", "posterior median [90 %]", "truth inside"], rows, raw=True))
+    return "<h5>Known truth (simulated recording) against the posterior</h5>" + _table(
+        ["channel", "quantity", "truth", "posterior median [90 %]", "truth inside"], rows, raw=True
+    )
 
 
 def _identified_html(idata, channels, attrs):
@@ -511,10 +591,12 @@ def _identified_html(idata, channels, attrs):
     head = ["channel"] + [f"{n} ({_unit(n)})" if _unit(n) not in ("", "1") else n for n in names]
     cond = _json_attr(attrs, "conditional", {}) or {}
     given = ", ".join(f"{k} = {_fmt(v)}" for k, v in (cond.get("given") or {}).items())
-    note = (f"<p><small>Median [90 % interval]. A spectrum identifies the rate constants a and b, the DC gains of "
-            "the excitatory and inhibitory loops, the damping and the peak frequency; "
-            f"{_esc(', '.join(cond.get('names', [])) or 'the other constants')} are conditional on the fixed "
-            f"constants ({_esc(given)}): fixed at other values, they shift to keep the loop gains.</small></p>")
+    note = (
+        f"<p><small>Median [90 % interval]. A spectrum identifies the rate constants a and b, the DC gains of "
+        "the excitatory and inhibitory loops, the damping and the peak frequency; "
+        f"{_esc(', '.join(cond.get('names', [])) or 'the other constants')} are conditional on the fixed "
+        f"constants ({_esc(given)}): fixed at other values, they shift to keep the loop gains.</small></p>"
+    )
     return "<h5>What the spectrum identifies</h5>" + _table(head, rows, raw=True) + note
 
 
@@ -526,28 +608,62 @@ def _route_html(attrs):
     out = [f"<h5>Likelihood route: {_esc(route)}</h5>"]
     routes = _json_attr(attrs, "routes", None)
     if isinstance(routes, dict) and routes:
-        rows = [[_esc(ch), _esc(r.get("route", "")), _bad(r.get("trusted", ""), r.get("trusted") == "none"),
-                 _esc(r.get("reason", ""))] for ch, r in routes.items()]
+        rows = [
+            [
+                _esc(ch),
+                _esc(r.get("route", "")),
+                _bad(r.get("trusted", ""), r.get("trusted") == "none"),
+                _esc(r.get("reason", "")),
+            ]
+            for ch, r in routes.items()
+        ]
         out.append(_table(["channel", "route", "trusted fit", "why"], rows, raw=True))
         if any(r.get("route") == "simulation" for r in routes.values()):
-            out.append("<p>Channels sent to the simulation route have their own result file and report "
-                       "(<code>*_simulation_jrfit.nc</code>); this file keeps their linear fit for comparison.</p>")
+            out.append(
+                "<p>Channels sent to the simulation route have their own result file and report "
+                "(<code>*_simulation_jrfit.nc</code>); this file keeps their linear fit for comparison.</p>"
+            )
     else:
         out.append(f"<p>{_esc(attrs.get('route_reason', ''))}</p>")
     checks = _json_attr(attrs, "linear_check", None)
     if isinstance(checks, dict) and checks:
-        rows = [[_esc(ch), _bad("valid" if c.get("valid") else "invalid", not c.get("valid")),
-                 _esc(_fmt(c.get("damping_median"), 3)), _esc(f"{100 * _float(c.get('frac_near_boundary')):.0f} %"),
-                 _esc(_fmt(c.get("sigma_implied"), 3)),
-                 _esc(_fmt(c.get("peak_linear_hz"), 4)), _esc(_fmt(c.get("peak_simulated_hz"), 4)),
-                 _esc(_fmt(c.get("peak_tol_hz"), 3)),
-                 _esc(_fmt(c.get("shape_rms"), 3)), "<br>".join(_esc(r) for r in c.get("reasons", [])) or "none"]
-                for ch, c in checks.items()]
-        out.append("<p>Check of the linearisation at the linear route's posterior medians, simulated at the noise "
-                   f"intensity the data imply (tolerances: {_esc(attrs.get('linear_validity', ''))}):</p>")
-        out.append(_table(["channel", "linearisation", "damping (/s)", "draws near boundary", "implied sigma (/s^0.5)",
-                           "linear peak (Hz)", "simulated peak (Hz)", "peak tolerance (Hz)", "RMS log ratio",
-                           "reasons"], rows, raw=True))
+        rows = [
+            [
+                _esc(ch),
+                _bad("valid" if c.get("valid") else "invalid", not c.get("valid")),
+                _esc(_fmt(c.get("damping_median"), 3)),
+                _esc(f"{100 * _float(c.get('frac_near_boundary')):.0f} %"),
+                _esc(_fmt(c.get("sigma_implied"), 3)),
+                _esc(_fmt(c.get("peak_linear_hz"), 4)),
+                _esc(_fmt(c.get("peak_simulated_hz"), 4)),
+                _esc(_fmt(c.get("peak_tol_hz"), 3)),
+                _esc(_fmt(c.get("shape_rms"), 3)),
+                "<br>".join(_esc(r) for r in c.get("reasons", [])) or "none",
+            ]
+            for ch, c in checks.items()
+        ]
+        out.append(
+            "<p>Check of the linearisation at the linear route's posterior medians, simulated at the noise "
+            f"intensity the data imply (tolerances: {_esc(attrs.get('linear_validity', ''))}):</p>"
+        )
+        out.append(
+            _table(
+                [
+                    "channel",
+                    "linearisation",
+                    "damping (/s)",
+                    "draws near boundary",
+                    "implied sigma (/s^0.5)",
+                    "linear peak (Hz)",
+                    "simulated peak (Hz)",
+                    "peak tolerance (Hz)",
+                    "RMS log ratio",
+                    "reasons",
+                ],
+                rows,
+                raw=True,
+            )
+        )
         out.append("<p>The fit figure of each channel shows the other route's prediction as a dashed line.</p>")
     return "".join(out)
 
@@ -561,13 +677,17 @@ def _add_channel(rep, idata, ch, attrs, diag, add_fig, cycles, detail="full"):
     tags = (_tag(ch),)
     status, d = _status(diag, ch)
     adequacy = _json_attr(attrs, "adequacy", {})
-    rep.add_html(_banner(ch, status, d) + _adequacy_banner(ch, adequacy.get(ch) if isinstance(adequacy, dict)
-                                                            else None),
-                 title=f"{ch}: status", section=section, tags=tags)
+    rep.add_html(
+        _banner(ch, status, d) + _adequacy_banner(ch, adequacy.get(ch) if isinstance(adequacy, dict) else None),
+        title=f"{ch}: status",
+        section=section,
+        tags=tags,
+    )
 
     # (b) spectrum and fit
-    fig = viz.plot_psd_fit(idata, ch, title=f"{ch}: data and posterior predictive "
-                                            f"({'PASS' if status == 'PASS' else status})")
+    fig = viz.plot_psd_fit(
+        idata, ch, title=f"{ch}: data and posterior predictive ({'PASS' if status == 'PASS' else status})"
+    )
     add_fig(fig, f"{ch}: spectrum and fit", _fit_caption(idata, ch), section, tags)
 
     # (c) parameters
@@ -580,11 +700,18 @@ def _add_channel(rep, idata, ch, attrs, diag, add_fig, cycles, detail="full"):
     fig = viz.plot_prior_posterior(idata, ch)
     shown = viz._var_names(idata, None)
     with_prior = [n for n in shown if _draws(idata, n, ch, group="prior") is not None]
-    caption = ("Prior (grey) and posterior (blue) densities; dashed line: posterior median. Contraction "
-               "= 1 - var(posterior)/var(prior): near 1 the spectrum determined the parameter, near 0 "
-               "it is held by its prior.") if with_prior else (
-               "Posterior densities (blue); dashed line: posterior median. The result holds no prior draws, "
-               "so priors are not drawn (their definitions are under Provenance).")
+    caption = (
+        (
+            "Prior (grey) and posterior (blue) densities; dashed line: posterior median. Contraction "
+            "= 1 - var(posterior)/var(prior): near 1 the spectrum determined the parameter, near 0 "
+            "it is held by its prior."
+        )
+        if with_prior
+        else (
+            "Posterior densities (blue); dashed line: posterior median. The result holds no prior draws, "
+            "so priors are not drawn (their definitions are under Provenance)."
+        )
+    )
     if with_prior and len(with_prior) < len(shown):
         caption += f" No prior draws for {', '.join(n for n in shown if n not in with_prior)}."
     add_fig(fig, f"{ch}: prior and posterior", caption, section, tags)
@@ -593,15 +720,23 @@ def _add_channel(rep, idata, ch, attrs, diag, add_fig, cycles, detail="full"):
     names, corr = _posterior_correlation(idata, ch)
     if len(names) >= 2:
         fig = viz.plot_correlation(idata, ch)
-        add_fig(fig, f"{ch}: posterior correlations", (
-            "Spearman rank correlations between the posterior draws (unchanged by log "
-            "transforms)."), section, tags)
+        add_fig(
+            fig,
+            f"{ch}: posterior correlations",
+            ("Spearman rank correlations between the posterior draws (unchanged by log transforms)."),
+            section,
+            tags,
+        )
         pairs = _top_pairs(names, corr, _N_PAIRS)
         fig = viz.plot_pair(idata, ch, pairs=[(x, y) for x, y, _ in pairs])
-        add_fig(fig, f"{ch}: most correlated pairs", (
-            "Posterior draws of the most correlated pairs (colour: chain)."), section, tags)
-        rep.add_html(_correlation_text(pairs), title=f"{ch}: identifiability", section=section,
-                     tags=tags)
+        add_fig(
+            fig,
+            f"{ch}: most correlated pairs",
+            ("Posterior draws of the most correlated pairs (colour: chain)."),
+            section,
+            tags,
+        )
+        rep.add_html(_correlation_text(pairs), title=f"{ch}: identifiability", section=section, tags=tags)
 
     # (f) dynamics
     _add_dynamics(rep, idata, ch, attrs, add_fig, cycles, section, tags)
@@ -613,16 +748,21 @@ def _add_channel(rep, idata, ch, attrs, diag, add_fig, cycles, detail="full"):
 def _add_diagnostics(rep, idata, ch, status, d, add_fig, section, tags, traces):
     from . import viz
 
-    rep.add_html(_diagnostics_html(idata, ch, status, d), title=f"{ch}: diagnostics",
-                 section=section, tags=tags)
+    rep.add_html(_diagnostics_html(idata, ch, status, d), title=f"{ch}: diagnostics", section=section, tags=tags)
     if not traces:
         return
     trace_vars = _free_params(idata)[:4] + [n for n in ("v", "p") if n in idata.posterior]
     fig = viz.plot_trace(idata, ch, trace_vars)
-    add_fig(fig, f"{ch}: traces and ranks", (
-        "Traces of each chain (divergent transitions: red ticks) and rank histograms; "
-        "chains that mix well overlap in the traces and have flat rank histograms."),
-        section, tags)
+    add_fig(
+        fig,
+        f"{ch}: traces and ranks",
+        (
+            "Traces of each chain (divergent transitions: red ticks) and rank histograms; "
+            "chains that mix well overlap in the traces and have flat rank histograms."
+        ),
+        section,
+        tags,
+    )
 
 
 def _fit_caption(idata, ch):
@@ -630,22 +770,32 @@ def _fit_caption(idata, ch):
     pp = _spectra(idata, "psd", ch)
     text = "Black: the data."
     if _spectra(idata, "psd_mean", ch) is not None:
-        text += (" Blue line: median of the fitted (noise-free) model; dark and light blue bands: its 50 % "
-                 "and 90 % posterior intervals.")
+        text += (
+            " Blue line: median of the fitted (noise-free) model; dark and light blue bands: its 50 % "
+            "and 90 % posterior intervals."
+        )
     if pp is not None:
-        text += (" Lightest band: 90 % posterior-predictive interval including the sampling noise of a "
-                 "spectral estimate.")
-    others = [label for var, label in (("psd_linear", "green: the linearised model"),
-                                       ("psd_simulated", "orange: the simulated model"))
-              if _spectra(idata, var, ch) is not None]
+        text += (
+            " Lightest band: 90 % posterior-predictive interval including the sampling noise of a spectral estimate."
+        )
+    others = [
+        label
+        for var, label in (
+            ("psd_linear", "green: the linearised model"),
+            ("psd_simulated", "orange: the simulated model"),
+        )
+        if _spectra(idata, var, ch) is not None
+    ]
     if others:
         text += f" Dashed ({'; '.join(others)}): the other route's posterior median."
     if pp is not None:
         lo, hi = np.nanquantile(pp, [0.05, 0.95], axis=0)
         cover = float(np.mean((obs >= lo) & (obs <= hi)))
-        text += (f" {100 * cover:.0f} % of the data points lie in the 90 % predictive band "
-                 "(a well-calibrated fit: about 90 %; much less means misfit, much more an "
-                 "overestimated noise level).")
+        text += (
+            f" {100 * cover:.0f} % of the data points lie in the 90 % predictive band "
+            "(a well-calibrated fit: about 90 %; much less means misfit, much more an "
+            "overestimated noise level)."
+        )
     else:
         text += " (No posterior-predictive samples in the result.)"
     return text
@@ -666,24 +816,30 @@ def _param_table(idata, ch):
     for n in names:
         x = np.asarray(ds[n].values, float).reshape(-1)
         x = x[np.isfinite(x)]
-        med, lo, hi = (np.quantile(x, [0.5, 0.05, 0.95]) if x.size else (np.nan,) * 3)
+        med, lo, hi = np.quantile(x, [0.5, 0.05, 0.95]) if x.size else (np.nan,) * 3
         r, eb, et = float(rhat[n]), float(ess_b[n]), float(ess_t[n])
         kind = "free JR constant" if n in free else ""
-        rows.append([
-            f"<b>{_esc(n)}</b>",
-            _esc(_meaning(n)) + (f" <small>({kind})</small>" if kind else ""),
-            _esc(_unit(n)),
-            _fmt(med), f"[{_fmt(lo)}, {_fmt(hi)}]",
-            _bad(_rhat(r), not r <= _RHAT_MAX),
-            _bad(_ess(eb), not eb >= _ESS_MIN),
-            _bad(_ess(et), not et >= _ESS_MIN),
-        ])
-    table = _table(["parameter", "meaning", "unit", "median", "90 % interval", "R-hat",
-                    "bulk ESS", "tail ESS"], rows, raw=True)
+        rows.append(
+            [
+                f"<b>{_esc(n)}</b>",
+                _esc(_meaning(n)) + (f" <small>({kind})</small>" if kind else ""),
+                _esc(_unit(n)),
+                _fmt(med),
+                f"[{_fmt(lo)}, {_fmt(hi)}]",
+                _bad(_rhat(r), not r <= _RHAT_MAX),
+                _bad(_ess(eb), not eb >= _ESS_MIN),
+                _bad(_ess(et), not et >= _ESS_MIN),
+            ]
+        )
+    table = _table(
+        ["parameter", "meaning", "unit", "median", "90 % interval", "R-hat", "bulk ESS", "tail ESS"], rows, raw=True
+    )
     note = f"Red: R-hat above {_RHAT_MAX} or ESS below {_ESS_MIN:.0f}."
     if {"bg", "floor", "scale"} & set(names):  # the spectral observation model's parameters
-        note += (" bg (at 1 Hz) and floor are in mV\u00b2/Hz; scale is dimensionless (it multiplies "
-                 "the JR spectrum computed at \u03c3 = 1 /s^0.5 and A fixed).")
+        note += (
+            " bg (at 1 Hz) and floor are in mV\u00b2/Hz; scale is dimensionless (it multiplies "
+            "the JR spectrum computed at \u03c3 = 1 /s^0.5 and A fixed)."
+        )
     return table + f"<p><small>{note}</small></p>"
 
 
@@ -692,13 +848,14 @@ def _correlation_text(pairs):
         a = abs(r)
         return "strong" if a >= 0.8 else "moderate" if a >= 0.5 else "weak"
 
-    items = "".join(f"<li><b>{_esc(x)}</b> and <b>{_esc(y)}</b>: r = {r:+.2f} ({strength(r)})</li>"
-                    for x, y, r in pairs)
+    items = "".join(
+        f"<li><b>{_esc(x)}</b> and <b>{_esc(y)}</b>: r = {r:+.2f} ({strength(r)})</li>" for x, y, r in pairs
+    )
     return (
         f"<p>Most correlated pairs:</p><ul>{items}</ul>"
         "<p>A strong correlation means the spectrum constrains a combination of the two "
         "parameters rather than each one, so their separate intervals overstate what is known "
-        "(MODEL_NOTES section 6). The linearised spectrum of one column depends on five "
+        "(docs/model.md, section 6). The linearised spectrum of one column depends on five "
         "combinations only: the rate constants a and b, two loop gains and the input scale. "
         "A and the noise intensity \u03c3 are exactly degenerate with the overall scale (they "
         "are fixed and <code>scale</code> absorbs them); B, C and p trade off against each "
@@ -730,8 +887,9 @@ def _posterior_constants(idata, ch, attrs):
         if pri is not None:
             base = pri.fixed
     except (KeyError, TypeError, ValueError) as err:
-        logger.warning("attrs['priors'] could not be read (%s); using the JR 1995 defaults "
-                       "for the fixed constants.", err)
+        logger.warning(
+            "attrs['priors'] could not be read (%s); using the JR 1995 defaults for the fixed constants.", err
+        )
     med = {}
     for n in _free_params(idata):
         x = _draws(idata, n, ch)
@@ -752,10 +910,9 @@ def _add_dynamics(rep, idata, ch, attrs, add_fig, cycles, section, tags):
 
     p = _draws(idata, "p", ch)
     p = p[np.isfinite(p)]
-    lo, hi = (np.quantile(p, [0.005, 0.995]) if p.size else (0.0, 0.0))
+    lo, hi = np.quantile(p, [0.005, 0.995]) if p.size else (0.0, 0.0)
     # a round range containing the default (-60, 360) /s and the draws
-    p_range = (float(min(-60.0, 20 * np.floor((lo - 20) / 20))),
-               float(max(360.0, 20 * np.ceil((hi + 20) / 20))))
+    p_range = (float(min(-60.0, 20 * np.floor((lo - 20) / 20))), float(max(360.0, 20 * np.ceil((hi + 20) / 20))))
     params = _posterior_constants(idata, ch, attrs)
     consts = ", ".join(f"{n} = {_fmt(getattr(params, n))} {_unit(n)}" for n in _free_params(idata))
     t0 = time.perf_counter()
@@ -764,12 +921,15 @@ def _add_dynamics(rep, idata, ch, attrs, add_fig, cycles, section, tags):
     except JRFitError as err:
         logger.warning("Bifurcation diagram of channel %s failed: %s", ch, err)
         bif = None
-        rep.add_html(f'<div class="alert alert-warning">The bifurcation diagram at the '
-                     f"posterior-median constants ({_esc(consts)}) could not be computed: "
-                     f"{_esc(err)}</div>", title=f"{ch}: bifurcation diagram", section=section,
-                     tags=tags)
-    logger.info("  bifurcation diagram (%s cycles): %.1f s", "with" if cycles else "without",
-                time.perf_counter() - t0)
+        rep.add_html(
+            f'<div class="alert alert-warning">The bifurcation diagram at the '
+            f"posterior-median constants ({_esc(consts)}) could not be computed: "
+            f"{_esc(err)}</div>",
+            title=f"{ch}: bifurcation diagram",
+            section=section,
+            tags=tags,
+        )
+    logger.info("  bifurcation diagram (%s cycles): %.1f s", "with" if cycles else "without", time.perf_counter() - t0)
     if bif is not None and "v" not in idata.posterior:
         # simulation route: no fixed point is assumed, so there is no (p, v) per draw
         fig = viz.plot_bifurcation(bif).figure
@@ -777,29 +937,47 @@ def _add_dynamics(rep, idata, ch, attrs, add_fig, cycles, section, tags):
         lo_p, med_p, hi_p = np.quantile(p, [0.05, 0.5, 0.95]) if p.size else (np.nan,) * 3
         ax.axvspan(lo_p, hi_p, color="c", alpha=0.2, lw=0)
         ax.axvline(med_p, color="c", lw=1.2)
-        add_fig(fig, f"{ch}: bifurcation diagram", (
-            f"Fixed points and limit cycles against the input p at the posterior-median constants "
-            f"({consts}); cyan: the posterior median and 90 % interval of p "
-            f"({_fmt(med_p)} [{_fmt(lo_p)}, {_fmt(hi_p)}] /s) from the simulation route, which "
-            f"does not assume a fixed point."), section, tags)
+        add_fig(
+            fig,
+            f"{ch}: bifurcation diagram",
+            (
+                f"Fixed points and limit cycles against the input p at the posterior-median constants "
+                f"({consts}); cyan: the posterior median and 90 % interval of p "
+                f"({_fmt(med_p)} [{_fmt(lo_p)}, {_fmt(hi_p)}] /s) from the simulation route, which "
+                f"does not assume a fixed point."
+            ),
+            section,
+            tags,
+        )
     elif bif is not None:
         fig = viz.plot_posterior_bifurcation(idata, ch, bif)
-        add_fig(fig, f"{ch}: bifurcation diagram", (
-            f"Fixed points and limit cycles against the input p at the posterior-median "
-            f"constants ({consts}; the other constants fixed), with posterior draws of the "
-            f"operating point (p, v) in cyan. Only the constants are fixed at their medians: "
-            f"the diagram of each draw differs slightly."
-            + ("" if cycles else " Limit cycles not computed (cycles=False).")),
-            section, tags)
-    rep.add_html(_stability_html(idata, ch, attrs), title=f"{ch}: regime and stability",
-                 section=section, tags=tags)
+        add_fig(
+            fig,
+            f"{ch}: bifurcation diagram",
+            (
+                f"Fixed points and limit cycles against the input p at the posterior-median "
+                f"constants ({consts}; the other constants fixed), with posterior draws of the "
+                f"operating point (p, v) in cyan. Only the constants are fixed at their medians: "
+                f"the diagram of each draw differs slightly."
+                + ("" if cycles else " Limit cycles not computed (cycles=False).")
+            ),
+            section,
+            tags,
+        )
+    rep.add_html(_stability_html(idata, ch, attrs), title=f"{ch}: regime and stability", section=section, tags=tags)
     if "damping" in idata.posterior:
         fig = viz.plot_stability(idata, ch)
-        add_fig(fig, f"{ch}: distance to the stability boundary", (
-            "Posterior of damping = -Re(leading eigenvalue) of the Jacobian at the operating "
-            "point, in /s: the decay rate of the slowest mode. 1/damping is its time "
-            "constant; damping near 0 means the column is close to a Hopf bifurcation."),
-            section, tags)
+        add_fig(
+            fig,
+            f"{ch}: distance to the stability boundary",
+            (
+                "Posterior of damping = -Re(leading eigenvalue) of the Jacobian at the operating "
+                "point, in /s: the decay rate of the slowest mode. 1/damping is its time "
+                "constant; damping near 0 means the column is close to a Hopf bifurcation."
+            ),
+            section,
+            tags,
+        )
 
 
 def _stability_html(idata, ch, attrs):
@@ -807,8 +985,9 @@ def _stability_html(idata, ch, attrs):
     reg = regimes.get(ch) if isinstance(regimes, dict) else None
     out = []
     if isinstance(reg, dict) and reg:
-        rows = [(label, f"{100 * float(frac):.1f} %")
-                for label, frac in sorted(reg.items(), key=lambda kv: -float(kv[1]))]
+        rows = [
+            (label, f"{100 * float(frac):.1f} %") for label, frac in sorted(reg.items(), key=lambda kv: -float(kv[1]))
+        ]
         out.append("<p>Dynamical regime of the posterior draws (jrfit.dynamics.regime):</p>")
         out.append(_table(["regime", "fraction of draws"], rows))
     else:
@@ -827,29 +1006,39 @@ def _stability_html(idata, ch, attrs):
         out.append(
             f"<p>Distance to the stability boundary: damping {_esc(_interval(d, 3))} /s "
             f"(median [90 %]); the slowest mode decays with time constant {tau}; "
-            f"{100 * float(np.mean(d <= 0)):.1f} % of the draws are unstable (damping &le; 0).</p>")
+            f"{100 * float(np.mean(d <= 0)):.1f} % of the draws are unstable (damping &le; 0).</p>"
+        )
     return "".join(out)
 
 
 # (g) diagnostics
 def _diagnostics_html(idata, ch, status, d):
-    rows = [[
-        _esc(ch), _bad(status, status != "PASS"),
-        _esc(_rhat(d.get("r_hat"))), _esc(_ess(d.get("ess_bulk"))),
-        _esc(_ess(d.get("ess_tail"))), _esc(d.get("divergences", "n/a")),
-        _esc(_fmt(d.get("bfmi"), 3)),
-        "<br>".join(_esc(p) for p in d.get("problems", [])) or "none",
-    ]]
-    out = ["<p>Recorded diagnostics (worst over the parameters: largest R-hat, smallest ESS; "
-           "BFMI: smallest over the chains):</p>",
-           _table(["channel", "status", "R-hat", "bulk ESS", "tail ESS", "divergences", "BFMI",
-                   "problems"], rows, raw=True)]
+    rows = [
+        [
+            _esc(ch),
+            _bad(status, status != "PASS"),
+            _esc(_rhat(d.get("r_hat"))),
+            _esc(_ess(d.get("ess_bulk"))),
+            _esc(_ess(d.get("ess_tail"))),
+            _esc(d.get("divergences", "n/a")),
+            _esc(_fmt(d.get("bfmi"), 3)),
+            "<br>".join(_esc(p) for p in d.get("problems", [])) or "none",
+        ]
+    ]
+    out = [
+        "<p>Recorded diagnostics (worst over the parameters: largest R-hat, smallest ESS; "
+        "BFMI: smallest over the chains):</p>",
+        _table(
+            ["channel", "status", "R-hat", "bulk ESS", "tail ESS", "divergences", "BFMI", "problems"], rows, raw=True
+        ),
+    ]
     if hasattr(idata, "sample_stats"):
         ss = idata.sample_stats
         facts = []
         if "diverging" in ss:
-            facts.append(("divergent transitions (sample_stats)",
-                          int(np.asarray(_sel(ss["diverging"], ch).values).sum())))
+            facts.append(
+                ("divergent transitions (sample_stats)", int(np.asarray(_sel(ss["diverging"], ch).values).sum()))
+            )
         if "tree_depth" in ss:
             facts.append(("largest tree depth", int(np.asarray(_sel(ss["tree_depth"], ch).values).max())))
         for key, label in (("acceptance_rate", "mean acceptance rate"), ("step_size", "mean step size")):
@@ -876,8 +1065,10 @@ def _plain(value):
 def _step_text(st):
     """One preprocessing step in words: its parameters (if any), then what it found."""
     if st.get("step") == "channel_positions":
-        return (f"positions of {st.get('n_channels', 0)} channel(s) in the {st.get('coord_frame') or 'unknown'} "
-                "frame, in m (used for the scalp maps; listed under 'All attributes')")
+        return (
+            f"positions of {st.get('n_channels', 0)} channel(s) in the {st.get('coord_frame') or 'unknown'} "
+            "frame, in m (used for the scalp maps; listed under 'All attributes')"
+        )
     params = st.get("params") or {}
     parts = [f"parameters: {_plain(params)}"] if params else []
     parts += [f"{k.replace('_', ' ')}: {_plain(v)}" for k, v in st.items() if k not in ("step", "params")]
@@ -895,23 +1086,22 @@ def _add_provenance(rep, attrs):
                 rows.append((i, str(st.get("step", "?")).replace("_", " "), _step_text(st)))
             else:
                 rows.append((i, str(st), ""))
-        rep.add_html(_table(["#", "step", "parameters and results"], rows),
-                     title="Preprocessing", section=section, tags=tags)
+        rep.add_html(
+            _table(["#", "step", "parameters and results"], rows), title="Preprocessing", section=section, tags=tags
+        )
     else:
-        rep.add_html("<p>No preprocessing record in the result.</p>", title="Preprocessing",
-                     section=section, tags=tags)
+        rep.add_html("<p>No preprocessing record in the result.</p>", title="Preprocessing", section=section, tags=tags)
     pri = _json_attr(attrs, "priors", None)
     if isinstance(pri, dict):
         try:
             rows = _priors_from_attrs(attrs).table()
-            rep.add_html(_table(["name", "unit", "prior"], rows), title="Priors", section=section,
-                         tags=tags)
+            rep.add_html(_table(["name", "unit", "prior"], rows), title="Priors", section=section, tags=tags)
         except (KeyError, TypeError, ValueError) as err:
-            rep.add_html(f"<p>The priors could not be read: {_esc(err)}</p>", title="Priors",
-                         section=section, tags=tags)
+            rep.add_html(
+                f"<p>The priors could not be read: {_esc(err)}</p>", title="Priors", section=section, tags=tags
+            )
     else:
-        rep.add_html("<p>No priors recorded in the result.</p>", title="Priors",
-                     section=section, tags=tags)
+        rep.add_html("<p>No priors recorded in the result.</p>", title="Priors", section=section, tags=tags)
     shown = {}
     for k, v in attrs.items():
         if isinstance(v, str):
@@ -924,8 +1114,13 @@ def _add_provenance(rep, attrs):
         elif isinstance(v, np.ndarray):
             v = v.tolist()
         shown[k] = v
-    rep.add_code(json.dumps(shown, indent=2, default=str), title="All attributes of the result",
-                 language="json", section=section, tags=tags)
+    rep.add_code(
+        json.dumps(shown, indent=2, default=str),
+        title="All attributes of the result",
+        language="json",
+        section=section,
+        tags=tags,
+    )
 
 
 # ----------------------------------------------------------------------------
@@ -949,15 +1144,14 @@ def _erp_view(idata, cond):
     for key in ("diagnostics", "adequacy", "regime", "linear_vs_nonlinear", "v_branch", "stochastic_check"):
         d = _json_attr(attrs, key, {})
         if isinstance(d, dict):
-            attrs[key] = json.dumps({k[len(prefix):]: v for k, v in d.items() if k.startswith(prefix)})
+            attrs[key] = json.dumps({k[len(prefix) :]: v for k, v in d.items() if k.startswith(prefix)})
     view.attrs.update(attrs)
     return view
 
 
 def _check_erp_result(idata):
     groups = set(idata.groups())
-    missing = [g for g in ("posterior", "observed_data", "posterior_predictive", "constant_data")
-               if g not in groups]
+    missing = [g for g in ("posterior", "observed_data", "posterior_predictive", "constant_data") if g not in groups]
     if missing:
         raise JRFitError(f"The ERP fit result lacks the group(s) {missing}; it has {sorted(groups)}.")
     for name, ds in (("posterior", idata.posterior), ("observed_data", idata.observed_data)):
@@ -1000,14 +1194,23 @@ def _add_erp_summary(rep, idata, views, conds, channels, attrs, source):
     meta = [
         ("input file", attrs.get("input_file", "n/a")),
         ("result file", source or "(in memory)"),
-        ("conditions", ", ".join(f"{c} ({int(n)} trials, SE from {se_method.get(c, 'n/a')})"
-                                 for c, n in zip(conds, idata.constant_data["n_trials"].values))),
+        (
+            "conditions",
+            ", ".join(
+                f"{c} ({int(n)} trials, SE from {se_method.get(c, 'n/a')})"
+                for c, n in zip(conds, idata.constant_data["n_trials"].values)
+            ),
+        ),
         ("channels", ", ".join(channels)),
         ("window", f"{_fmt(attrs.get('tmin'))} to {_fmt(attrs.get('tmax'))} s"),
         ("forward model", attrs.get("forward_model", "n/a")),
         ("stimulus pulse", attrs.get("pulse_shape", "n/a")),
         ("likelihood", attrs.get("likelihood", "n/a")),
-        ("free JR constants", ", ".join(_free_params(idata)) + " (the rest potential v: solved at the input at rest, held, or free; see Priors)"),
+        (
+            "free JR constants",
+            ", ".join(_free_params(idata))
+            + " (the rest potential v: solved at the input at rest, held, or free; see Priors)",
+        ),
         ("sampling", f"{post.sizes.get('chain', 0)} chains x {post.sizes.get('draw', 0)} draws"),
         ("seed", attrs.get("seed", "n/a")),
         ("jrfit version", attrs.get("jrfit_version", "n/a")),
@@ -1030,22 +1233,46 @@ def _add_erp_summary(rep, idata, views, conds, channels, attrs, source):
             n_misfit += fits == "MISFIT"
             fit_banners.append(_adequacy_banner(f"{c} / {ch}", adequacy.get(ch), erp=True))
             li = lin.get(ch, {}) if isinstance(lin, dict) else {}
-            rows.append([
-                _esc(c), _esc(ch), _bad(status, status != "PASS"), _bad(fits, fits != "fits"),
-                _esc(_fmt(li.get("r2"), 3)),
-                _esc(_interval(1e3 * _draws(view, "onset", ch), 3)),
-                _esc(_interval(_draws(view, "gain", ch), 3)),
-                _esc(f"{100 * _float(li.get('rel_l2')):.1f} %"),
-                _esc(_main_regime(regimes.get(ch) if isinstance(regimes, dict) else None)),
-            ])
-    head = (f'<div class="alert alert-danger"><strong>{n_fail} of {len(rows)} fit(s) FAILED the '
-            f"convergence checks.</strong></div>" if n_fail else
-            f'<div class="alert alert-success">All {len(rows)} fit(s) passed the convergence checks.</div>')
-    head += (f'<div class="alert alert-danger"><strong>{n_misfit} of {len(rows)} fit(s): the model does not '
-             "fit the data</strong> (posterior-predictive check; see each fit).</div>" if n_misfit else "")
-    overview = _table(["condition", "channel", "sampler", "model vs data", "R\u00b2 (median fit)", "onset (ms), median [90 %]",
-                       "gain (uV/mV), median [90 %]", "linearised vs nonlinear (rel. L2)",
-                       "most probable regime"], rows, raw=True)
+            rows.append(
+                [
+                    _esc(c),
+                    _esc(ch),
+                    _bad(status, status != "PASS"),
+                    _bad(fits, fits != "fits"),
+                    _esc(_fmt(li.get("r2"), 3)),
+                    _esc(_interval(1e3 * _draws(view, "onset", ch), 3)),
+                    _esc(_interval(_draws(view, "gain", ch), 3)),
+                    _esc(f"{100 * _float(li.get('rel_l2')):.1f} %"),
+                    _esc(_main_regime(regimes.get(ch) if isinstance(regimes, dict) else None)),
+                ]
+            )
+    head = (
+        f'<div class="alert alert-danger"><strong>{n_fail} of {len(rows)} fit(s) FAILED the '
+        f"convergence checks.</strong></div>"
+        if n_fail
+        else f'<div class="alert alert-success">All {len(rows)} fit(s) passed the convergence checks.</div>'
+    )
+    head += (
+        f'<div class="alert alert-danger"><strong>{n_misfit} of {len(rows)} fit(s): the model does not '
+        "fit the data</strong> (posterior-predictive check; see each fit).</div>"
+        if n_misfit
+        else ""
+    )
+    overview = _table(
+        [
+            "condition",
+            "channel",
+            "sampler",
+            "model vs data",
+            "R\u00b2 (median fit)",
+            "onset (ms), median [90 %]",
+            "gain (uV/mV), median [90 %]",
+            "linearised vs nonlinear (rel. L2)",
+            "most probable regime",
+        ],
+        rows,
+        raw=True,
+    )
     guide = (
         "<p><em>How to read this report.</em> Each condition and channel was fitted separately: "
         "a Jansen-Rit column at rest at its operating point receives the stimulus pulse shown "
@@ -1061,9 +1288,19 @@ def _add_erp_summary(rep, idata, views, conds, channels, attrs, source):
         "would have misfitted this ERP. Two verdicts per fit: <em>sampler</em> (did the chains "
         "converge: a FAIL means the numbers are not trustworthy) and <em>model vs data</em> (do the data "
         "lie within what the fitted column predicts: a MISFIT means the parameters describe the best "
-        "single-column approximation of a response the column does not produce).</p>")
-    body = (head + _table(["", ""], meta) + "<h5>Convergence</h5>" + "".join(banners)
-            + "<h5>Model against data</h5>" + "".join(fit_banners) + "<h5>Fits</h5>" + overview + guide)
+        "single-column approximation of a response the column does not produce).</p>"
+    )
+    body = (
+        head
+        + _table(["", ""], meta)
+        + "<h5>Convergence</h5>"
+        + "".join(banners)
+        + "<h5>Model against data</h5>"
+        + "".join(fit_banners)
+        + "<h5>Fits</h5>"
+        + overview
+        + guide
+    )
     rep.add_html(body, title="Summary", section="Summary", tags=("summary",))
 
 
@@ -1071,29 +1308,41 @@ def _add_erp_comparison(rep, idata, conds, channels, add_fig):
     """Side-by-side posteriors of two or more conditions, per channel."""
     from . import viz
 
-    names = _free_params(idata) + [n for n in ("v", "p", "amplitude", "latency", "onset", "width", "gain")
-                                   if n in idata.posterior and np.ptp(idata.posterior[n].values) > 0]
+    names = _free_params(idata) + [
+        n
+        for n in ("v", "p", "amplitude", "latency", "onset", "width", "gain")
+        if n in idata.posterior and np.ptp(idata.posterior[n].values) > 0
+    ]
     section = "Conditions compared"
     for ch in channels:
         rows = []
         for n in names:
             cells = [f"<b>{_esc(n)}</b> ({_esc(_unit(n))})"]
-            draws = [np.asarray(_sel(idata.posterior[n].sel(condition=c), ch).values, float).ravel()
-                     for c in conds]
+            draws = [np.asarray(_sel(idata.posterior[n].sel(condition=c), ch).values, float).ravel() for c in conds]
             cells += [_esc(_interval(x, 4)) for x in draws]
             # probability that the first condition's value exceeds the second's
             a, b = draws[0], draws[1]
             m = min(a.size, b.size)
             cells.append(_fmt(float(np.mean(a[:m] > b[:m])), 3))
             rows.append(cells)
-        table = _table(["parameter"] + [f"{c}: median [90 %]" for c in conds]
-                       + [f"P({conds[0]} > {conds[1]})"], rows, raw=True)
-        rep.add_html(table + "<p><small>P(...) compares independent posterior draws of the two "
-                     "fits; values near 0 or 1 mean the conditions differ in that parameter.</small></p>",
-                     title=f"{ch}: conditions side by side", section=section, tags=(_tag(ch), "compare"))
+        table = _table(
+            ["parameter"] + [f"{c}: median [90 %]" for c in conds] + [f"P({conds[0]} > {conds[1]})"], rows, raw=True
+        )
+        rep.add_html(
+            table + "<p><small>P(...) compares independent posterior draws of the two "
+            "fits; values near 0 or 1 mean the conditions differ in that parameter.</small></p>",
+            title=f"{ch}: conditions side by side",
+            section=section,
+            tags=(_tag(ch), "compare"),
+        )
         fig = viz.plot_condition_comparison(idata, ch, names)
-        add_fig(fig, f"{ch}: posteriors by condition", "Posterior densities of each condition.",
-                section, (_tag(ch), "compare"))
+        add_fig(
+            fig,
+            f"{ch}: posteriors by condition",
+            "Posterior densities of each condition.",
+            section,
+            (_tag(ch), "compare"),
+        )
 
 
 def _add_erp_channel(rep, view, cond, ch, attrs, diag, add_fig, cycles):
@@ -1103,40 +1352,68 @@ def _add_erp_channel(rep, view, cond, ch, attrs, diag, add_fig, cycles):
     tags = (_tag(ch), _tag(cond))
     status, d = _status(diag, ch)
     adequacy = _json_attr(attrs, "adequacy", {})
-    rep.add_html(_banner(f"{cond} / {ch}", status, d)
-                 + _adequacy_banner(f"{cond} / {ch}", adequacy.get(ch) if isinstance(adequacy, dict) else None,
-                                    erp=True), title=f"{cond}/{ch}: status", section=section, tags=tags)
-    fig = viz.plot_erp_fit(view, ch, cond, title=f"{cond} / {ch}: data and posterior predictive "
-                                                  f"({'PASS' if status == 'PASS' else status})")
+    rep.add_html(
+        _banner(f"{cond} / {ch}", status, d)
+        + _adequacy_banner(f"{cond} / {ch}", adequacy.get(ch) if isinstance(adequacy, dict) else None, erp=True),
+        title=f"{cond}/{ch}: status",
+        section=section,
+        tags=tags,
+    )
+    fig = viz.plot_erp_fit(
+        view, ch, cond, title=f"{cond} / {ch}: data and posterior predictive ({'PASS' if status == 'PASS' else status})"
+    )
     stoch = _json_attr(attrs, "stochastic_check", {}).get(ch, {})
     if stoch.get("stochastic_uv"):
         off = float(np.median(_draws(view, "offset", ch)))
         t_ms = 1e3 * np.asarray(view.observed_data.coords["time"].values, float)
-        fig.axes[0].plot(t_ms, np.asarray(stoch["stochastic_uv"]) + off, ls="--", color="#ff7f0e", lw=1.2,
-                         label="stochastic trial average")
+        fig.axes[0].plot(
+            t_ms,
+            np.asarray(stoch["stochastic_uv"]) + off,
+            ls="--",
+            color="#ff7f0e",
+            lw=1.2,
+            label="stochastic trial average",
+        )
         fig.axes[0].legend(fontsize="small", frameon=False, ncol=2)
     add_fig(fig, f"{cond}/{ch}: ERP and fit", _erp_caption(view, ch, attrs), section, tags)
     rep.add_html(_param_table(view, ch), title=f"{cond}/{ch}: parameters", section=section, tags=tags)
     fig = viz.plot_prior_posterior(view, ch)
-    add_fig(fig, f"{cond}/{ch}: prior and posterior", (
-        "Prior (grey) and posterior (blue) densities; dashed line: posterior median. Contraction "
-        "= 1 - var(posterior)/var(prior): near 1 the ERP determined the parameter, near 0 it is "
-        "held by its prior."), section, tags)
+    add_fig(
+        fig,
+        f"{cond}/{ch}: prior and posterior",
+        (
+            "Prior (grey) and posterior (blue) densities; dashed line: posterior median. Contraction "
+            "= 1 - var(posterior)/var(prior): near 1 the ERP determined the parameter, near 0 it is "
+            "held by its prior."
+        ),
+        section,
+        tags,
+    )
     names, corr = _posterior_correlation(view, ch)
     if len(names) >= 2:
         pairs = _top_pairs(names, corr, _N_PAIRS)
         fig = viz.plot_pair(view, ch, pairs=[(x, y) for x, y, _ in pairs])
-        add_fig(fig, f"{cond}/{ch}: most correlated pairs", (
-            "Posterior draws of the most correlated pairs (colour: chain). Gain, pulse amplitude "
-            "and the synaptic gains trade off: the ERP's size constrains their product."),
-            section, tags)
+        add_fig(
+            fig,
+            f"{cond}/{ch}: most correlated pairs",
+            (
+                "Posterior draws of the most correlated pairs (colour: chain). Gain, pulse amplitude "
+                "and the synaptic gains trade off: the ERP's size constrains their product."
+            ),
+            section,
+            tags,
+        )
     _add_dynamics(rep, view, ch, attrs, add_fig, cycles, section, tags)
-    rep.add_html(_diagnostics_html(view, ch, status, d), title=f"{cond}/{ch}: diagnostics",
-                 section=section, tags=tags)
+    rep.add_html(_diagnostics_html(view, ch, status, d), title=f"{cond}/{ch}: diagnostics", section=section, tags=tags)
     trace_vars = _free_params(view)[:3] + [n for n in ("v", "onset", "gain") if n in view.posterior]
     fig = viz.plot_trace(view, ch, trace_vars)
-    add_fig(fig, f"{cond}/{ch}: traces and ranks", (
-        "Traces of each chain (divergent transitions: red ticks) and rank histograms."), section, tags)
+    add_fig(
+        fig,
+        f"{cond}/{ch}: traces and ranks",
+        ("Traces of each chain (divergent transitions: red ticks) and rank histograms."),
+        section,
+        tags,
+    )
 
 
 def _erp_caption(view, ch, attrs):
@@ -1156,4 +1433,5 @@ def _erp_caption(view, ch, attrs):
         f"{stoch.get('n_trials', 'n/a')} trials of the stochastic column (background noise sigma = "
         f"{_fmt(stoch.get('sigma'), 3)} /s^0.5) at the posterior median, "
         f"{100 * _float(stoch.get('rel_l2')):.1f} % from the deterministic response. Bottom: the "
-        "stimulus input pulse (median and 90 % band), in /s.")
+        "stimulus input pulse (median and 90 % band), in /s."
+    )

@@ -34,8 +34,16 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["gaussian_logp", "projected_whitening", "levinson", "ar_autocorrelation", "noise_autocorrelation", "whitening",
-           "lag1_correlation", "correlated_replicates"]
+__all__ = [
+    "gaussian_logp",
+    "projected_whitening",
+    "levinson",
+    "ar_autocorrelation",
+    "noise_autocorrelation",
+    "whitening",
+    "lag1_correlation",
+    "correlated_replicates",
+]
 
 AR_ORDER_MAX = 12
 """Highest autoregressive order considered for the noise (AIC chooses below it)."""
@@ -66,8 +74,7 @@ def gaussian_logp(z, whiten, logdet_w, log_sd_sum, n_kept):
     """
     e = whiten.dot(z)
     n = z.shape[-1]
-    return (-0.5 * (e**2).sum() + logdet_w - log_sd_sum * (n_kept / n)
-            - 0.5 * n_kept * np.log(2.0 * np.pi))
+    return -0.5 * (e**2).sum() + logdet_w - log_sd_sum * (n_kept / n) - 0.5 * n_kept * np.log(2.0 * np.pi)
 
 
 def projected_whitening(acf, response_map=None, rel_tol=1e-2, nugget=1e-6):
@@ -141,7 +148,7 @@ def levinson(acf, p):
     phi = np.zeros(0)
     var = [1.0]
     for k in range(1, p + 1):
-        kappa = (r[k] - phi @ r[k - 1:0:-1]) / var[-1] if k > 1 else r[1]
+        kappa = (r[k] - phi @ r[k - 1 : 0 : -1]) / var[-1] if k > 1 else r[1]
         kappa = float(np.clip(kappa, -0.999, 0.999))
         phi = np.concatenate([phi - kappa * phi[::-1], [kappa]])
         var.append(var[-1] * (1.0 - kappa**2))
@@ -155,7 +162,7 @@ def ar_autocorrelation(acf, phi, n):
     m = min(n, p + 1)
     r[:m] = np.asarray(acf, float)[:m]
     for k in range(m, n):  # k > p here: r[k-1], ..., r[k-p]
-        r[k] = phi @ r[k - p:k][::-1]
+        r[k] = phi @ r[k - p : k][::-1]
     return r
 
 
@@ -164,7 +171,7 @@ def _sample_acf(x, max_lag):
     d = np.asarray(x, float)
     d = d - d.mean(axis=-1, keepdims=True)
     d = d.reshape(-1, d.shape[-1])
-    c = np.array([np.sum(d[:, k:] * d[:, :d.shape[1] - k]) for k in range(max_lag + 1)])
+    c = np.array([np.sum(d[:, k:] * d[:, : d.shape[1] - k]) for k in range(max_lag + 1)])
     return c / max(c[0], 1e-300)
 
 

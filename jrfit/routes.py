@@ -46,9 +46,18 @@ from ._check import check_option
 
 __all__ = ["LINEAR_VALIDITY", "check_linear", "fit_psd"]
 
-LINEAR_VALIDITY = dict(damping_min=0.2, near_boundary=0.2, max_frac_near=0.5, peak_tol_hz=0.25,
-                       peak_tol_fwhm=0.5, shape_tol=0.35, gain=1.0, sigma_max=20.0, check_duration_s=60.0,
-                       check_rep=4)
+LINEAR_VALIDITY = dict(
+    damping_min=0.2,
+    near_boundary=0.2,
+    max_frac_near=0.5,
+    peak_tol_hz=0.25,
+    peak_tol_fwhm=0.5,
+    shape_tol=0.35,
+    gain=1.0,
+    sigma_max=20.0,
+    check_duration_s=60.0,
+    check_rep=4,
+)
 """Tolerances of the linear route's validity check (see the module docstring)."""
 
 
@@ -94,8 +103,13 @@ def _check_channel(idata, spectrum, ch, priors, settings, tol, seed):
     reasons, damp, near = _stability_reasons(s, tol)
     sigma = float(np.clip(implied_sigma(idata, ch, tol["gain"]), 1e-3, tol["sigma_max"]))
     d = params.as_dict()
-    psd_sim, freqs = simulated_psd(JRParams(**dict(d, mu=med["p"], sigma=sigma)), settings, tol["check_duration_s"],
-                                   n_rep=tol["check_rep"], seed=seed)
+    psd_sim, freqs = simulated_psd(
+        JRParams(**dict(d, mu=med["p"], sigma=sigma)),
+        settings,
+        tol["check_duration_s"],
+        n_rep=tol["check_rep"],
+        seed=seed,
+    )
     psd_sim = psd_sim[0].mean(axis=0) / sigma**2
     kernel = leakage_kernel(spectrum, freqs)  # what the same Welch estimator returns from the linear spectrum
     psd_lin = kernel.apply(psd_from_v(kernel.fine_freqs, med["v"], dict(d, sigma=1.0)))
@@ -104,14 +118,29 @@ def _check_channel(idata, spectrum, ch, priors, settings, tol, seed):
     rms = float(np.sqrt(np.mean(np.log(psd_sim[band] / psd_lin[band]) ** 2)))
     peak_tol = max(tol["peak_tol_hz"], tol["peak_tol_fwhm"] * max(damp, 0.0) / np.pi)
     if abs(peak_sim - peak_lin) > peak_tol:
-        reasons.append(f"simulated peak {peak_sim:.2f} Hz vs linearised {peak_lin:.2f} Hz (tolerance {peak_tol:.2f} Hz, "
-                       f"half the peak's width) at the implied noise {sigma:.3g} /s^0.5")
+        reasons.append(
+            f"simulated peak {peak_sim:.2f} Hz vs linearised {peak_lin:.2f} Hz (tolerance {peak_tol:.2f} Hz, "
+            f"half the peak's width) at the implied noise {sigma:.3g} /s^0.5"
+        )
     if not rms <= tol["shape_tol"]:
-        reasons.append(f"simulated and linearised spectra differ (RMS log ratio {rms:.2f} > {tol['shape_tol']}) at the "
-                       f"implied noise {sigma:.3g} /s^0.5")
-    return dict(valid=not reasons, reasons=reasons, damping_median=damp, frac_near_boundary=near,
-                sigma_implied=sigma, peak_linear_hz=peak_lin, peak_simulated_hz=peak_sim, peak_tol_hz=peak_tol,
-                shape_rms=rms, freqs=freqs.tolist(), psd_linear=psd_lin.tolist(), psd_simulated=psd_sim.tolist())
+        reasons.append(
+            f"simulated and linearised spectra differ (RMS log ratio {rms:.2f} > {tol['shape_tol']}) at the "
+            f"implied noise {sigma:.3g} /s^0.5"
+        )
+    return dict(
+        valid=not reasons,
+        reasons=reasons,
+        damping_median=damp,
+        frac_near_boundary=near,
+        sigma_implied=sigma,
+        peak_linear_hz=peak_lin,
+        peak_simulated_hz=peak_sim,
+        peak_tol_hz=peak_tol,
+        shape_rms=rms,
+        freqs=freqs.tolist(),
+        psd_linear=psd_lin.tolist(),
+        psd_simulated=psd_sim.tolist(),
+    )
 
 
 def check_linear(result, spectrum, *, seed=0, tol=None):
@@ -143,8 +172,10 @@ def check_linear(result, spectrum, *, seed=0, tol=None):
     idata = result.idata
     priors = SpectralPriors.from_dict(json.loads(idata.attrs["priors"]))
     settings = WelchSettings.from_spectrum(spectrum)
-    return {ch: _check_channel(idata, spectrum, ch, priors, settings, tol, seed + i)
-            for i, ch in enumerate(spectrum.ch_names)}
+    return {
+        ch: _check_channel(idata, spectrum, ch, priors, settings, tol, seed + i)
+        for i, ch in enumerate(spectrum.ch_names)
+    }
 
 
 def _add_predictions(idata, name, spectra):
@@ -155,9 +186,11 @@ def _add_predictions(idata, name, spectra):
     chans = [str(c) for c in pp.coords["channel"].values]
     freqs = np.asarray(pp.coords["freq"].values, float)
     arr = np.stack([np.interp(freqs, spectra[c][0], spectra[c][1]) for c in chans])[None, None]
-    pp[name] = xr.DataArray(arr, dims=("chain", "median_draw", "channel", "freq"),
-                            coords=dict(chain=pp.coords["chain"].values[:1], median_draw=[0], channel=chans,
-                                        freq=freqs))
+    pp[name] = xr.DataArray(
+        arr,
+        dims=("chain", "median_draw", "channel", "freq"),
+        coords=dict(chain=pp.coords["chain"].values[:1], median_draw=[0], channel=chans, freq=freqs),
+    )
 
 
 def _data_units(idata, ch, psd_jr, freqs):
@@ -166,13 +199,24 @@ def _data_units(idata, ch, psd_jr, freqs):
 
     med = _medians(idata, ch, ["scale", "bg", "chi", "floor"])
     ref = float(np.median(idata.observed_data["psd"].sel(channel=ch).values))
-    return observation_model(np.asarray(psd_jr) * ref, np.asarray(freqs), med["scale"], med["bg"], med["chi"],
-                             med["floor"])
+    return observation_model(
+        np.asarray(psd_jr) * ref, np.asarray(freqs), med["scale"], med["bg"], med["chi"], med["floor"]
+    )
 
 
 @verbose
-def fit_psd(spectrum, *, likelihood="auto", priors=None, config=None, sim_config=None, model=None,
-            progress=True, checkpoint=None, verbose=None):
+def fit_psd(
+    spectrum,
+    *,
+    likelihood="auto",
+    priors=None,
+    config=None,
+    sim_config=None,
+    model=None,
+    progress=True,
+    checkpoint=None,
+    verbose=None,
+):
     """Fit a spectrum by the linear route, the simulation route, or the one that holds.
 
     Parameters
@@ -212,32 +256,50 @@ def fit_psd(spectrum, *, likelihood="auto", priors=None, config=None, sim_config
     seed = int(getattr(config, "seed", 0) or 0)
     if likelihood == "simulation":
         res = fit_spectrum_sim(spectrum, priors=priors, config=sim_config, progress=progress)
-        _set_routes(res, {c: _route("simulation", "requested (--likelihood simulation)", "simulation")
-                          for c in spectrum.ch_names}, "simulation")
+        _set_routes(
+            res,
+            {c: _route("simulation", "requested (--likelihood simulation)", "simulation") for c in spectrum.ch_names},
+            "simulation",
+        )
         return res
     lin = fit_spectrum(spectrum, priors=priors, config=config, model=model, progress=progress, checkpoint=checkpoint)
     if likelihood == "linear":
-        _set_routes(lin, {c: _route("linear", "requested (--likelihood linear)", "linear") for c in spectrum.ch_names},
-                    "linear")
+        _set_routes(
+            lin, {c: _route("linear", "requested (--likelihood linear)", "linear") for c in spectrum.ch_names}, "linear"
+        )
         return lin
     checks = check_linear(lin, spectrum, seed=seed)
     bad = [c for c in spectrum.ch_names if not checks[c]["valid"]]
-    summary = {c: {k: v for k, v in d.items() if k not in ("freqs", "psd_linear", "psd_simulated")}
-               for c, d in checks.items()}
+    summary = {
+        c: {k: v for k, v in d.items() if k not in ("freqs", "psd_linear", "psd_simulated")} for c, d in checks.items()
+    }
     lin.idata.attrs.update(linear_check=json.dumps(summary), linear_validity=json.dumps(LINEAR_VALIDITY))
-    _add_predictions(lin.idata, "psd_simulated", {
-        c: (d["freqs"], _data_units(lin.idata, c, d["psd_simulated"], d["freqs"])) for c, d in checks.items()})
+    _add_predictions(
+        lin.idata,
+        "psd_simulated",
+        {c: (d["freqs"], _data_units(lin.idata, c, d["psd_simulated"], d["freqs"])) for c, d in checks.items()},
+    )
     sim = None
     if bad:
-        logger.warning("auto: linearisation rejected on " + "; ".join(
-            f"{c}: {', '.join(checks[c]['reasons'])}" for c in bad) + f" -> simulation route for {', '.join(bad)} only")
+        logger.warning(
+            "auto: linearisation rejected on "
+            + "; ".join(f"{c}: {', '.join(checks[c]['reasons'])}" for c in bad)
+            + f" -> simulation route for {', '.join(bad)} only"
+        )
         sim = fit_spectrum_sim(spectrum.pick(bad), priors=priors, config=sim_config, progress=progress)
-        sim.idata.attrs.update(linear_check=json.dumps({c: summary[c] for c in bad}),
-                               linear_validity=json.dumps(LINEAR_VALIDITY),
-                               linear_diagnostics=json.dumps({c: lin.diagnostics[c] for c in bad}))
-        _add_predictions(sim.idata, "psd_linear", {
-            c: (checks[c]["freqs"], _data_units(lin.idata, c, checks[c]["psd_linear"], checks[c]["freqs"]))
-            for c in bad})
+        sim.idata.attrs.update(
+            linear_check=json.dumps({c: summary[c] for c in bad}),
+            linear_validity=json.dumps(LINEAR_VALIDITY),
+            linear_diagnostics=json.dumps({c: lin.diagnostics[c] for c in bad}),
+        )
+        _add_predictions(
+            sim.idata,
+            "psd_linear",
+            {
+                c: (checks[c]["freqs"], _data_units(lin.idata, c, checks[c]["psd_linear"], checks[c]["freqs"]))
+                for c in bad
+            },
+        )
         lin.companions["simulation"] = sim
     routes = {c: _decide(c, checks[c], lin, sim) for c in spectrum.ch_names}
     _set_routes(lin, routes, "auto")
@@ -255,16 +317,27 @@ def _route(route, reason, trusted):
 def _decide(ch, check, lin, sim):
     """Route taken and fit trusted for one channel of an 'auto' fit."""
     if check["valid"]:
-        return _route("linear", "auto: the linearisation holds (stable, away from the boundary, simulated spectrum "
-                                "at the implied noise within tolerance)", "linear")
+        return _route(
+            "linear",
+            "auto: the linearisation holds (stable, away from the boundary, simulated spectrum "
+            "at the implied noise within tolerance)",
+            "linear",
+        )
     why = "auto: linearisation rejected (" + "; ".join(check["reasons"]) + ")"
     sim_ok = sim.diagnostics[ch]["passed"]
     lin_ok = lin.diagnostics[ch]["passed"]
     if sim_ok:
         return _route("simulation", why, "simulation")
-    note = ("; the simulation route did not converge (" + "; ".join(sim.diagnostics[ch]["problems"]) + ")"
-            + ("; the linear fit converged but the linearisation does not hold: neither fit is trusted"
-               if lin_ok else "; neither route converged: neither fit is trusted"))
+    note = (
+        "; the simulation route did not converge ("
+        + "; ".join(sim.diagnostics[ch]["problems"])
+        + ")"
+        + (
+            "; the linear fit converged but the linearisation does not hold: neither fit is trusted"
+            if lin_ok
+            else "; neither route converged: neither fit is trusted"
+        )
+    )
     return _route("simulation", why + note, "none")
 
 
@@ -272,6 +345,9 @@ def _set_routes(result, routes, mode):
     """Record per-channel routes in a result (``attrs['routes']``) and a one-line summary."""
     taken = sorted({r["route"] for r in routes.values()})
     result.idata.attrs.update(
-        routes=json.dumps(routes), route=taken[0] if len(taken) == 1 else "per channel",
+        routes=json.dumps(routes),
+        route=taken[0] if len(taken) == 1 else "per channel",
         route_reason="; ".join(f"{c}: {r['route']} (trusted: {r['trusted']})" for c, r in routes.items())
-        if mode == "auto" else next(iter(routes.values()))["reason"])
+        if mode == "auto"
+        else next(iter(routes.values()))["reason"],
+    )

@@ -90,8 +90,14 @@ def _natural(values, free, priors):
     cols = [priors.jr[n].median * np.exp(values[f"log_{n}"]) for n in free]
     # p is a value variable of its own or, with a log-normal prior, log-transformed
     p = values["p"] if "p" in values else np.exp(values["p_log__"])
-    cols += [p, SIGMA_PRIOR.median * np.exp(values["log_sigma"]), np.exp(values["log_scale"]),
-             np.exp(values["log_bg"]), values["chi"], np.exp(values["log_floor"])]
+    cols += [
+        p,
+        SIGMA_PRIOR.median * np.exp(values["log_sigma"]),
+        np.exp(values["log_scale"]),
+        np.exp(values["log_bg"]),
+        values["chi"],
+        np.exp(values["log_floor"]),
+    ]
     return np.column_stack([np.atleast_1d(c) for c in cols])
 
 
@@ -290,15 +296,32 @@ def fit_spectrum_sim(spectrum, *, priors=None, config=None, progress=True, verbo
         t0 = time.perf_counter()
         y = np.asarray(spectrum.psd[ci], float)
         ref = float(np.median(y))
-        sl = SyntheticLikelihood(spectrum.freqs, y / ref, float(n_eff_all[ci]), settings, priors.free,
-                                 priors.fixed, n_rep=config.n_rep, rep_duration=config.rep_duration,
-                                 seed=config.seed + ci, thin=k, n_jobs=n_jobs)
+        sl = SyntheticLikelihood(
+            spectrum.freqs,
+            y / ref,
+            float(n_eff_all[ci]),
+            settings,
+            priors.free,
+            priors.fixed,
+            n_rep=config.n_rep,
+            rep_duration=config.rep_duration,
+            seed=config.seed + ci,
+            thin=k,
+            n_jobs=n_jobs,
+        )
         model = build_sim_model(sl, priors)
         with model, warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            idata = pm.sample_smc(draws=config.draws, kernel=BatchedIMH, chains=config.chains, cores=config.cores,
-                                  random_seed=config.seed + 1000 * ci, progressbar=bool(progress) and logger.level <= 20 and sys.stderr.isatty(),
-                                  compute_convergence_checks=False, batch_loglik=_BatchLoglik(sl, priors))
+            idata = pm.sample_smc(
+                draws=config.draws,
+                kernel=BatchedIMH,
+                chains=config.chains,
+                cores=config.cores,
+                random_seed=config.seed + 1000 * ci,
+                progressbar=bool(progress) and logger.level <= 20 and sys.stderr.isatty(),
+                compute_convergence_checks=False,
+                batch_loglik=_BatchLoglik(sl, priors),
+            )
         diag = diagnose_smc(idata)
         p = idata.posterior
         for n in priors.free:
@@ -320,8 +343,13 @@ def fit_spectrum_sim(spectrum, *, priors=None, config=None, progress=True, verbo
         sel = rng.choice(peak.size, size=min(config.n_ppc, peak.size), replace=False)
         ppc_mean.append(sl.replicates(theta[sel]).mean(axis=1) * ref)
         idx_ch = np.searchsorted(np.round(spectrum.freqs, 9), np.round(sl.freqs, 9))
-        adequacy[ch] = spectral_adequacy(np.asarray(spectrum.psd[ci], float)[idx_ch], ppc_mean[-1],
-                                         float(n_eff_all[ci]), sl.freqs, rng=np.random.default_rng(config.seed + ci))
+        adequacy[ch] = spectral_adequacy(
+            np.asarray(spectrum.psd[ci], float)[idx_ch],
+            ppc_mean[-1],
+            float(n_eff_all[ci]),
+            sl.freqs,
+            rng=np.random.default_rng(config.seed + ci),
+        )
         diags[ch] = diag
         n_sims[ch] = _n_simulations(idata, config.n_rep) + (peak.size + sel.size) * config.n_rep
         timings[ch] = time.perf_counter() - t0
@@ -334,11 +362,14 @@ def fit_spectrum_sim(spectrum, *, priors=None, config=None, progress=True, verbo
     coords = dict(chain=np.arange(config.chains), draw=np.arange(config.draws), channel=chans)
     posterior = xr.Dataset({n: (("chain", "draw", "channel"), a) for n, a in post.items()}, coords=coords)
     freqs = sl.freqs
-    pp = xr.Dataset({"psd_mean": (("chain", "draw", "channel", "freq"), np.stack(ppc_mean, axis=1)[None])},
-                    coords=dict(chain=[0], draw=np.arange(ppc_mean[0].shape[0]), channel=chans, freq=freqs))
+    pp = xr.Dataset(
+        {"psd_mean": (("chain", "draw", "channel", "freq"), np.stack(ppc_mean, axis=1)[None])},
+        coords=dict(chain=[0], draw=np.arange(ppc_mean[0].shape[0]), channel=chans, freq=freqs),
+    )
     idx = np.searchsorted(np.round(spectrum.freqs, 9), np.round(freqs, 9))
-    obs = xr.Dataset({"psd": (("channel", "freq"), np.asarray(spectrum.psd, float)[:, idx])},
-                     coords=dict(channel=chans, freq=freqs))
+    obs = xr.Dataset(
+        {"psd": (("channel", "freq"), np.asarray(spectrum.psd, float)[:, idx])}, coords=dict(channel=chans, freq=freqs)
+    )
     const = xr.Dataset({"n_eff": (("channel",), n_eff_all.copy())}, coords=dict(channel=chans))
     idata = az.InferenceData(posterior=posterior, posterior_predictive=pp, observed_data=obs, constant_data=const)
     from datetime import datetime, timezone
@@ -348,14 +379,27 @@ def fit_spectrum_sim(spectrum, *, priors=None, config=None, progress=True, verbo
         input_file=str(spectrum.source or ""),
         channels=json.dumps(chans),
         preprocessing=json.dumps(list(spectrum.record), default=str),
-        fmin=float(freqs[0]), fmax=float(freqs[-1]), units="mV^2/Hz", method=spectrum.method, thin=int(k),
-        priors=json.dumps(priors.to_dict()), sigma_prior=json.dumps(SIGMA_PRIOR.__dict__),
-        free_params=json.dumps(list(priors.free)), seed=int(config.seed),
+        fmin=float(freqs[0]),
+        fmax=float(freqs[-1]),
+        units="mV^2/Hz",
+        method=spectrum.method,
+        thin=int(k),
+        priors=json.dumps(priors.to_dict()),
+        sigma_prior=json.dumps(SIGMA_PRIOR.__dict__),
+        free_params=json.dumps(list(priors.free)),
+        seed=int(config.seed),
         sampler=json.dumps(dict(config.as_dict(), sampler="PyMC SMC (IMH kernel, batched simulations)")),
         likelihood="simulation (synthetic likelihood, SMC)",
-        simulation=json.dumps(dict(n_rep=config.n_rep, rep_duration_s=sl.rep_duration, dt_s=1.0 / (settings.sfreq * int(
-            np.ceil(1.0 / (settings.sfreq * 1e-3) - 1e-9))), n_eff_replicate=sl.n_eff_rep, simulations=n_sims,
-            simulated_seconds={c: n * sl.rep_duration for c, n in n_sims.items()})),
+        simulation=json.dumps(
+            dict(
+                n_rep=config.n_rep,
+                rep_duration_s=sl.rep_duration,
+                dt_s=1.0 / (settings.sfreq * int(np.ceil(1.0 / (settings.sfreq * 1e-3) - 1e-9))),
+                n_eff_replicate=sl.n_eff_rep,
+                simulations=n_sims,
+                simulated_seconds={c: n * sl.rep_duration for c, n in n_sims.items()},
+            )
+        ),
         diagnostics=json.dumps(diags),
         adequacy=json.dumps(adequacy),
         regime=json.dumps(regimes),

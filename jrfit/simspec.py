@@ -1,6 +1,6 @@
 """Simulated spectra and the synthetic likelihood of a measured spectrum.
 
-Where the linearisation does not hold (limit cycles, MODEL_NOTES section 5)
+Where the linearisation does not hold (limit cycles, docs/model.md, section 5)
 the spectrum a parameter set predicts is obtained by simulation: a batch of
 stochastic columns (Strang splitting, :func:`jrfit.simulate.simulate`), the
 transient discarded, decimated to the data's rate, and the Welch PSD taken by
@@ -96,9 +96,14 @@ class WelchSettings:
             if isinstance(step, dict) and step.get("step") == "spectrum":
                 if step.get("params", {}).get("method", spectrum.method) != "welch" or "n_per_seg" not in step:
                     break
-                return cls(sfreq=float(spectrum.sfreq), n_per_seg=int(step["n_per_seg"]),
-                           n_overlap=int(step["n_overlap"]), window=str(step["window"]),
-                           fmin=float(spectrum.freqs[0]), fmax=float(spectrum.freqs[-1]))
+                return cls(
+                    sfreq=float(spectrum.sfreq),
+                    n_per_seg=int(step["n_per_seg"]),
+                    n_overlap=int(step["n_overlap"]),
+                    window=str(step["window"]),
+                    fmin=float(spectrum.freqs[0]),
+                    fmax=float(spectrum.freqs[-1]),
+                )
         raise FitError(
             "The simulation route needs a Welch spectrum with its settings in the record: "
             "compute the data's spectrum with method='welch' (jrfit.data.prepare_spectrum)."
@@ -120,8 +125,7 @@ def _dt_for(sfreq, dt_max=1e-3):
     return 1.0 / (sfreq * q)
 
 
-def simulated_psd(params, settings, duration, *, n_rep=1, dt_max=1e-3, transient=2.0, seed=0,
-                  common=True, n_jobs=None):
+def simulated_psd(params, settings, duration, *, n_rep=1, dt_max=1e-3, transient=2.0, seed=0, common=True, n_jobs=None):
     """Welch PSD of simulated columns, as the recording's spectrum was computed.
 
     Parameters
@@ -160,10 +164,20 @@ def simulated_psd(params, settings, duration, *, n_rep=1, dt_max=1e-3, transient
     streams = np.tile(np.arange(n_rep), n_sets) if common else None
     from .simulate import simulate
 
-    sim = simulate(batch, duration, dt=_dt_for(settings.sfreq, dt_max), sfreq=settings.sfreq,
-                   transient=transient, seed=seed, streams=streams, n_jobs=n_jobs, verbose=False)
-    psd, freqs = welch_psd(sim.data, settings.sfreq, settings.fmin, settings.fmax, settings.n_per_seg,
-                           settings.n_overlap, settings.window)
+    sim = simulate(
+        batch,
+        duration,
+        dt=_dt_for(settings.sfreq, dt_max),
+        sfreq=settings.sfreq,
+        transient=transient,
+        seed=seed,
+        streams=streams,
+        n_jobs=n_jobs,
+        verbose=False,
+    )
+    psd, freqs = welch_psd(
+        sim.data, settings.sfreq, settings.fmin, settings.fmax, settings.n_per_seg, settings.n_overlap, settings.window
+    )
     return psd.reshape(n_sets, n_rep, -1), freqs
 
 
@@ -202,8 +216,9 @@ class SyntheticLikelihood:
         Simulator threads.
     """
 
-    def __init__(self, freqs, psd, n_eff, settings, free, fixed, *, n_rep=8, rep_duration=None, seed=0,
-                 thin=1, n_jobs=None):
+    def __init__(
+        self, freqs, psd, n_eff, settings, free, fixed, *, n_rep=8, rep_duration=None, seed=0, thin=1, n_jobs=None
+    ):
         self.settings = settings
         self.free = tuple(free)
         self.fixed = fixed
@@ -217,8 +232,9 @@ class SyntheticLikelihood:
         self.n_jobs = n_jobs
         # frequencies of the simulated Welch estimate (same grid as the data's)
         probe = np.zeros((1, int(round(self.rep_duration * settings.sfreq))))
-        _, sim_freqs = welch_psd(probe, settings.sfreq, settings.fmin, settings.fmax, settings.n_per_seg,
-                                 settings.n_overlap, settings.window)
+        _, sim_freqs = welch_psd(
+            probe, settings.sfreq, settings.fmin, settings.fmax, settings.n_per_seg, settings.n_overlap, settings.window
+        )
         keep = np.isin(np.round(sim_freqs, 9), np.round(freqs, 9))
         self._band_idx = np.flatnonzero(keep)
         self.band_freqs = sim_freqs[self._band_idx]
@@ -246,12 +262,13 @@ class SyntheticLikelihood:
         base.update(vals)
         base["mu"] = theta[:, k]
         base["sigma"] = theta[:, k + 1]
-        return JRParams(**base), theta[:, k + 2:]
+        return JRParams(**base), theta[:, k + 2 :]
 
     def _jr(self, theta, idx=None, duration=None):
         params, obs = self._params(theta)
-        psd, _ = simulated_psd(params, self.settings, duration or self.rep_duration, n_rep=self.n_rep,
-                               seed=self.seed, n_jobs=self.n_jobs)
+        psd, _ = simulated_psd(
+            params, self.settings, duration or self.rep_duration, n_rep=self.n_rep, seed=self.seed, n_jobs=self.n_jobs
+        )
         return psd[:, :, self._sim_idx if idx is None else idx], obs
 
     def jr_spectra(self, theta, duration=None):
@@ -285,8 +302,8 @@ class SyntheticLikelihood:
         """Synthetic log-likelihood of each parameter set (rows of theta); -inf where invalid."""
         theta = np.atleast_2d(np.asarray(theta, float))
         out = np.full(theta.shape[0], -np.inf)
-        ok = np.all(np.isfinite(theta), axis=1) & np.all(theta[:, len(self.free) + 1:len(self.free) + 4] > 0, axis=1)
-        ok &= np.all(theta[:, :len(self.free)] > 0, axis=1) & (theta[:, -1] > 0)
+        ok = np.all(np.isfinite(theta), axis=1) & np.all(theta[:, len(self.free) + 1 : len(self.free) + 4] > 0, axis=1)
+        ok &= np.all(theta[:, : len(self.free)] > 0, axis=1) & (theta[:, -1] > 0)
         if not np.any(ok):
             return out
         try:

@@ -1,7 +1,7 @@
 """Simulators of the Jansen-Rit column: stochastic (EEG-like) and deterministic.
 
 :func:`simulate` integrates a batch of independent columns driven by noisy
-input ``p(t) = mu + sigma xi(t)`` (``xi`` unit white noise; MODEL_NOTES
+input ``p(t) = mu + sigma xi(t)`` (``xi`` unit white noise; docs/model.md,
 section 4) and returns the EEG proxy ``v = y1 - y2`` at the rate ``sfreq``,
 low-pass filtered and decimated without aliasing. :func:`integrate` solves the
 deterministic equations for an arbitrary input time course (evoked responses)
@@ -18,7 +18,7 @@ Integrators
     half linear step, kick, half linear step. Consecutive half steps are
     merged into one exact full step, so a step costs one evaluation of the
     sigmoids. It keeps the oscillation frequency, amplitude and spectrum right
-    at practical steps (1 ms), where Euler is badly biased (MODEL_NOTES
+    at practical steps (1 ms), where Euler is badly biased (docs/model.md,
     section 9): on the p = 220 /s alpha cycle (exact 10.94 Hz, 2.95 mV peak
     to peak) it gives 10.93 Hz and 2.96 mV at dt = 1 ms, Euler 10.04 Hz and
     6.08 mV. Like every splitting it shifts equilibria by O(dt^2) (relative
@@ -142,8 +142,7 @@ class Simulation:
                 object.__setattr__(self, name, _readonly(val))
         if self.data.ndim != 2 or self.data.shape[1] != self.times.shape[0]:
             raise JRFitError(
-                f"Simulation.data must have shape (n_columns, n_times={self.times.shape[0]}), "
-                f"got {self.data.shape}."
+                f"Simulation.data must have shape (n_columns, n_times={self.times.shape[0]}), got {self.data.shape}."
             )
 
     @property
@@ -196,9 +195,7 @@ class Simulation:
             ch_names = [f"JR{i:0{width}d}" for i in range(n)]
         ch_names = [str(c) for c in ch_names]
         if len(ch_names) != n:
-            raise JRFitError(
-                f"'ch_names' must have one name per column ({n}), got {len(ch_names)}."
-            )
+            raise JRFitError(f"'ch_names' must have one name per column ({n}), got {len(ch_names)}.")
         info = mne.create_info(ch_names, self.sfreq, ch_types="eeg")
         info["description"] = (
             f"Jansen-Rit simulation (jrfit, method={self.method}, dt={self.dt:g} s): "
@@ -280,10 +277,10 @@ def _coefficients(flat, dt, sigma=None):
     sig = flat["sigma"] if sigma is None else sigma
     cf[K.R_NS] = A * a * sig * np.sqrt(dt)
     cf[K.R_DT] = dt
-    cf[K.R_PA11:K.R_PA22 + 1] = K.propagator(a, dt)
-    cf[K.R_PB11:K.R_PB22 + 1] = K.propagator(b, dt)
-    cf[K.R_HA11:K.R_HA22 + 1] = K.propagator(a, 0.5 * dt)
-    cf[K.R_HB11:K.R_HB22 + 1] = K.propagator(b, 0.5 * dt)
+    cf[K.R_PA11 : K.R_PA22 + 1] = K.propagator(a, dt)
+    cf[K.R_PB11 : K.R_PB22 + 1] = K.propagator(b, dt)
+    cf[K.R_HA11 : K.R_HA22 + 1] = K.propagator(a, 0.5 * dt)
+    cf[K.R_HB11 : K.R_HB22 + 1] = K.propagator(b, 0.5 * dt)
     return cf
 
 
@@ -352,7 +349,7 @@ def _fixed_point_states(flat, p, n_grid=2001, chunk=32):
     todo = np.flatnonzero(~zero_a)
     br_col, br_lo, br_hi, br_pos = [], [], [], []
     for start in range(0, todo.size, chunk):
-        idx = todo[start:start + chunk]
+        idx = todo[start : start + chunk]
         P = _attr_dict(uf, idx)
         pc = up[idx][:, None]
         lo, hi = v_range(_Obj(P))
@@ -425,9 +422,7 @@ def _n_jobs(n_jobs):
     if n_jobs is None:
         return 1
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0:
-        raise JRFitError(
-            f"'n_jobs' must be None, a positive integer or -1 (all CPUs), got {n_jobs!r}."
-        )
+        raise JRFitError(f"'n_jobs' must be None, a positive integer or -1 (all CPUs), got {n_jobs!r}.")
     n_jobs = int(n_jobs)
     if n_jobs < 0:
         try:
@@ -446,16 +441,12 @@ def _seed_sequence(seed):
         return seed, seed
     if isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and seed >= 0:
         return np.random.SeedSequence(int(seed)), int(seed)
-    raise JRFitError(
-        f"'seed' must be None, a non-negative integer or a numpy SeedSequence, got {seed!r}."
-    )
+    raise JRFitError(f"'seed' must be None, a non-negative integer or a numpy SeedSequence, got {seed!r}.")
 
 
 def _column_generator(ss, i):
     # identical to ss.spawn(n)[i] for a fresh SeedSequence, without the side effect
-    child = np.random.SeedSequence(
-        ss.entropy, spawn_key=tuple(ss.spawn_key) + (int(i),), pool_size=ss.pool_size
-    )
+    child = np.random.SeedSequence(ss.entropy, spawn_key=tuple(ss.spawn_key) + (int(i),), pool_size=ss.pool_size)
     return np.random.Generator(np.random.PCG64(child))
 
 
@@ -464,8 +455,7 @@ def _ratio(sfreq, dt):
     rate = 1.0 / dt
     if sfreq > rate * (1 + 1e-9):
         raise JRFitError(
-            f"'sfreq' ({sfreq:g} Hz) must not exceed the integration rate 1/dt = {rate:g} Hz; "
-            "lower sfreq or dt."
+            f"'sfreq' ({sfreq:g} Hz) must not exceed the integration rate 1/dt = {rate:g} Hz; lower sfreq or dt."
         )
     q = rate / sfreq
     qi = int(round(q))
@@ -509,7 +499,7 @@ def _kaiser_length(width):
 def _polyphase(h, q):
     n_acc = -(-h.size // q)
     g = np.zeros(n_acc * q)
-    g[:h.size] = h
+    g[: h.size] = h
     return np.ascontiguousarray(g.reshape(n_acc, q).T)
 
 
@@ -588,11 +578,23 @@ def antialias_filter(dt, sfreq):
 # ----------------------------------------------------------------------------
 # stochastic simulation
 @verbose
-def simulate(params, duration, *, dt=5e-4, sfreq=250.0, transient=1.0, method="splitting",
-             seed=None, n_jobs=None, y_init=None, streams=None, verbose=None):
+def simulate(
+    params,
+    duration,
+    *,
+    dt=5e-4,
+    sfreq=250.0,
+    transient=1.0,
+    method="splitting",
+    seed=None,
+    n_jobs=None,
+    y_init=None,
+    streams=None,
+    verbose=None,
+):
     """Simulate the EEG proxy of a batch of noise-driven Jansen-Rit columns.
 
-    Each column integrates the stochastic equations of MODEL_NOTES section 1
+    Each column integrates the stochastic equations of docs/model.md, section 1
     with input ``p(t) = mu + sigma xi(t)`` (section 4): per step of length dt
     the y4 (= y1') equation receives ``A a sigma sqrt(dt) N(0, 1)``. The
     output ``v = y1 - y2`` passes through a linear-phase anti-alias FIR
@@ -667,9 +669,7 @@ def simulate(params, duration, *, dt=5e-4, sfreq=250.0, transient=1.0, method="s
     sfreq = 1.0 / (q * dt)
     n_out = int(round(duration * sfreq))
     if n_out < 1:
-        raise JRFitError(
-            f"'duration' ({duration:g} s) is shorter than one sample at sfreq={sfreq:g} Hz."
-        )
+        raise JRFitError(f"'duration' ({duration:g} s) is shorter than one sample at sfreq={sfreq:g} Hz.")
     n_jobs = _n_jobs(n_jobs)
     ss, seed_used = _seed_sequence(seed)
 
@@ -680,8 +680,9 @@ def simulate(params, duration, *, dt=5e-4, sfreq=250.0, transient=1.0, method="s
     else:
         streams = np.asarray(streams)
         if streams.shape != (n,) or not np.issubdtype(streams.dtype, np.integer) or np.any(streams < 0):
-            raise JRFitError(f"'streams' must hold one non-negative integer per column ({n}), "
-                             f"got shape {streams.shape}.")
+            raise JRFitError(
+                f"'streams' must hold one non-negative integer per column ({n}), got shape {streams.shape}."
+            )
     cf = _coefficients(flat, dt)
     y0 = _initial_states(flat, flat["mu"], y_init, n, "mu")
     W0 = _half_step(y0, cf) if method == "splitting" else y0.copy()
@@ -733,8 +734,7 @@ def simulate(params, duration, *, dt=5e-4, sfreq=250.0, transient=1.0, method="s
             m = min(nb, n_total - step)
             for j, gen in gens:
                 gen.standard_normal(out=noise[j, :m])
-            K.sde_block(meth, W, cfg, noise, step, m, fir, n_start, i_last,
-                        out, snap_step, snap, vbuf)
+            K.sde_block(meth, W, cfg, noise, step, m, fir, n_start, i_last, out, snap_step, snap, vbuf)
             step += m
         final[:, sl] = snap
 
@@ -753,16 +753,23 @@ def simulate(params, duration, *, dt=5e-4, sfreq=250.0, transient=1.0, method="s
             + (" or use method='splitting'." if method == "euler" else ".")
         )
     times = np.arange(n_out) / sfreq
-    return Simulation(times=times, data=data, sfreq=sfreq, dt=dt, method=method,
-                      seed=seed_used, params=params, transient=n_tr * dt,
-                      final_state=final)
+    return Simulation(
+        times=times,
+        data=data,
+        sfreq=sfreq,
+        dt=dt,
+        method=method,
+        seed=seed_used,
+        params=params,
+        transient=n_tr * dt,
+        final_state=final,
+    )
 
 
 # ----------------------------------------------------------------------------
 # deterministic integration
 @verbose
-def integrate(params, p=None, dt=1e-4, *, duration=None, y_init=None, method="splitting",
-              sfreq=None, verbose=None):
+def integrate(params, p=None, dt=1e-4, *, duration=None, y_init=None, method="splitting", sfreq=None, verbose=None):
     """Integrate the deterministic column for a given input time course.
 
     Parameters
@@ -815,9 +822,7 @@ def integrate(params, p=None, dt=1e-4, *, duration=None, y_init=None, method="sp
         const = p.ndim == 0
     if const:
         if duration is None:
-            raise JRFitError(
-                "'duration' (in s) is needed when the input 'p' is a constant."
-            )
+            raise JRFitError("'duration' (in s) is needed when the input 'p' is a constant.")
         duration = check_positive("duration", duration, "s")
         n_steps = int(round(duration / dt))
         pc = np.broadcast_to(np.asarray(p, float).reshape(-1), (n,))
@@ -831,8 +836,7 @@ def integrate(params, p=None, dt=1e-4, *, duration=None, y_init=None, method="sp
             P = p.reshape(n, p.shape[-1])
         else:
             raise JRFitError(
-                f"'p' must have shape (n_samples,), {bshape + ('n_samples',)} or "
-                f"({n}, n_samples), got {p.shape}."
+                f"'p' must have shape (n_samples,), {bshape + ('n_samples',)} or ({n}, n_samples), got {p.shape}."
             )
         P = np.ascontiguousarray(P, dtype=float)
         n_steps = P.shape[1] - 1
@@ -853,5 +857,4 @@ def integrate(params, p=None, dt=1e-4, *, duration=None, y_init=None, method="sp
     if not np.all(np.isfinite(rec)):
         raise ModelError("The integration diverged (non-finite values); reduce dt.")
     times = np.arange(n_rec) * (q * dt)
-    return Trajectory(times=times, y=rec.reshape((6,) + bshape + (n_rec,)), dt=dt,
-                      method=method, params=params)
+    return Trajectory(times=times, y=rec.reshape((6,) + bshape + (n_rec,)), dt=dt, method=method, params=params)

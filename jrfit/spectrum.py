@@ -1,6 +1,6 @@
 """Linearised spectrum of the column: closed-form transfer function and PSD.
 
-At a fixed point with operating potential v (MODEL_NOTES section 3)::
+At a fixed point with operating potential v (docs/model.md, section 3)::
 
     H(s) = A a (s+a)^2 (s+b)^2 / D(s)
     D(s) = (s+a)^4 (s+b)^2 - g0 [k1 A^2 a^2 (s+b)^2 - k2 A a B b (s+a)^2]
@@ -280,7 +280,10 @@ def stable_v(params, branch="upper"):
         column then oscillates on a limit cycle and linearisation is invalid).
     """
     if branch not in ("upper", "lower"):
-        raise ModelError(f"Invalid value for the 'branch' parameter. Allowed values are 'upper' and 'lower', but got {branch!r} instead.")
+        raise ModelError(
+            f"Invalid value for the 'branch' parameter. Allowed values are 'upper' and 'lower', but got {branch!r} "
+            f"instead."
+        )
     if not params.batch_shape:
         st = [fp for fp in fixed_points(params) if fp.stable]
         if not st:

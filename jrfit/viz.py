@@ -8,9 +8,22 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_bifurcation", "plot_psd", "plot_psd_fit", "plot_erp_fit", "plot_condition_comparison", "plot_prior_posterior", "plot_correlation",
-           "plot_pair", "plot_stability", "plot_trace", "plot_posterior_bifurcation",
-           "plot_cross_spectrum", "plot_scalp_maps"]
+__all__ = [
+    "plot_bifurcation",
+    "plot_psd",
+    "plot_psd_fit",
+    "plot_erp_fit",
+    "plot_condition_comparison",
+    "plot_prior_posterior",
+    "plot_correlation",
+    "plot_pair",
+    "plot_stability",
+    "plot_trace",
+    "plot_posterior_bifurcation",
+    "plot_cross_spectrum",
+    "plot_scalp_maps",
+    "save_figure",
+]
 
 _TRACE_POINTS = 500  # points per chain drawn in a trace (the ranks use every draw)
 _CYCLE_COLORS = {"alpha limit cycle": "#1f77b4", "spike-like cycle": "#d62728"}
@@ -37,9 +50,23 @@ def _split_runs(mask):
     return out
 
 
-def plot_bifurcation(bif, ax=None, *, quantity="v", cycles=True, simulated=True, annotate=True,
-                     marks=None, marks_label="posterior draws", marks_kw=None,
-                     p_lim=None, v_lim=None, legend=True, title=None, figsize=(9.0, 4.8)):
+def plot_bifurcation(
+    bif,
+    ax=None,
+    *,
+    quantity="v",
+    cycles=True,
+    simulated=True,
+    annotate=True,
+    marks=None,
+    marks_label="posterior draws",
+    marks_kw=None,
+    p_lim=None,
+    v_lim=None,
+    legend=True,
+    title=None,
+    figsize=(9.0, 4.8),
+):
     """Plot a bifurcation diagram: fixed points and cycles against the input p.
 
     Stable fixed points are solid, unstable ones dashed; limit cycles are drawn
@@ -100,8 +127,14 @@ def plot_bifurcation(bif, ax=None, *, quantity="v", cycles=True, simulated=True,
         for sl, stable in _split_runs(br.stable):
             # extend each run by one sample so runs meet without gaps
             sl2 = slice(sl.start, min(sl.stop + 1, len(br.p)))
-            ax.plot(br.p[sl2], (br.frequency if freq else br.v)[sl2], color=_FP_COLOR, lw=1.8 if stable else 1.2,
-                    ls="-" if stable else (0, (4, 2.5)), zorder=3)
+            ax.plot(
+                br.p[sl2],
+                (br.frequency if freq else br.v)[sl2],
+                color=_FP_COLOR,
+                lw=1.8 if stable else 1.2,
+                ls="-" if stable else (0, (4, 2.5)),
+                zorder=3,
+            )
     handles += [
         Line2D([], [], color=_FP_COLOR, lw=1.8, label="stable fixed point"),
         Line2D([], [], color=_FP_COLOR, lw=1.2, ls=(0, (4, 2.5)), label="unstable fixed point"),
@@ -113,28 +146,47 @@ def plot_bifurcation(bif, ax=None, *, quantity="v", cycles=True, simulated=True,
             color = _CYCLE_COLORS.get(cb.kind, "C2")
             for sl, stable in _split_runs(cb.stable):
                 sl2 = slice(sl.start, min(sl.stop + 1, len(cb.p)))
-                for env in ((cb.frequency,) if freq else (cb.v_max, cb.v_min)):
-                    ax.plot(cb.p[sl2], env[sl2], color=color, lw=1.6 if stable else 1.1,
-                            ls="-" if stable else (0, (4, 2.5)), zorder=2)
+                for env in (cb.frequency,) if freq else (cb.v_max, cb.v_min):
+                    ax.plot(
+                        cb.p[sl2],
+                        env[sl2],
+                        color=color,
+                        lw=1.6 if stable else 1.1,
+                        ls="-" if stable else (0, (4, 2.5)),
+                        zorder=2,
+                    )
             if cb.kind not in kinds_seen:
                 kinds_seen.append(cb.kind)
         if any(not np.all(cb.stable) for cb in bif.cycles):
-            handles.append(Line2D([], [], color="0.5", lw=1.1, ls=(0, (4, 2.5)),
-                                  label="unstable cycle"))
+            handles.append(Line2D([], [], color="0.5", lw=1.1, ls=(0, (4, 2.5)), label="unstable cycle"))
     if simulated:
         for cb in bif.simulated:
             color = _CYCLE_COLORS.get(cb.kind, "C2")
-            for env in ((cb.frequency,) if freq else (cb.v_max, cb.v_min)):
-                ax.plot(cb.p[::2], env[::2], ls="none", marker="o", ms=3.2, mfc="none",
-                        mec=color, mew=0.8, alpha=0.8, zorder=4)
+            for env in (cb.frequency,) if freq else (cb.v_max, cb.v_min):
+                ax.plot(
+                    cb.p[::2],
+                    env[::2],
+                    ls="none",
+                    marker="o",
+                    ms=3.2,
+                    mfc="none",
+                    mec=color,
+                    mew=0.8,
+                    alpha=0.8,
+                    zorder=4,
+                )
             if cb.kind not in kinds_seen:
                 kinds_seen.append(cb.kind)
         if bif.simulated:
-            handles.append(Line2D([], [], ls="none", marker="o", ms=3.2, mfc="none", mec="0.3",
-                                  label="simulated attractor"))
+            handles.append(
+                Line2D([], [], ls="none", marker="o", ms=3.2, mfc="none", mec="0.3", label="simulated attractor")
+            )
     for kind in kinds_seen:
-        handles.append(Line2D([], [], color=_CYCLE_COLORS.get(kind, "C2"), lw=1.6,
-                              label=kind if freq else f"{kind} (max/min of v)"))
+        handles.append(
+            Line2D(
+                [], [], color=_CYCLE_COLORS.get(kind, "C2"), lw=1.6, label=kind if freq else f"{kind} (max/min of v)"
+            )
+        )
 
     # special points
     style = {
@@ -153,20 +205,31 @@ def plot_bifurcation(bif, ax=None, *, quantity="v", cycles=True, simulated=True,
         else:
             vs = [pt.v] if pt.kind != "fold_cycles" else [pt.v_max, pt.v_min]
         for v in vs:
-            ax.plot(pt.p, v, ls="none", marker=st["marker"], ms=6.5, mfc=st["color"],
-                    mec="k", mew=0.6, zorder=6)
+            ax.plot(pt.p, v, ls="none", marker=st["marker"], ms=6.5, mfc=st["color"], mec="k", mew=0.6, zorder=6)
         used.add(pt.kind)
         if annotate and pmin <= pt.p <= pmax:
             y = max(vs)
             text = f"{pt.label} {pt.p:.2f}"
-            ax.annotate(text, (pt.p, y), xytext=(0, 9 + 9 * (k % 2)), textcoords="offset points",
-                        ha="center", va="bottom", fontsize=7.5, color="0.15", zorder=7,
-                        bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.75))
+            ax.annotate(
+                text,
+                (pt.p, y),
+                xytext=(0, 9 + 9 * (k % 2)),
+                textcoords="offset points",
+                ha="center",
+                va="bottom",
+                fontsize=7.5,
+                color="0.15",
+                zorder=7,
+                bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.75),
+            )
     for kind in ("hopf", "fold", "fold_cycles"):
         if kind in used:
             st = style[kind]
-            handles.append(Line2D([], [], ls="none", marker=st["marker"], ms=6.5, mfc=st["color"],
-                                  mec="k", mew=0.6, label=st["label"]))
+            handles.append(
+                Line2D(
+                    [], [], ls="none", marker=st["marker"], ms=6.5, mfc=st["color"], mec="k", mew=0.6, label=st["label"]
+                )
+            )
 
     if marks is not None and not freq:
         m = marks
@@ -185,8 +248,7 @@ def plot_bifurcation(bif, ax=None, *, quantity="v", cycles=True, simulated=True,
         kw = dict(s=9, color="#17becf", alpha=0.35, lw=0, zorder=5)
         kw.update(marks_kw or {})
         ax.scatter(mp, mv, **kw)
-        handles.append(Line2D([], [], ls="none", marker="o", ms=4, color=kw["color"],
-                              label=marks_label))
+        handles.append(Line2D([], [], ls="none", marker="o", ms=4, color=kw["color"], label=marks_label))
 
     ax.set_xlim(pmin, pmax)
     if v_lim is not None:
@@ -202,13 +264,20 @@ def plot_bifurcation(bif, ax=None, *, quantity="v", cycles=True, simulated=True,
     if title is not None:
         ax.set_title(title)
     if legend:
-        ax.legend(handles=handles, fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1.0),
-                  borderaxespad=0.0, frameon=False)
+        ax.legend(
+            handles=handles,
+            fontsize=7.5,
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            borderaxespad=0.0,
+            frameon=False,
+        )
     return fig
 
 
-def plot_psd(freqs, psd, ax=None, *, label=None, color=None, unit="mV\u00b2/Hz", log=True,
-             title=None, figsize=(6.4, 4.0)):
+def plot_psd(
+    freqs, psd, ax=None, *, label=None, color=None, unit="mV\u00b2/Hz", log=True, title=None, figsize=(6.4, 4.0)
+):
     """Plot a power spectral density against frequency (log power by default).
 
     Parameters
@@ -251,9 +320,7 @@ def plot_psd(freqs, psd, ax=None, *, label=None, color=None, unit="mV\u00b2/Hz",
     if len(labels) == 1:
         labels = labels * rows.shape[0]
     if len(labels) != rows.shape[0]:
-        raise JRFitError(
-            f"'label' must be one string or one per spectrum ({rows.shape[0]}), got {len(labels)}."
-        )
+        raise JRFitError(f"'label' must be one string or one per spectrum ({rows.shape[0]}), got {len(labels)}.")
     fig, ax = _get_ax(ax, figsize)
     for row, lab in zip(rows, labels):
         ax.plot(freqs, row, color=color, lw=1.5, label=lab)
@@ -277,9 +344,23 @@ def plot_psd(freqs, psd, ax=None, *, label=None, color=None, unit="mV\u00b2/Hz",
 # jrfit.report can use them for its tables too.
 
 _RESULT_UNITS = {
-    "v": "mV", "p": "/s", "scale": "1", "bg": "mV\u00b2/Hz", "chi": "1",
-    "floor": "mV\u00b2/Hz", "peak_freq": "Hz", "damping": "/s", "loop_gain_exc": "1", "loop_gain_inh": "1",
-    "amplitude": "/s", "latency": "s", "onset": "s", "width": "s", "gain": "uV/mV", "offset": "uV", "noise": "uV",
+    "v": "mV",
+    "p": "/s",
+    "scale": "1",
+    "bg": "mV\u00b2/Hz",
+    "chi": "1",
+    "floor": "mV\u00b2/Hz",
+    "peak_freq": "Hz",
+    "damping": "/s",
+    "loop_gain_exc": "1",
+    "loop_gain_inh": "1",
+    "amplitude": "/s",
+    "latency": "s",
+    "onset": "s",
+    "width": "s",
+    "gain": "uV/mV",
+    "offset": "uV",
+    "noise": "uV",
 }
 _RESULT_MEANING = {
     "v": "operating potential y1 - y2",
@@ -300,8 +381,21 @@ _RESULT_MEANING = {
     "offset": "baseline offset",
     "noise": "residual noise added to the trial SE",
 }
-_OBS_VARS = ("v", "p", "scale", "bg", "chi", "floor", "amplitude", "latency", "onset", "width", "gain", "offset",
-             "noise")
+_OBS_VARS = (
+    "v",
+    "p",
+    "scale",
+    "bg",
+    "chi",
+    "floor",
+    "amplitude",
+    "latency",
+    "onset",
+    "width",
+    "gain",
+    "offset",
+    "noise",
+)
 _DERIVED_VARS = ("peak_freq", "damping", "loop_gain_exc", "loop_gain_inh")
 _POST_COLOR = "#1f77b4"
 _PRIOR_COLOR = "0.55"
@@ -388,8 +482,7 @@ def _resolve_channel(idata, channel):
     names = _channel_names(idata)
     if isinstance(channel, (int, np.integer)) and not isinstance(channel, bool):
         if not -len(names) <= channel < len(names):
-            raise _result_error(f"Channel index {channel} out of range: the result has "
-                                f"{len(names)} channels {names}.")
+            raise _result_error(f"Channel index {channel} out of range: the result has {len(names)} channels {names}.")
         return names[int(channel)]
     if str(channel) not in names:
         raise _result_error(f"Channel {channel!r} is not in the result; its channels are {names}.")
@@ -437,7 +530,7 @@ def _ranks(x):
     _, start, counts = np.unique(xs, return_index=True, return_counts=True)
     for s, c in zip(start, counts):
         if c > 1:
-            ranks[order[s:s + c]] = s + 0.5 * (c - 1)
+            ranks[order[s : s + c]] = s + 0.5 * (c - 1)
     return ranks
 
 
@@ -460,8 +553,7 @@ def _posterior_correlation(idata, channel, var_names=None):
     for n in names:
         x = _draws(idata, n, channel)
         if x is None:
-            raise _result_error(f"Variable {n!r} is not in the posterior; it has "
-                                f"{sorted(idata.posterior.data_vars)}.")
+            raise _result_error(f"Variable {n!r} is not in the posterior; it has {sorted(idata.posterior.data_vars)}.")
         if np.all(np.isfinite(x)) and np.ptp(x) > 0:
             cols.append(_ranks(x))
             kept.append(n)
@@ -504,16 +596,16 @@ def _grid_axes(n, ncols, panel, axes=None):
         return axes[0].figure, axes
     ncols = max(1, min(ncols, n))
     nrows = int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(panel[0] * ncols, panel[1] * nrows),
-                             layout="constrained", squeeze=False)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(panel[0] * ncols, panel[1] * nrows), layout="constrained", squeeze=False
+    )
     axes = axes.ravel()
     for ax in axes[n:]:
         ax.set_visible(False)
     return fig, axes
 
 
-def plot_psd_fit(idata, channel, ax=None, *, show_peak=True, legend=True, title=None,
-                 figsize=(7.2, 4.4)):
+def plot_psd_fit(idata, channel, ax=None, *, show_peak=True, legend=True, title=None, figsize=(7.2, 4.4)):
     """Plot one channel's data spectrum with the posterior-predictive bands.
 
     Drawn on a log power axis: the widest, lightest band is the 90 %
@@ -558,30 +650,39 @@ def plot_psd_fit(idata, channel, ax=None, *, show_peak=True, legend=True, title=
     pm = _spectra(idata, "psd_mean", ch)
     if pp is not None:
         lo, hi = np.nanquantile(pp, [0.05, 0.95], axis=0)
-        ax.fill_between(freqs, lo, hi, color=_POST_COLOR, alpha=0.13, lw=0,
-                        label="90 % predictive (model + sampling noise)")
+        ax.fill_between(
+            freqs, lo, hi, color=_POST_COLOR, alpha=0.13, lw=0, label="90 % predictive (model + sampling noise)"
+        )
     if pm is not None:
         q = np.nanquantile(pm, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
-        ax.fill_between(freqs, q[0], q[4], color=_POST_COLOR, alpha=0.25, lw=0,
-                        label="90 % of the fitted model")
-        ax.fill_between(freqs, q[1], q[3], color=_POST_COLOR, alpha=0.45, lw=0,
-                        label="50 % of the fitted model")
+        ax.fill_between(freqs, q[0], q[4], color=_POST_COLOR, alpha=0.25, lw=0, label="90 % of the fitted model")
+        ax.fill_between(freqs, q[1], q[3], color=_POST_COLOR, alpha=0.45, lw=0, label="50 % of the fitted model")
         ax.plot(freqs, q[2], color=_POST_COLOR, lw=2.0, label="median fit", zorder=4)
     # the other route's prediction, where the result carries it (jrfit.routes)
-    for var, label, color in (("psd_linear", "linearised model", "#2ca02c"),
-                              ("psd_simulated", "simulated model", "#ff7f0e")):
+    for var, label, color in (
+        ("psd_linear", "linearised model", "#2ca02c"),
+        ("psd_simulated", "simulated model", "#ff7f0e"),
+    ):
         other = _spectra(idata, var, ch)
         if other is not None:
-            ax.plot(freqs, np.nanmedian(other, axis=0), ls="--", color=color, lw=1.5, zorder=4,
-                    label=f"{label} (posterior median)")
+            ax.plot(
+                freqs,
+                np.nanmedian(other, axis=0),
+                ls="--",
+                color=color,
+                lw=1.5,
+                zorder=4,
+                label=f"{label} (posterior median)",
+            )
     ax.plot(freqs, obs, color=_DATA_COLOR, lw=1.0, marker=".", ms=2.5, label="data", zorder=5)
     pk = _draws(idata, "peak_freq", ch)
     if show_peak and pk is not None and np.any(np.isfinite(pk)):
         med = float(np.nanmedian(pk))
         lo, hi = np.nanquantile(pk, [0.05, 0.95])
         if freqs.min() <= med <= freqs.max():
-            ax.axvline(med, color="#d62728", ls=":", lw=1.2, zorder=3,
-                       label=f"peak {med:.2f} Hz (90 %: {lo:.2f}-{hi:.2f})")
+            ax.axvline(
+                med, color="#d62728", ls=":", lw=1.2, zorder=3, label=f"peak {med:.2f} Hz (90 %: {lo:.2f}-{hi:.2f})"
+            )
     ax.set_yscale("log")
     ax.set_xlim(freqs.min(), freqs.max())
     ax.set_xlabel("frequency (Hz)")
@@ -593,8 +694,7 @@ def plot_psd_fit(idata, channel, ax=None, *, show_peak=True, legend=True, title=
     return fig
 
 
-def plot_prior_posterior(idata, channel, var_names=None, *, axes=None, ncols=3,
-                         panel_size=(3.0, 2.3)):
+def plot_prior_posterior(idata, channel, var_names=None, *, axes=None, ncols=3, panel_size=(3.0, 2.3)):
     """Plot prior and posterior densities of the parameters of one channel.
 
     Each panel shows the prior (grey, filled; draws of the ``prior`` group)
@@ -627,8 +727,9 @@ def plot_prior_posterior(idata, channel, var_names=None, *, axes=None, ncols=3,
     for ax, name in zip(axes, var_names):
         post = _draws(idata, name, ch)
         if post is None:
-            raise _result_error(f"Variable {name!r} is not in the posterior; it has "
-                                f"{sorted(idata.posterior.data_vars)}.")
+            raise _result_error(
+                f"Variable {name!r} is not in the posterior; it has {sorted(idata.posterior.data_vars)}."
+            )
         prior = _draws(idata, name, ch, group="prior")
         post = post[np.isfinite(post)]
         lo, hi = np.quantile(post, [0.0, 1.0])
@@ -694,8 +795,9 @@ def plot_correlation(idata, channel, var_names=None, ax=None, *, title=None, fig
         for j in range(n):
             if i != j:
                 txt = f"{corr[i, j]:.2f}".replace("-0.00", "0.00").replace("0.", ".", 1)
-                ax.text(j, i, txt, ha="center", va="center",
-                        fontsize=7, color="white" if abs(corr[i, j]) > 0.6 else "0.1")
+                ax.text(
+                    j, i, txt, ha="center", va="center", fontsize=7, color="white" if abs(corr[i, j]) > 0.6 else "0.1"
+                )
     ax.set_xticks(range(n), names, rotation=45, ha="right")
     ax.set_yticks(range(n), names)
     fig.colorbar(im, ax=ax, shrink=0.8, label="rank correlation")
@@ -703,8 +805,19 @@ def plot_correlation(idata, channel, var_names=None, ax=None, *, title=None, fig
     return fig
 
 
-def plot_pair(idata, channel, var_names=None, *, pairs=None, n_pairs=4, max_points=1000,
-              axes=None, ncols=4, panel_size=(2.9, 2.7), seed=0):
+def plot_pair(
+    idata,
+    channel,
+    var_names=None,
+    *,
+    pairs=None,
+    n_pairs=4,
+    max_points=1000,
+    axes=None,
+    ncols=4,
+    panel_size=(2.9, 2.7),
+    seed=0,
+):
     """Scatter plots of the most correlated pairs of parameters of one channel.
 
     A strong correlation (a narrow diagonal ridge) means the spectrum
@@ -744,8 +857,10 @@ def plot_pair(idata, channel, var_names=None, *, pairs=None, n_pairs=4, max_poin
     if pairs is None:
         pairs = _top_pairs(names, corr, int(n_pairs))
     else:
-        pairs = [(x, y, float(corr[names.index(x), names.index(y)])
-                  if x in names and y in names else float("nan")) for x, y in pairs]
+        pairs = [
+            (x, y, float(corr[names.index(x), names.index(y)]) if x in names and y in names else float("nan"))
+            for x, y in pairs
+        ]
     if not pairs:
         raise _result_error("No pairs to plot: need at least two non-constant variables.")
     fig, axes = _grid_axes(len(pairs), ncols, panel_size, axes)
@@ -812,8 +927,7 @@ def plot_stability(idata, channel, ax=None, *, title=None, figsize=(5.4, 3.4)):
     ax.set_xlabel(_label("damping"))
     ax.set_ylabel("posterior draws")
     ax.legend(fontsize=7.5, frameon=False)
-    ax.set_title(f"{ch}: distance to the stability boundary" if title is None else title,
-                 fontsize=10)
+    ax.set_title(f"{ch}: distance to the stability boundary" if title is None else title, fontsize=10)
     return fig
 
 
@@ -847,16 +961,20 @@ def plot_trace(idata, channel, var_names=None, *, axes=None, row_size=(9.0, 1.45
     ch = _resolve_channel(idata, channel)
     var_names = _var_names(idata, var_names)
     if axes is None:
-        fig, axes = plt.subplots(len(var_names), 2, figsize=(row_size[0], row_size[1] * len(var_names)),
-                                 layout="constrained", squeeze=False,
-                                 gridspec_kw=dict(width_ratios=(2.2, 1.0)))
+        fig, axes = plt.subplots(
+            len(var_names),
+            2,
+            figsize=(row_size[0], row_size[1] * len(var_names)),
+            layout="constrained",
+            squeeze=False,
+            gridspec_kw=dict(width_ratios=(2.2, 1.0)),
+        )
     else:
         axes = np.asarray(axes).reshape(len(var_names), 2)
         fig = axes[0, 0].figure
     div = None
     if hasattr(idata, "sample_stats") and "diverging" in idata.sample_stats:
-        div = np.asarray(_sel(idata.sample_stats["diverging"], ch).transpose("chain", "draw").values,
-                         bool)
+        div = np.asarray(_sel(idata.sample_stats["diverging"], ch).transpose("chain", "draw").values, bool)
     for (ax_t, ax_r), name in zip(axes, var_names):
         x = _chain_draws(idata, name, ch)
         n_chains, n_draws = x.shape
@@ -866,8 +984,16 @@ def plot_trace(idata, channel, var_names=None, *, axes=None, row_size=(9.0, 1.45
             ax_t.plot(it[::step], x[c, ::step], lw=0.6, alpha=0.8, color=f"C{c % 10}")
         if div is not None and div.shape == x.shape and div.any():
             _, idx = np.nonzero(div)
-            ax_t.plot(idx, np.full(idx.shape, 0.0), ls="none", marker="|", ms=9, color="#d62728",
-                      transform=ax_t.get_xaxis_transform(), clip_on=False)
+            ax_t.plot(
+                idx,
+                np.full(idx.shape, 0.0),
+                ls="none",
+                marker="|",
+                ms=9,
+                color="#d62728",
+                transform=ax_t.get_xaxis_transform(),
+                clip_on=False,
+            )
         ax_t.set_xlim(0, n_draws - 1)
         ax_t.set_ylabel(_label(name), fontsize=8)
         ax_t.tick_params(labelsize=7)
@@ -878,11 +1004,9 @@ def plot_trace(idata, channel, var_names=None, *, axes=None, row_size=(9.0, 1.45
         # the uniform level at 0.4 of a row, unless a bar would reach the next row
         unit = min(0.4 / hists.mean(), 0.95 / hists.max())
         for c in range(n_chains):
-            ax_r.bar(bins[:-1] + width / 2, hists[c] * unit, width=width, bottom=c,
-                     color=f"C{c % 10}", alpha=0.8, lw=0)
+            ax_r.bar(bins[:-1] + width / 2, hists[c] * unit, width=width, bottom=c, color=f"C{c % 10}", alpha=0.8, lw=0)
             ax_r.axhline(c + hists.mean() * unit, color="0.3", lw=0.6, ls="--")
-        ax_r.set_yticks(np.arange(n_chains) + 0.2, [f"chain {c}" for c in range(n_chains)],
-                        fontsize=7)
+        ax_r.set_yticks(np.arange(n_chains) + 0.2, [f"chain {c}" for c in range(n_chains)], fontsize=7)
         ax_r.set_xticks([])
         ax_r.set_xlim(0, x.size)
     axes[-1, 0].set_xlabel("draw")
@@ -892,8 +1016,7 @@ def plot_trace(idata, channel, var_names=None, *, axes=None, row_size=(9.0, 1.45
     return fig
 
 
-def plot_posterior_bifurcation(idata, channel, bif, *, max_points=500, zoom=True, seed=0,
-                               figsize=(9.0, 8.2)):
+def plot_posterior_bifurcation(idata, channel, bif, *, max_points=500, zoom=True, seed=0, figsize=(9.0, 8.2)):
     """Posterior operating points (p, v) on the bifurcation diagram.
 
     Parameters
@@ -930,19 +1053,33 @@ def plot_posterior_bifurcation(idata, channel, bif, *, max_points=500, zoom=True
     keep = rng.choice(p.size, size=min(p.size, int(max_points)), replace=False)
     marks = (p[keep], v[keep])
     n_rows = 2 if zoom and p.size else 1
-    fig, axes = plt.subplots(n_rows, 1, figsize=(figsize[0], figsize[1] * n_rows / 2),
-                             layout="constrained", squeeze=False)
-    plot_bifurcation(bif, axes[0, 0], marks=marks, marks_label=f"posterior (p, v), {ch}",
-                     title=f"{ch}: bifurcation diagram at the posterior-median constants")
+    fig, axes = plt.subplots(
+        n_rows, 1, figsize=(figsize[0], figsize[1] * n_rows / 2), layout="constrained", squeeze=False
+    )
+    plot_bifurcation(
+        bif,
+        axes[0, 0],
+        marks=marks,
+        marks_label=f"posterior (p, v), {ch}",
+        title=f"{ch}: bifurcation diagram at the posterior-median constants",
+    )
     if n_rows == 2:
+
         def span(x, frac=0.25, min_width=1.0):
             lo, hi = np.quantile(x, [0.0, 1.0])
             pad = max(frac * (hi - lo), min_width)
             return lo - pad, hi + pad
 
-        plot_bifurcation(bif, axes[1, 0], marks=marks, p_lim=span(p, min_width=10.0),
-                         v_lim=span(v, min_width=0.5), legend=False, simulated=False,
-                         title="zoom on the posterior draws")
+        plot_bifurcation(
+            bif,
+            axes[1, 0],
+            marks=marks,
+            p_lim=span(p, min_width=10.0),
+            v_lim=span(v, min_width=0.5),
+            legend=False,
+            simulated=False,
+            title="zoom on the posterior draws",
+        )
     return fig
 
 
@@ -951,6 +1088,14 @@ def _close(fig):
     import matplotlib.pyplot as plt
 
     plt.close(fig)
+
+
+def save_figure(fig, fname, fmt, dpi=150):
+    """Write a figure made by this module to ``fname`` in format ``fmt`` (e.g. 'png'), then release it."""
+    try:
+        fig.savefig(fname, format=fmt, dpi=dpi)
+    finally:
+        _close(fig)
 
 
 # =============================================================================
@@ -977,8 +1122,9 @@ def plot_scalp_maps(maps, positions, *, panel=(2.6, 2.5), marked=()):
     """
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(maps), figsize=(panel[0] * len(maps), panel[1]), layout="constrained",
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(maps), figsize=(panel[0] * len(maps), panel[1]), layout="constrained", squeeze=False
+    )
     try:
         _draw_scalp_maps(fig, axes[0], maps, positions, marked)
     except Exception:
@@ -993,21 +1139,33 @@ def _draw_scalp_maps(fig, axes, maps, positions, marked):
     for ax, (title, (unit, values)) in zip(axes, maps.items()):
         names = [n for n, v in values.items() if n in positions and np.isfinite(v)]
         info = mne.create_info(names, 100.0, "eeg")
-        info.set_montage(mne.channels.make_dig_montage(
-            ch_pos={n: np.asarray(positions[n], float) for n in names}, coord_frame="head"))
+        info.set_montage(
+            mne.channels.make_dig_montage(
+                ch_pos={n: np.asarray(positions[n], float) for n in names}, coord_frame="head"
+            )
+        )
         mask = np.array([n in marked for n in names])
         data = np.array([values[n] for n in names], float)
         span = (data.min(), data.max()) if data.max() > data.min() else (data.min() - 1.0, data.max() + 1.0)
-        im, _ = mne.viz.plot_topomap(data, info, axes=ax, show=False, contours=0, cmap="viridis", mask=mask,
-                                     vlim=span, extrapolate="local",
-                                     mask_params=dict(marker="o", markerfacecolor="#d62728",
-                                                      markeredgecolor="k", markersize=5))
+        im, _ = mne.viz.plot_topomap(
+            data,
+            info,
+            axes=ax,
+            show=False,
+            contours=0,
+            cmap="viridis",
+            mask=mask,
+            vlim=span,
+            extrapolate="local",
+            mask_params=dict(marker="o", markerfacecolor="#d62728", markeredgecolor="k", markersize=5),
+        )
         fig.colorbar(im, ax=ax, shrink=0.7, label=unit)
         ax.set_title(title, fontsize=9)
 
 
-def plot_cross_spectrum(spectrum, pairs=None, *, regions=None, fmax=None, title=None,
-                        reference=None, figsize=(10.0, 3.6)):
+def plot_cross_spectrum(
+    spectrum, pairs=None, *, regions=None, fmax=None, title=None, reference=None, figsize=(10.0, 3.6)
+):
     """PSDs, coherence and phase of a network's cross-spectral matrix.
 
     Parameters
@@ -1130,8 +1288,9 @@ def plot_erp_fit(idata, channel, condition=None, *, title=None, figsize=(7.5, 5.
     lo, hi = np.quantile(mean, [0.05, 0.95], axis=0)
     ax.fill_between(t, lo, hi, color=_POST_COLOR, alpha=0.35, lw=0, label="90 % model mean")
     ax.plot(t, np.median(mean, axis=0), color=_POST_COLOR, lw=1.5, label="model median")
-    ax.fill_between(t, y - 1.645 * se, y + 1.645 * se, color=_DATA_COLOR, alpha=0.15, lw=0,
-                    label="data \u00b1 1.645 SE")
+    ax.fill_between(
+        t, y - 1.645 * se, y + 1.645 * se, color=_DATA_COLOR, alpha=0.15, lw=0, label="data \u00b1 1.645 SE"
+    )
     ax.plot(t, y, color=_DATA_COLOR, lw=1.0, label="data")
     ax.axvline(0, color="0.5", lw=0.8, ls=":")
     ax.set_ylabel("ERP (uV)")
@@ -1174,8 +1333,7 @@ def plot_condition_comparison(idata, channel, var_names=None, *, ncols=4, panel=
     fig, axes = _grid_axes(len(var_names), ncols, panel)
     colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"]
     for ax, n in zip(axes, var_names):
-        draws = [np.asarray(_sel(idata.posterior[n].sel(condition=c), channel).values, float).ravel()
-                 for c in conds]
+        draws = [np.asarray(_sel(idata.posterior[n].sel(condition=c), channel).values, float).ravel() for c in conds]
         allx = np.concatenate(draws)
         allx = allx[np.isfinite(allx)]
         lo, hi = np.quantile(allx, [0.001, 0.999])

@@ -35,8 +35,14 @@ def _em_step(y0, y1, y2, y3, y4, y5, p, A, B, a, b, C, e0, r, v0, sigma, dt, sq)
     d3 = A * a * s_py - 2.0 * a * y3 - a * a * y0
     d4 = A * a * (p + c2 * s_e) - 2.0 * a * y4 - a * a * y1
     d5 = B * b * c4 * s_i - 2.0 * b * y5 - b * b * y2
-    return (y0 + dt * y3, y1 + dt * y4, y2 + dt * y5, y3 + dt * d3,
-            y4 + dt * d4 + A * a * sigma * sq * np.random.standard_normal(), y5 + dt * d5)
+    return (
+        y0 + dt * y3,
+        y1 + dt * y4,
+        y2 + dt * y5,
+        y3 + dt * d3,
+        y4 + dt * d4 + A * a * sigma * sq * np.random.standard_normal(),
+        y5 + dt * d5,
+    )
 
 
 @njit(cache=True)
@@ -76,8 +82,24 @@ def simulate_column(duration, sfreq, *, mu, sigma, dt=2e-5, burn=5.0, seed=0, st
     if abs(every * dt * sfreq - 1.0) > 1e-9:
         raise ValueError("1 / (sfreq * dt) must be an integer")
     n_out = int(round(duration * sfreq))
-    return _em(c["A"], c["B"], c["a"], c["b"], c["C"], c["e0"], c["r"], c["v0"], float(mu), float(sigma),
-               float(dt), n_out, every, int(burn / dt), int(seed), y_init)
+    return _em(
+        c["A"],
+        c["B"],
+        c["a"],
+        c["b"],
+        c["C"],
+        c["e0"],
+        c["r"],
+        c["v0"],
+        float(mu),
+        float(sigma),
+        float(dt),
+        n_out,
+        every,
+        int(burn / dt),
+        int(seed),
+        y_init,
+    )
 
 
 def jacobian(mu, **consts):
@@ -150,7 +172,7 @@ def _em_trials(A, B, a, b, C, e0, r, v0, mu, sigma, q, onset, w, dt, n_out, ever
         for i in range(total):
             t = (i - n_pre) * dt  # time from the first output sample
             u = (t - onset) / w
-            p = mu + (q * u ** 7 * math.exp(-u) if u > 0.0 else 0.0)
+            p = mu + (q * u**7 * math.exp(-u) if u > 0.0 else 0.0)
             y0, y1, y2, y3, y4, y5 = _em_step(y0, y1, y2, y3, y4, y5, p, A, B, a, b, C, e0, r, v0, sigma, dt, sq)
             if i >= n_pre and (i - n_pre) % every == 0:
                 out[tr, k] = y1 - y2
@@ -168,8 +190,9 @@ def rest_state(mu, **consts):
     return v, y0, v + y2, y2
 
 
-def simulate_erp_trials(tmin, tmax, sfreq, n_trials, *, peak, onset, width, mu=0.0, sigma=0.5, dt=2e-5,
-                        warmup=0.5, seed=0, **consts):
+def simulate_erp_trials(
+    tmin, tmax, sfreq, n_trials, *, peak, onset, width, mu=0.0, sigma=0.5, dt=2e-5, warmup=0.5, seed=0, **consts
+):
     """Single trials of v = y1 - y2 (mV), shape (n_trials, n_times), sampled at ``sfreq`` from ``tmin`` to ``tmax``.
 
     The input is p(t) = mu + q (u/w)^7 exp(-u/w) with u = t - onset (JR 1995's pulse; ``peak`` is its largest
@@ -182,10 +205,29 @@ def simulate_erp_trials(tmin, tmax, sfreq, n_trials, *, peak, onset, width, mu=0
         raise ValueError("1 / (sfreq * dt) must be an integer")
     n_out = int(round((tmax - tmin) * sfreq)) + 1
     _, y0, y1, y2 = rest_state(mu, **consts)
-    q = peak / (7.0 ** 7 * math.exp(-7.0))
-    return _em_trials(c["A"], c["B"], c["a"], c["b"], c["C"], c["e0"], c["r"], c["v0"], float(mu), float(sigma),
-                      float(q), float(onset - tmin), float(width), float(dt), n_out, every, int(round(warmup / dt)),
-                      int(n_trials), int(seed), np.array([y0, y1, y2]))
+    q = peak / (7.0**7 * math.exp(-7.0))
+    return _em_trials(
+        c["A"],
+        c["B"],
+        c["a"],
+        c["b"],
+        c["C"],
+        c["e0"],
+        c["r"],
+        c["v0"],
+        float(mu),
+        float(sigma),
+        float(q),
+        float(onset - tmin),
+        float(width),
+        float(dt),
+        n_out,
+        every,
+        int(round(warmup / dt)),
+        int(n_trials),
+        int(seed),
+        np.array([y0, y1, y2]),
+    )
 
 
 def write_epochs(fname, trials_uv, sfreq, tmin, names=None, event="stim"):

@@ -39,8 +39,23 @@ def _strict_json(path):
 # simulate
 def test_simulate_fif_roundtrip(tmp_path, capsys, recwarn):
     out = tmp_path / "sim.fif"  # not *_raw.fif: accepted, without MNE's naming warning
-    code, _, err = _run(capsys, "simulate", "--duration", 2, "--mu-range", 60, 80,
-                        "--n-columns", 3, "--seed", 1, "--sfreq", 200, "--out", out)
+    code, _, err = _run(
+        capsys,
+        "simulate",
+        "--duration",
+        2,
+        "--mu-range",
+        60,
+        80,
+        "--n-columns",
+        3,
+        "--seed",
+        1,
+        "--sfreq",
+        200,
+        "--out",
+        out,
+    )
     assert (code, err) == (0, "")
     assert not [w for w in recwarn if "naming" in str(w.message)]
     assert [p.name for p in tmp_path.iterdir()] == ["sim.fif"]  # no temporary left
@@ -60,9 +75,30 @@ def test_simulate_npz_params_and_log(tmp_path, capsys, caplog):
     out = tmp_path / "sim.npz"
     level = logging.getLogger("jrfit").level
     with caplog.at_level(logging.INFO, logger="jrfit"):
-        code, _, err = _run(capsys, "simulate", "--duration", 1, "--mu", 70, "--sigma", 2,
-                            "--set", "A=3.5", "b=55", "--n-columns", 2, "--seed", 3,
-                            "--dt", 2.5e-4, "--transient", 0.5, "-v", "--out", out)
+        code, _, err = _run(
+            capsys,
+            "simulate",
+            "--duration",
+            1,
+            "--mu",
+            70,
+            "--sigma",
+            2,
+            "--set",
+            "A=3.5",
+            "b=55",
+            "--n-columns",
+            2,
+            "--seed",
+            3,
+            "--dt",
+            2.5e-4,
+            "--transient",
+            0.5,
+            "-v",
+            "--out",
+            out,
+        )
     assert code == 0, err
     assert logging.getLogger("jrfit").level == level  # -v is undone after the call
     summary = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Simulated")]
@@ -85,8 +121,23 @@ def test_simulate_npz_params_and_log(tmp_path, capsys, caplog):
 def test_simulate_csv_and_verbose_after_command(tmp_path, capsys, caplog):
     out = tmp_path / "sim.csv"
     with caplog.at_level(logging.INFO, logger="jrfit"):
-        code, _, err = _run(capsys, "simulate", "--duration", 0.5, "--mu", 330, "--seed", 0,
-                            "--method", "euler", "--dt", 1e-4, "--out", out, "-v")
+        code, _, err = _run(
+            capsys,
+            "simulate",
+            "--duration",
+            0.5,
+            "--mu",
+            330,
+            "--seed",
+            0,
+            "--method",
+            "euler",
+            "--dt",
+            1e-4,
+            "--out",
+            out,
+            "-v",
+        )
     assert code == 0, err
     assert any(r.getMessage().startswith("Simulated 1 column") for r in caplog.records)
     lines = out.read_text().splitlines()
@@ -101,8 +152,24 @@ def test_simulate_csv_and_verbose_after_command(tmp_path, capsys, caplog):
 # spectrum
 def test_spectrum_csv_matches_linear_psd(tmp_path, capsys):
     out = tmp_path / "psd.csv"
-    code, _, err = _run(capsys, "spectrum", "--mu", 80, "--sigma", 3, "--set", "B=22.5",
-                        "--fmin", 1, "--fmax", 30, "--n-freqs", 117, "--out", out)
+    code, _, err = _run(
+        capsys,
+        "spectrum",
+        "--mu",
+        80,
+        "--sigma",
+        3,
+        "--set",
+        "B=22.5",
+        "--fmin",
+        1,
+        "--fmax",
+        30,
+        "--n-freqs",
+        117,
+        "--out",
+        out,
+    )
     assert (code, err) == (0, "")
     assert out.read_text().splitlines()[0] == "freq (Hz),psd (mV^2/Hz)"
     table = np.loadtxt(out, delimiter=",", skiprows=1)
@@ -114,13 +181,11 @@ def test_spectrum_csv_matches_linear_psd(tmp_path, capsys):
 
 def test_spectrum_npz_lower_branch_and_plot(tmp_path, capsys):
     out, fig = tmp_path / "psd.npz", tmp_path / "psd.png"
-    code, _, err = _run(capsys, "spectrum", "--mu", 50, "--branch", "lower", "--out", out,
-                        "--plot", fig)
+    code, _, err = _run(capsys, "spectrum", "--mu", 50, "--branch", "lower", "--out", out, "--plot", fig)
     assert (code, err) == (0, "")
     f = np.load(out)
     params = JRParams(mu=50.0)  # bistable: two stable fixed points
-    np.testing.assert_allclose(f["psd"], linear_psd(f["freqs"], params, branch="lower"),
-                               rtol=1e-12)
+    np.testing.assert_allclose(f["psd"], linear_psd(f["freqs"], params, branch="lower"), rtol=1e-12)
     assert not np.allclose(f["psd"], linear_psd(f["freqs"], params, branch="upper"))
     assert f["freqs"][0] == 2.0 and f["freqs"][-1] == 40.0  # default band, Hz
     assert float(f["v"]) < 0 and str(f["branch"]) == "lower"
@@ -129,8 +194,9 @@ def test_spectrum_npz_lower_branch_and_plot(tmp_path, capsys):
 
 
 def test_spectrum_on_limit_cycle_fails_cleanly(tmp_path, capsys):
-    code, out, err = _run(capsys, "spectrum", "--mu", 220, "--out", tmp_path / "psd.csv",
-                          "--plot", tmp_path / "psd.png")
+    code, out, err = _run(
+        capsys, "spectrum", "--mu", 220, "--out", tmp_path / "psd.csv", "--plot", tmp_path / "psd.png"
+    )
     assert code == 2 and out == ""
     assert err.startswith("jrfit: error:") and err.count("\n") == 1
     for text in ("limit cycle", "mu = 220 /s", "jrfit bifurcation", "jrfit simulate"):
@@ -161,8 +227,9 @@ def test_bifurcation_json_with_cycles(tmp_path, capsys):
 
 def test_bifurcation_figure_and_range(tmp_path, capsys):
     fig = tmp_path / "bif.svg"
-    code, stdout, err = _run(capsys, "bifurcation", "--no-cycles", "--p-min", 0,
-                             "--p-max", 200, "--set", "B=22", "--out", fig)
+    code, stdout, err = _run(
+        capsys, "bifurcation", "--no-cycles", "--p-min", 0, "--p-max", 200, "--set", "B=22", "--out", fig
+    )
     assert (code, err) == (0, "")
     assert "<svg" in fig.read_text()[:2000]
     rows = [ln.split() for ln in stdout.splitlines()[2:]]
@@ -181,11 +248,14 @@ def test_fit_help_reference_and_overrides(capsys):
             assert opt in out, (command, opt)
 
 
-@pytest.mark.parametrize("command, units", [
-    ("simulate", ("in s", "/s", "/s^0.5", "mV", "Hz")),
-    ("spectrum", ("Hz", "mV^2/Hz", "/s", "/s^0.5", "mV")),
-    ("bifurcation", ("/s", "mV", "Hz")),
-])
+@pytest.mark.parametrize(
+    "command, units",
+    [
+        ("simulate", ("in s", "/s", "/s^0.5", "mV", "Hz")),
+        ("spectrum", ("Hz", "mV^2/Hz", "/s", "/s^0.5", "mV")),
+        ("bifurcation", ("/s", "mV", "Hz")),
+    ],
+)
 def test_help_mentions_units(capsys, command, units):
     code, out, _ = _run(capsys, command, "--help")
     assert code == 0
@@ -200,19 +270,22 @@ def test_version_and_missing_command(capsys):
     assert code == 2 and "required" in err
 
 
-@pytest.mark.parametrize("argv, match", [
-    (["simulate", "--duration", "1", "--set", "Q=1"], "Unknown parameter 'Q'"),
-    (["simulate", "--duration", "1", "--set", "A=abc"], "'abc' is not a number (A is in mV)"),
-    (["simulate", "--duration", "1", "--set", "A"], "expected NAME=VALUE"),
-    (["simulate", "--duration", "1", "--mu", "80", "--set", "mu=90"], "set twice"),
-    (["simulate", "--duration", "1", "--dt", "-1"], "'dt' must be finite and > 0 (in s)"),
-    (["simulate", "--duration", "1", "--sfreq", "300"], "integer multiple"),
-    (["simulate", "--duration", "1", "--mu-range", "80", "100"], "--n-columns of 2 or more"),
-    (["simulate", "--duration", "1", "--n-columns", "0"], "--n-columns must be"),
-    (["spectrum", "--mu", "80", "--fmin", "10", "--fmax", "5"], "0 <= fmin < fmax"),
-    (["spectrum", "--mu", "80", "--set", "a=0"], "JRParams.a"),
-    (["bifurcation", "--no-cycles", "--p-min", "100", "--p-max", "50"], "'p_range'"),
-])
+@pytest.mark.parametrize(
+    "argv, match",
+    [
+        (["simulate", "--duration", "1", "--set", "Q=1"], "Unknown parameter 'Q'"),
+        (["simulate", "--duration", "1", "--set", "A=abc"], "'abc' is not a number (A is in mV)"),
+        (["simulate", "--duration", "1", "--set", "A"], "expected NAME=VALUE"),
+        (["simulate", "--duration", "1", "--mu", "80", "--set", "mu=90"], "set twice"),
+        (["simulate", "--duration", "1", "--dt", "-1"], "'dt' must be finite and > 0 (in s)"),
+        (["simulate", "--duration", "1", "--sfreq", "300"], "integer multiple"),
+        (["simulate", "--duration", "1", "--mu-range", "80", "100"], "--n-columns of 2 or more"),
+        (["simulate", "--duration", "1", "--n-columns", "0"], "--n-columns must be"),
+        (["spectrum", "--mu", "80", "--fmin", "10", "--fmax", "5"], "0 <= fmin < fmax"),
+        (["spectrum", "--mu", "80", "--set", "a=0"], "JRParams.a"),
+        (["bifurcation", "--no-cycles", "--p-min", "100", "--p-max", "50"], "'p_range'"),
+    ],
+)
 def test_bad_options_exit_2_without_output(tmp_path, capsys, argv, match):
     ext = {"simulate": ".npz", "spectrum": ".csv", "bifurcation": ".json"}[argv[0]]
     code, out, err = _run(capsys, *argv, "--out", tmp_path / f"x{ext}")
@@ -222,13 +295,15 @@ def test_bad_options_exit_2_without_output(tmp_path, capsys, argv, match):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("argv, match", [
-    (["simulate", "--duration", "1", "--out", "{tmp}/x.xyz"], "Unknown extension '.xyz'"),
-    (["bifurcation", "--out", "{tmp}/x.csv"], "allowed are .json, .png, .pdf, .svg"),
-    (["spectrum", "--mu", "80", "--out", "{tmp}/x.csv", "--plot", "{tmp}/x.gif"],
-     "of --plot"),
-    (["spectrum", "--mu", "80", "--out", "{tmp}/missing/x.csv"], "does not exist"),
-])
+@pytest.mark.parametrize(
+    "argv, match",
+    [
+        (["simulate", "--duration", "1", "--out", "{tmp}/x.xyz"], "Unknown extension '.xyz'"),
+        (["bifurcation", "--out", "{tmp}/x.csv"], "allowed are .json, .png, .pdf, .svg"),
+        (["spectrum", "--mu", "80", "--out", "{tmp}/x.csv", "--plot", "{tmp}/x.gif"], "of --plot"),
+        (["spectrum", "--mu", "80", "--out", "{tmp}/missing/x.csv"], "does not exist"),
+    ],
+)
 def test_bad_output_paths(tmp_path, capsys, argv, match):
     code, _, err = _run(capsys, *(a.format(tmp=tmp_path) for a in argv))
     assert code == 2 and err.startswith("jrfit: error:") and match in err, err
@@ -236,8 +311,7 @@ def test_bad_output_paths(tmp_path, capsys, argv, match):
 
 
 def test_argparse_errors_return_2(tmp_path, capsys):
-    code, _, err = _run(capsys, "simulate", "--duration", "1", "--dt", "abc",
-                        "--out", tmp_path / "x.npz")
+    code, _, err = _run(capsys, "simulate", "--duration", "1", "--dt", "abc", "--out", tmp_path / "x.npz")
     assert code == 2 and "invalid float value" in err
     code, _, err = _run(capsys, "spectrum", "--branch", "middle", "--out", tmp_path / "x.csv")
     assert code == 2 and "invalid choice" in err
@@ -253,13 +327,11 @@ def test_overwrite(tmp_path, capsys):
     assert out.read_bytes() == first
     assert _run(capsys, "spectrum", "--mu", 70, "--out", out, "--overwrite")[0] == 0
     table = np.loadtxt(out, delimiter=",", skiprows=1)
-    np.testing.assert_allclose(table[:, 1], linear_psd(table[:, 0], JRParams(mu=70.0)),
-                               rtol=1e-8)
+    np.testing.assert_allclose(table[:, 1], linear_psd(table[:, 0], JRParams(mu=70.0)), rtol=1e-8)
     # an existing --plot figure is protected too, and then nothing is written
     fig = tmp_path / "fig.png"
     fig.write_bytes(b"old")
-    code, _, err = _run(capsys, "spectrum", "--mu", 80, "--out", tmp_path / "new.csv",
-                        "--plot", fig)
+    code, _, err = _run(capsys, "spectrum", "--mu", 80, "--out", tmp_path / "new.csv", "--plot", fig)
     assert code == 2 and "--plot" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fig.png", "psd.csv"]
 
@@ -272,18 +344,21 @@ def test_failure_while_writing_leaves_nothing(tmp_path, capsys, monkeypatch):
         raise JRFitError("figure failed")
 
     monkeypatch.setattr(jrfit.viz, "plot_psd", broken)
-    code, _, err = _run(capsys, "spectrum", "--mu", 80, "--out", tmp_path / "psd.csv",
-                        "--plot", tmp_path / "psd.png")
+    code, _, err = _run(capsys, "spectrum", "--mu", 80, "--out", tmp_path / "psd.csv", "--plot", tmp_path / "psd.png")
     assert code == 2 and "figure failed" in err
     assert list(tmp_path.iterdir()) == []  # the CSV written before is rolled back
 
 
 def test_python_m_jrfit(tmp_path):
-    res = subprocess.run([sys.executable, "-m", "jrfit", "--version"], capture_output=True,
-                         text=True, timeout=60)
+    res = subprocess.run([sys.executable, "-m", "jrfit", "--version"], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0 and res.stdout.strip() == f"jrfit {__version__}"
-    res = subprocess.run([sys.executable, "-m", "jrfit", "spectrum", "--out", "psd.csv"],
-                         capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    res = subprocess.run(
+        [sys.executable, "-m", "jrfit", "spectrum", "--out", "psd.csv"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
     assert res.returncode == 2
     assert res.stderr.startswith("jrfit: error: No stable fixed point at mu = 220 /s")
     assert list(tmp_path.iterdir()) == []
@@ -301,9 +376,29 @@ def test_fit_psd_writes_result_and_report_then_report_rebuilds(tmp_path, capsys)
     cfg = tmp_path / "fit.toml"
     cfg.write_text('[fit]\nfree = ["a", "b", "B", "C"]\n[fit.prior]\nB = "lognormal:22:0.3"\n')
     # default reference (the recording's); --fix on the command line overrides the file's free C
-    code = main(["fit-psd", str(rec), "--channels", "O1", "--likelihood", "linear", "--config", str(cfg),
-                 "--fix", "C=120", "--draws", "30", "--tune", "30", "--chains", "2", "--quiet",
-                 "--out", str(out)])
+    code = main(
+        [
+            "fit-psd",
+            str(rec),
+            "--channels",
+            "O1",
+            "--likelihood",
+            "linear",
+            "--config",
+            str(cfg),
+            "--fix",
+            "C=120",
+            "--draws",
+            "30",
+            "--tune",
+            "30",
+            "--chains",
+            "2",
+            "--quiet",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     nc = out / "ex_raw_jrfit.nc"
     html = out / "ex_raw_report.html"
@@ -346,18 +441,21 @@ def test_fit_psd_bad_input_leaves_nothing(tmp_path, capsys):
     assert "not found" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("extra, match", [
-    (["--line-freq", "fifty"], "--line-freq expects 'auto', 'none' or a frequency"),
-    (["--line-freq", "-50"], "--line-freq must be a positive frequency"),
-    (["--channels", "O1", "O1"], "--channels lists O1 more than once"),
-    (["--region", "=O1,O2"], "--region expects NAME=CH1,CH2"),
-    (["--region", "occ=O1,O2", "--region", "occ=O2"], "--region 'occ' is given twice"),
-    (["--bad-segments", "ptp=3"], "--bad-segments expects 'auto', 'none' or KEY=VALUE"),
-    (["--bad-segments", "ptp_factor=x"], "--bad-segments ptp_factor must be a number"),
-    (["--channel-types", "O1"], "--channel-types expects CH=TYPE"),
-    (["--channel-types", "Nope=eeg"], "--channel-types names Nope, which"),
-    (["--seg-length", "100"], "Use a shorter --seg-length (e.g."),
-])
+@pytest.mark.parametrize(
+    "extra, match",
+    [
+        (["--line-freq", "fifty"], "--line-freq expects 'auto', 'none' or a frequency"),
+        (["--line-freq", "-50"], "--line-freq must be a positive frequency"),
+        (["--channels", "O1", "O1"], "--channels lists O1 more than once"),
+        (["--region", "=O1,O2"], "--region expects NAME=CH1,CH2"),
+        (["--region", "occ=O1,O2", "--region", "occ=O2"], "--region 'occ' is given twice"),
+        (["--bad-segments", "ptp=3"], "--bad-segments expects 'auto', 'none' or KEY=VALUE"),
+        (["--bad-segments", "ptp_factor=x"], "--bad-segments ptp_factor must be a number"),
+        (["--channel-types", "O1"], "--channel-types expects CH=TYPE"),
+        (["--channel-types", "Nope=eeg"], "--channel-types names Nope, which"),
+        (["--seg-length", "100"], "Use a shorter --seg-length (e.g."),
+    ],
+)
 def test_fit_psd_option_mistakes_are_one_clear_error(tmp_path, capsys, extra, match):
     from jrfit.example import make_example_recording
 
@@ -401,12 +499,13 @@ def test_keep_bad_channels_reaches_preprocessing(tmp_path, monkeypatch):
     assert seen["bad_channels"] == "auto"
     main(["fit-psd", str(rec), "--out", str(tmp_path / "b"), "--quiet", "--keep-bad-channels"])
     assert seen["bad_channels"] is None
-    main(["fit-psd", str(rec), "--out", str(tmp_path / "b"), "--quiet", "--keep-channel", "O1",
-          "--keep-channel", "O2"])
+    main(["fit-psd", str(rec), "--out", str(tmp_path / "b"), "--quiet", "--keep-channel", "O1", "--keep-channel", "O2"])
     assert seen["bad_channels"] == dict(keep=["O1", "O2"])
     seen.clear()
-    assert main(["fit-psd", str(rec), "--out", str(tmp_path / "b"), "--keep-channel", "O1",
-                 "--keep-bad-channels"]) == 2 and not seen  # refused before loading
+    assert (
+        main(["fit-psd", str(rec), "--out", str(tmp_path / "b"), "--keep-channel", "O1", "--keep-bad-channels"]) == 2
+        and not seen
+    )  # refused before loading
 
 
 def test_cleaning_and_erp_options_reach_the_library(tmp_path, monkeypatch):
@@ -429,8 +528,23 @@ def test_cleaning_and_erp_options_reach_the_library(tmp_path, monkeypatch):
     out = str(tmp_path / "o")
     main(["fit-psd", str(rec), "--out", out, "--quiet"])
     assert seen["bad_segments"] == "auto" and seen["channel_types"] is None and "seg_length" not in seen
-    main(["fit-psd", str(rec), "--out", out, "--quiet", "--seg-length", "2", "--bad-segments",
-          "ptp_factor=8,window=2", "--channel-types", "O1=eeg,O2=eeg", "--channel-types", "X=misc"])
+    main(
+        [
+            "fit-psd",
+            str(rec),
+            "--out",
+            out,
+            "--quiet",
+            "--seg-length",
+            "2",
+            "--bad-segments",
+            "ptp_factor=8,window=2",
+            "--channel-types",
+            "O1=eeg,O2=eeg",
+            "--channel-types",
+            "X=misc",
+        ]
+    )
     assert seen["seg_length"] == 2.0 and seen["bad_segments"] == dict(ptp_factor=8.0, window=2.0)
     assert seen["channel_types"] == {"O1": "eeg", "O2": "eeg", "X": "misc"}
     main(["fit-psd", str(rec), "--out", out, "--quiet", "--bad-segments", "none"])
@@ -471,8 +585,12 @@ def _env_with_home(home, **extra):
 
     env = {k: v for k, v in os.environ.items() if k not in ("PYTENSOR_FLAGS", "XDG_CACHE_HOME")}
     paths = [str(Path(jrfit.__file__).parents[1]), site.getusersitepackages(), env.get("PYTHONPATH", "")]
-    env.update(HOME=str(home), PYTHONPATH=os.pathsep.join(p for p in paths if p),
-               MPLCONFIGDIR=str(home.parent / "mpl"), **extra)
+    env.update(
+        HOME=str(home),
+        PYTHONPATH=os.pathsep.join(p for p in paths if p),
+        MPLCONFIGDIR=str(home.parent / "mpl"),
+        **extra,
+    )
     return env
 
 

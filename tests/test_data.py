@@ -126,9 +126,7 @@ def test_welch_n_eff_with_bad_spans():
     """BAD_ annotations split the data; windows are counted per good span."""
     sfreq = 100.0
     raw = _make_raw(300, duration=120.0, sfreq=sfreq, seed=2)
-    raw.set_annotations(
-        mne.Annotations([30.0, 41.5, 50.0, 54.5, 100.0], [1.0, 0.5, 2.5, 0.5, 1.0], ["BAD_x"] * 5)
-    )
+    raw.set_annotations(mne.Annotations([30.0, 41.5, 50.0, 54.5, 100.0], [1.0, 0.5, 2.5, 0.5, 1.0], ["BAD_x"] * 5))
     spec = compute_spectrum(raw, overlap=0.5)
     step = spec.record[-1]
     spans = [30.0, 10.5, 8.0, 2.0, 45.0, 19.0]  # good spans, in s; the 2-s span is too short
@@ -176,9 +174,7 @@ def test_psd_units_mv2_per_hz():
     """White noise of 10 uV rms at 200 Hz: one-sided density 2 sigma^2 / sfreq, in mV^2/Hz."""
     rng = np.random.default_rng(5)
     sigma, sfreq = 10e-6, 200.0
-    raw = mne.io.RawArray(
-        sigma * rng.standard_normal((4, 12000)), mne.create_info(4, sfreq, "eeg"), verbose="error"
-    )
+    raw = mne.io.RawArray(sigma * rng.standard_normal((4, 12000)), mne.create_info(4, sfreq, "eeg"), verbose="error")
     spec = compute_spectrum(raw)
     assert spec.units == "mV^2/Hz"
     expected = 2 * sigma**2 / sfreq * 1e6
@@ -213,8 +209,17 @@ def test_eeglab_sample_alpha(eeglab_raw):
     assert alpha.mean() > 0.75, peaks
     steps = [r["step"] for r in spec.record]
     assert steps == [
-        "load", "pick_eeg", "standardize_names", "line_noise", "filter",
-        "bad_channels", "reference", "bad_segments", "channel_positions", "result", "spectrum",
+        "load",
+        "pick_eeg",
+        "standardize_names",
+        "line_noise",
+        "filter",
+        "bad_channels",
+        "reference",
+        "bad_segments",
+        "channel_positions",
+        "result",
+        "spectrum",
     ]
     json.dumps(spec.record)
     assert spec.source == "test_raw.set"
@@ -233,8 +238,7 @@ def test_eegmmidb_names_regions(eegmmidb_fname, eegmmidb_raw):
     reg, _ = preprocess(eegmmidb_raw, picks=["Cz.."], regions={"occipital": ["O1", "O2..", "Oz"]})
     _assert_unchanged(eegmmidb_raw, snap)
     assert reg.ch_names == ["Cz", "occipital"]
-    np.testing.assert_allclose(reg.get_data(picks="occipital")[0],
-                               raw.get_data(picks=["O1", "O2", "Oz"]).mean(axis=0))
+    np.testing.assert_allclose(reg.get_data(picks="occipital")[0], raw.get_data(picks=["O1", "O2", "Oz"]).mean(axis=0))
     assert [a["description"] for a in reg.annotations] == [a["description"] for a in raw.annotations]
     spec = compute_spectrum(reg, record=_, method="multitaper")
     assert spec.ch_names == ("Cz", "occipital") and spec.source == "S001R01.edf"
@@ -310,8 +314,7 @@ def test_bad_channels_and_segments(caplog):
     seg = next(r for r in record if r["step"] == "bad_segments")
     descr = {a["description"] for a in seg["new_annotations"]}
     assert descr == {"BAD_amplitude", "BAD_flat"}
-    bad = [(a["onset"] - clean.first_time, a["onset"] - clean.first_time + a["duration"])
-           for a in clean.annotations]
+    bad = [(a["onset"] - clean.first_time, a["onset"] - clean.first_time + a["duration"]) for a in clean.annotations]
     assert any(s <= 20.0 and e >= 22.0 for s, e in bad)
     assert any(s <= 40.5 and e >= 42.5 for s, e in bad)
     assert 5.0 / 60 * 100 <= seg["percent_time_rejected"] < 12.0 / 60 * 100
@@ -385,13 +388,15 @@ def test_average_reference_of_few_channels(caplog):
     # 32 good channels or more: no warning
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="jrfit"):
-        preprocess(_make_raw(32, duration=20.0, sfreq=100.0, seed=16), reference="average",
-                   bad_segments=None)
+        preprocess(_make_raw(32, duration=20.0, sfreq=100.0, seed=16), reference="average", bad_segments=None)
     assert "reference='average'" not in caplog.text
     # two channels would become copies of each other: refused, naming the option
     two = _make_raw(duration=20.0, sfreq=100.0, seed=17, names=["O1", "O2"])
-    with pytest.raises(DataError, match=r"reference='average' with the 2 good EEG channels.*"
-                                        r"copies.*pass reference=None") as info:
+    with pytest.raises(
+        DataError,
+        match=r"reference='average' with the 2 good EEG channels.*"
+        r"copies.*pass reference=None",
+    ) as info:
         preprocess(two, reference="average")
     assert "give --reference none" in info.value.for_cli()  # the command line's own phrasing
     assert "reference=None" not in info.value.for_cli()
@@ -436,8 +441,11 @@ def test_no_eeg_channels():
 def test_unknown_channel_names():
     raw = _make_raw(duration=20.0, sfreq=100.0)
     snap = _snapshot(raw)
-    with pytest.raises(DataError, match=r"Unknown channel 'XYZ' in 'picks'\. Available EEG "
-                                        r"channels: Fz, F3, .*O2\."):
+    with pytest.raises(
+        DataError,
+        match=r"Unknown channel 'XYZ' in 'picks'\. Available EEG "
+        r"channels: Fz, F3, .*O2\.",
+    ):
         preprocess(raw, picks=["Cz", "XYZ"])
     with pytest.raises(DataError, match=r"Unknown channel 'P9' in \"regions\['occ'\]\""):
         prepare_spectrum(raw, regions={"occ": ["O1", "P9"]})
@@ -460,8 +468,11 @@ def test_band_and_filter_errors():
         compute_spectrum(raw, fmin=30.0, fmax=20.0)
     with pytest.raises(DataError, match=r"h_freq=60 Hz is not below the Nyquist frequency \(50 Hz"):
         preprocess(raw, h_freq=60.0)
-    with pytest.raises(JRFitError, match=r"Invalid value for the 'method' parameter.*'welch' "
-                                         r"and 'multitaper', but got 'fft'"):
+    with pytest.raises(
+        JRFitError,
+        match=r"Invalid value for the 'method' parameter.*'welch' "
+        r"and 'multitaper', but got 'fft'",
+    ):
         compute_spectrum(raw, method="fft")
     with pytest.raises(JRFitError, match="Unknown key"):
         preprocess(raw, bad_segments=dict(ptp=3))
@@ -469,8 +480,11 @@ def test_band_and_filter_errors():
 
 def test_too_short_recording():
     raw = _make_raw(duration=3.0, sfreq=100.0)
-    with pytest.raises(DataError, match=r"too short for seg_length=4 s segments.*lasts 3\.00 s"
-                                        r".*shorter seg_length"):
+    with pytest.raises(
+        DataError,
+        match=r"too short for seg_length=4 s segments.*lasts 3\.00 s"
+        r".*shorter seg_length",
+    ):
         compute_spectrum(raw)
     spec = compute_spectrum(raw, seg_length=1.0)  # the suggested fix works
     assert spec.record[-1]["n_windows"] == 5

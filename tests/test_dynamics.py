@@ -1,6 +1,6 @@
 """Bifurcation diagram, limit cycles and regimes against published and independent facts.
 
-Published values: MODEL_NOTES sections 5 and 9 (Grimbert & Faugeras 2006 for the
+Published values: docs/model.md, sections 5 and 9 (Grimbert & Faugeras 2006 for the
 default Jansen-Rit parameters). Independent checks use the Jacobian's
 eigenvalues, the Routh-Hurwitz array of the closed-form characteristic
 polynomial, the fixed-point count, a tight-tolerance scipy integrator and plain
@@ -57,7 +57,7 @@ def _leading_complex_real(v):
 
 
 # ---------------------------------------------------------------------------
-# published special points (MODEL_NOTES s5)
+# published special points (docs/model.md section 5)
 def test_published_points_and_counts(bif):
     assert isinstance(bif, Bifurcation)
     assert [pt.label for pt in bif.points] == ["SN", "H", "H", "SNIC", "LPC", "H"]
@@ -161,7 +161,7 @@ def test_snic_birth_of_the_spike_like_cycle(bif):
     near = stable & (spike.p < snic.p + 0.5)
     assert np.any(near) and spike.period[near].max() > 0.7
     assert np.all(spike.p[stable] >= snic.p - 1e-6)
-    # amplitude and frequency match MODEL_NOTES s5: 1-5 Hz, about 8-10 mV
+    # amplitude and frequency match docs/model.md section 5: 1-5 Hz, about 8-10 mV
     mid = stable & (spike.p > 116) & (spike.p < 136)
     assert np.all((spike.frequency[mid] > 1.0) & (spike.frequency[mid] < 5.0))
     assert np.all((spike.peak_to_peak[mid] > 8.0) & (spike.peak_to_peak[mid] < 10.5))
@@ -181,12 +181,11 @@ def test_alpha_cycle_branch(bif):
     sim = [cb for cb in bif.simulated if cb.kind == "alpha limit cycle"][0]
     order = np.argsort(a.p)
     inside = (sim.p > 100) & (sim.p < 300)
-    np.testing.assert_allclose(np.interp(sim.p[inside], a.p[order], a.v_max[order]),
-                               sim.v_max[inside], atol=0.02)
+    np.testing.assert_allclose(np.interp(sim.p[inside], a.p[order], a.v_max[order]), sim.v_max[inside], atol=0.02)
 
 
 # ---------------------------------------------------------------------------
-# the alpha limit cycle at p = 220 (MODEL_NOTES s9)
+# the alpha limit cycle at p = 220 (docs/model.md section 9)
 def test_limit_cycle_p220(cycle220):
     lc = cycle220
     assert lc.kind == "alpha limit cycle" and lc.stable
@@ -204,8 +203,16 @@ def test_limit_cycle_agrees_with_dop853(cycle220):
         return y[1] - y[2] - 0.5 * (lc.v_max + lc.v_min)
 
     event.direction = 1.0
-    sol = solve_ivp(lambda t, y: rhs(y, P, 220.0), (0.0, 6 * lc.period), lc.y0,
-                    method="DOP853", rtol=1e-10, atol=1e-12, events=event, dense_output=True)
+    sol = solve_ivp(
+        lambda t, y: rhs(y, P, 220.0),
+        (0.0, 6 * lc.period),
+        lc.y0,
+        method="DOP853",
+        rtol=1e-10,
+        atol=1e-12,
+        events=event,
+        dense_output=True,
+    )
     te = sol.t_events[0]
     period = np.diff(te).mean()
     assert period == pytest.approx(lc.period, rel=1e-7)
@@ -233,7 +240,7 @@ def _forward_euler_cycle(dt, p=220.0, t_transient=5.0, t_measure=5.0):
 
 
 def test_forward_euler_artefact(cycle220):
-    """Forward Euler at dt = 1 ms gives the '10 Hz, 6 mV' artefact (MODEL_NOTES s9)."""
+    """Forward Euler at dt = 1 ms gives the '10 Hz, 6 mV' artefact (docs/model.md section 9)."""
     f, ptp = _forward_euler_cycle(1e-3)
     assert f == pytest.approx(10.0, abs=0.15)
     assert ptp == pytest.approx(6.1, abs=0.2)
@@ -288,12 +295,10 @@ def test_regime_batch():
     out = regime(batch)
     assert out.shape == (2, 3)
     labels = np.array([r.label for r in out.ravel()]).reshape(2, 3)
-    assert labels[0].tolist() == ["noise-driven oscillatory focus", "alpha limit cycle",
-                                  "spike-like cycle"]
+    assert labels[0].tolist() == ["noise-driven oscillatory focus", "alpha limit cycle", "spike-like cycle"]
     assert labels[1].tolist() == ["quiescent focus", "noise-driven oscillatory focus", "runaway"]
     # p given separately broadcasts against a single parameter set
-    assert [r.label for r in regime(P, p=[60.0, 220.0])] == [
-        "noise-driven oscillatory focus", "alpha limit cycle"]
+    assert [r.label for r in regime(P, p=[60.0, 220.0])] == ["noise-driven oscillatory focus", "alpha limit cycle"]
 
 
 def test_argument_errors():

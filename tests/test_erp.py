@@ -93,8 +93,7 @@ def test_linear_and_nonlinear_agree_for_small_pulses():
     assert err_jr > 0.3
     # the linear response scales exactly with the amplitude, the nonlinear one does not
     amp = pulse(np.array([0.035]))[0]
-    np.testing.assert_allclose(linear_erp_response(TIMES, REST, amplitude=0.1 * amp), 0.1 * rl, rtol=1e-9,
-                               atol=1e-12)
+    np.testing.assert_allclose(linear_erp_response(TIMES, REST, amplitude=0.1 * amp), 0.1 * rl, rtol=1e-9, atol=1e-12)
 
 
 def test_bad_forward_inputs():
@@ -115,7 +114,6 @@ def test_stochastic_trial_average_approaches_the_deterministic_response():
     v = fixed_points(REST)[0].v
     quiet = stochastic_check(TIMES, REST, v, 300.0, 0.02, 0.006, sigma=0.0, n_trials=5)
     assert quiet["rel_l2"] < 1e-3  # a second integrator agrees with the sensitivity kernel
-    rel = [stochastic_check(TIMES, REST, v, 300.0, 0.02, 0.006, sigma=s, n_trials=100)["rel_l2"]
-           for s in (1.0, 20.0)]
+    rel = [stochastic_check(TIMES, REST, v, 300.0, 0.02, 0.006, sigma=s, n_trials=100)["rel_l2"] for s in (1.0, 20.0)]
     print("stochastic vs deterministic, relative L2 at sigma 0, 1, 20 /s^0.5:", quiet["rel_l2"], rel)
     assert rel[0] < 0.05 < rel[1]

@@ -136,11 +136,31 @@ def test_cli_fit_erp_two_conditions(evoked_fname, tmp_path):
     from jrfit.cli import main
 
     out = tmp_path / "out"
-    rc = main([
-        "fit-erp", str(evoked_fname), "--event", "Left visual", "--event", "Right visual",
-        "--channels", "EEG 056", "--decim", "3", "--draws", "100", "--tune", "200", "--chains", "2",
-        "--cores", "2", "--out", str(out), "--quiet",
-    ])
+    rc = main(
+        [
+            "fit-erp",
+            str(evoked_fname),
+            "--event",
+            "Left visual",
+            "--event",
+            "Right visual",
+            "--channels",
+            "EEG 056",
+            "--decim",
+            "3",
+            "--draws",
+            "100",
+            "--tune",
+            "200",
+            "--chains",
+            "2",
+            "--cores",
+            "2",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert rc == 0
     nc = out / "sample_audvis-ave_jrfit.nc"
     html = (out / "sample_audvis-ave_report.html").read_text()
@@ -154,12 +174,15 @@ def test_cli_fit_erp_two_conditions(evoked_fname, tmp_path):
     assert lin["Left visual/EEG 056"]["r2"] > 0.5
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--event", "Nope"], "Give one of them to --event"),
-    ([], "choose one with --event NAME"),  # four conditions in the file, none chosen
-    (["--event", "Left visual", "--tmin", "-2.0"], "window"),
-    (["--event", "Left visual", "--channels", "EEG 999"], "EEG 999"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--event", "Nope"], "Give one of them to --event"),
+        ([], "choose one with --event NAME"),  # four conditions in the file, none chosen
+        (["--event", "Left visual", "--tmin", "-2.0"], "window"),
+        (["--event", "Left visual", "--channels", "EEG 999"], "EEG 999"),
+    ],
+)
 def test_cli_fit_erp_bad_input(evoked_fname, tmp_path, capsys, argv, message):
     from jrfit.cli import main
 
@@ -206,9 +229,14 @@ def test_rest_potential_matches_an_independent_solver_with_an_exact_gradient():
         v, dv = rest_potential(theta, ("B", "a", "b"), fixed, 0.0, (-4.0, 14.0))
         assert v == pytest.approx(independent.rest_state(0.0, a=a, b=b, B=B)[0], abs=1e-9)
         h = 1e-5
-        fd = [(rest_potential(theta + h * e, ("B", "a", "b"), fixed, 0.0, (-4.0, 14.0))[0]
-               - rest_potential(theta - h * e, ("B", "a", "b"), fixed, 0.0, (-4.0, 14.0))[0]) / (2 * h)
-              for e in np.eye(3)]
+        fd = [
+            (
+                rest_potential(theta + h * e, ("B", "a", "b"), fixed, 0.0, (-4.0, 14.0))[0]
+                - rest_potential(theta - h * e, ("B", "a", "b"), fixed, 0.0, (-4.0, 14.0))[0]
+            )
+            / (2 * h)
+            for e in np.eye(3)
+        ]
         np.testing.assert_allclose(dv, fd, rtol=1e-5, atol=1e-9)
     v, dv = rest_potential(np.array([22.0, 100.0, 50.0]), ("B", "a", "b"), fixed, 0.0, (3.0, 5.0))
     assert (np.isnan(v) and not dv.any()) or 3.0 <= v <= 5.0  # only roots inside the bounds

@@ -25,7 +25,11 @@ ONSET0, SPACING = 1.0, 1.0  # first event and spacing of events, in s
 
 # options that leave the synthetic signal untouched (no filters, reference, detection)
 RAW_AS_IS = dict(
-    l_freq=None, h_freq=None, line_freq=None, reference=None, bad_channels=None,
+    l_freq=None,
+    h_freq=None,
+    line_freq=None,
+    reference=None,
+    bad_channels=None,
     bad_segments=None,
 )
 
@@ -34,10 +38,7 @@ RAW_AS_IS = dict(
 # synthetic data
 def _wave(t, amp):
     """A VEP-like waveform: N75-like trough then P100-like peak, in V."""
-    return amp * (
-        -0.6 * np.exp(-0.5 * ((t - 0.075) / 0.015) ** 2)
-        + 1.0 * np.exp(-0.5 * ((t - 0.11) / 0.02) ** 2)
-    )
+    return amp * (-0.6 * np.exp(-0.5 * ((t - 0.075) / 0.015) ** 2) + 1.0 * np.exp(-0.5 * ((t - 0.11) / 0.02) ** 2))
 
 
 GAINS = np.linspace(0.2, 1.0, len(NAMES))  # one per channel, largest at O2
@@ -48,8 +49,7 @@ def _truth(times, amp=10e-6):
     return GAINS[:, np.newaxis] * _wave(times, amp)[np.newaxis] * 1e6
 
 
-def _make_raw(n_per_cond=100, seed=0, conds=(("A", 10e-6), ("B", 4e-6)), stim=False,
-              annotate=True):
+def _make_raw(n_per_cond=100, seed=0, conds=(("A", 10e-6), ("B", 4e-6)), stim=False, annotate=True):
     """White noise plus the waveform after each event; conditions alternate."""
     rng = np.random.default_rng(seed)
     n_events = n_per_cond * len(conds)
@@ -134,8 +134,7 @@ def test_default_reference_keeps_the_data(syn_raw):
     np.testing.assert_array_equal(erp.data, same.data)
     # epochs: the average of the input trials, channel by channel, as they were
     epochs = _epochs(syn_raw)
-    erp = prepare_evoked(epochs, "A", baseline=None, reject=None, h_freq=None,
-                         bad_channels=None, tmin=-0.2, tmax=0.6)
+    erp = prepare_evoked(epochs, "A", baseline=None, reject=None, h_freq=None, bad_channels=None, tmin=-0.2, tmax=0.6)
     np.testing.assert_allclose(erp.data, epochs["A"].get_data().mean(axis=0) * 1e6, atol=1e-9)
 
 
@@ -163,8 +162,11 @@ def test_average_reference_erp(syn_raw, caplog):
     # two channels (epochs or an average) would become copies: refused
     two = _epochs(syn_raw).pick(["O1", "O2"])
     for source, event in ((two, "A"), (two["A"].average(), None)):
-        with pytest.raises(DataError, match=r"reference='average' with the 2 good EEG "
-                                            r"channels.*reference=None") as info:
+        with pytest.raises(
+            DataError,
+            match=r"reference='average' with the 2 good EEG "
+            r"channels.*reference=None",
+        ) as info:
             prepare_evoked(source, event, **opts)
         assert "--reference none" in info.value.for_cli()
 
@@ -182,8 +184,7 @@ def test_two_conditions_in_one_call(syn_raw):
     assert scale(b) == pytest.approx(0.4, abs=0.05)
     # a list of one still gives a list
     (only,) = prepare_evoked(syn_raw, ["A"], reject=None, **RAW_AS_IS)
-    np.testing.assert_array_equal(only.data, prepare_evoked(
-        syn_raw, "A", reject=None, **RAW_AS_IS).data)
+    np.testing.assert_array_equal(only.data, prepare_evoked(syn_raw, "A", reject=None, **RAW_AS_IS).data)
 
 
 def test_stim_channel_events():
@@ -224,8 +225,13 @@ def test_rejection_is_counted_and_explained():
 
 def test_regions_and_picks(syn_raw):
     erp = prepare_evoked(
-        syn_raw, "A", picks=["Cz"], regions={"occ": ["O1", "Oz", "O2"]}, baseline=None,
-        reject=None, **RAW_AS_IS,
+        syn_raw,
+        "A",
+        picks=["Cz"],
+        regions={"occ": ["O1", "Oz", "O2"]},
+        baseline=None,
+        reject=None,
+        **RAW_AS_IS,
     )
     assert erp.ch_names == ("Cz", "occ")
     truth = _truth(erp.times)
@@ -246,8 +252,7 @@ def test_decim(syn_raw):
 # epochs and evoked inputs
 def _epochs(raw, tmin=-0.2, tmax=0.6):
     events, event_id = mne.events_from_annotations(raw, verbose="error")
-    return mne.Epochs(raw, events, event_id, tmin=tmin, tmax=tmax, baseline=None,
-                      preload=True, verbose="error")
+    return mne.Epochs(raw, events, event_id, tmin=tmin, tmax=tmax, baseline=None, preload=True, verbose="error")
 
 
 def test_epochs_file_round_trip(syn_raw, tmp_path):
@@ -329,12 +334,12 @@ def test_mne_sample_two_conditions(evoked_fname):
     assert not np.allclose(left.data, right.data)
     # bad channels and regions on averages
     occ = ["EEG 057", "EEG 058", "EEG 059"]
-    erp = prepare_evoked(evoked_fname, "Left visual", bad_channels=["EEG 053"],
-                         regions={"occ": occ}, picks=occ, verbose="error")
+    erp = prepare_evoked(
+        evoked_fname, "Left visual", bad_channels=["EEG 053"], regions={"occ": occ}, picks=occ, verbose="error"
+    )
     assert erp.ch_names == (*occ, "occ") and erp.n_trials == 6
     np.testing.assert_allclose(erp.data[3], erp.data[:3].mean(axis=0), atol=1e-9)
-    assert {r["step"]: r for r in erp.record}["bad_channels"]["bads"] == {
-        "EEG 053": "given in bad_channels"}
+    assert {r["step"]: r for r in erp.record}["bad_channels"]["bads"] == {"EEG 053": "given in bad_channels"}
 
 
 def test_evoked_objects_not_modified(sample_evokeds):
@@ -421,9 +426,16 @@ def _small():
     t = np.arange(-5, 20) / 100.0
     rng = np.random.default_rng(0)
     return ObservedEvoked(
-        times=t, data=rng.standard_normal((3, t.size)), se=np.full((3, t.size), 0.5),
-        ch_names=["a", "b", "c"], condition="X", n_trials=10, sfreq=100.0,
-        baseline=(None, 0), record=[dict(step="test", params={})], source="x.set",
+        times=t,
+        data=rng.standard_normal((3, t.size)),
+        se=np.full((3, t.size), 0.5),
+        ch_names=["a", "b", "c"],
+        condition="X",
+        n_trials=10,
+        sfreq=100.0,
+        baseline=(None, 0),
+        record=[dict(step="test", params={})],
+        source="x.set",
         n_rejected=2,
     )
 
@@ -434,8 +446,20 @@ def test_to_dict_round_trip(syn_raw):
     back = ObservedEvoked.from_dict(text)
     for f in ("times", "data", "se"):
         np.testing.assert_array_equal(getattr(back, f), getattr(erp, f))
-    for f in ("ch_names", "condition", "n_trials", "se_method", "sfreq", "tmin", "tmax",
-              "baseline", "units", "record", "source", "n_rejected"):
+    for f in (
+        "ch_names",
+        "condition",
+        "n_trials",
+        "se_method",
+        "sfreq",
+        "tmin",
+        "tmax",
+        "baseline",
+        "units",
+        "record",
+        "source",
+        "n_rejected",
+    ):
         assert getattr(back, f) == getattr(erp, f), f
     assert repr(back) == repr(erp) and "n_trials=100" in repr(erp)
     with pytest.raises(DataError, match="Unknown ObservedEvoked field"):

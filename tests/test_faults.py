@@ -16,8 +16,22 @@ import pytest
 
 from jrfit.example import make_example_recording
 
-ARGS = ["--channels", "O2", "--draws", "60", "--tune", "60", "--chains", "2", "--cores", "2",
-        "--likelihood", "linear", "--seed", "3"]
+ARGS = [
+    "--channels",
+    "O2",
+    "--draws",
+    "60",
+    "--tune",
+    "60",
+    "--chains",
+    "2",
+    "--cores",
+    "2",
+    "--likelihood",
+    "linear",
+    "--seed",
+    "3",
+]
 
 
 @pytest.fixture(scope="module")
@@ -59,14 +73,17 @@ COMPLETE = ["example_raw_jrfit.nc", "example_raw_report.html"]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sig, marker, code", [
-    (signal.SIGTERM, "Loading", 143),
-    (signal.SIGINT, "Loading", 130),
-    (signal.SIGTERM, "Compiling the spectral model", 143),
-    (signal.SIGINT, "Compiling the spectral model", 130),
-    (signal.SIGTERM, "Fitting 1 channel", 143),
-    (signal.SIGINT, "Fitting 1 channel", 130),
-])
+@pytest.mark.parametrize(
+    "sig, marker, code",
+    [
+        (signal.SIGTERM, "Loading", 143),
+        (signal.SIGINT, "Loading", 130),
+        (signal.SIGTERM, "Compiling the spectral model", 143),
+        (signal.SIGINT, "Compiling the spectral model", 130),
+        (signal.SIGTERM, "Fitting 1 channel", 143),
+        (signal.SIGINT, "Fitting 1 channel", 130),
+    ],
+)
 def test_signal_at_a_stage_leaves_nothing_and_says_so(recording, tmp_path, sig, marker, code):
     proc = _launch(recording, tmp_path)
     _wait_for(proc, marker)
@@ -114,9 +131,11 @@ def test_signals_while_writing_leave_all_or_nothing_and_a_rerun_completes(record
             continue
         assert left in ([], COMPLETE), (sig, left)  # all or nothing: the renames hold the signal back
         # stopped before the set was in place, or as it was put in place (then said so), or after
-        assert ((rc == code and left == [] and "nothing was written" in err)
-                or (rc == code and left == COMPLETE and "the set is complete" in err)
-                or (rc == 0 and left == COMPLETE)), (sig, rc, err)
+        assert (
+            (rc == code and left == [] and "nothing was written" in err)
+            or (rc == code and left == COMPLETE and "the set is complete" in err)
+            or (rc == 0 and left == COMPLETE)
+        ), (sig, rc, err)
         assert "Traceback" not in err, err
         # no lock, no temporary; the finished channel's checkpoint stays for a rerun to resume from
         hidden = [q.name for q in tmp_path.glob(".*")]
@@ -181,8 +200,9 @@ def test_a_live_lock_is_refused_and_a_stale_one_taken_over(tmp_path):
     lock.write_text(f"{dead.pid} {__import__('socket').gethostname()}\n")
     (tmp_path / ".r.nc.abc.tmp.nc").write_text("half")  # its temporary
     with OutputSet(tmp_path, ["r.html", "r.nc"]) as outputs:
-        written = outputs.commit({tmp_path / "r.nc": lambda t: t.write_text("x"),
-                                  tmp_path / "r.html": lambda t: t.write_text("y")})
+        written = outputs.commit(
+            {tmp_path / "r.nc": lambda t: t.write_text("x"), tmp_path / "r.html": lambda t: t.write_text("y")}
+        )
     assert [p.name for p in written] == ["r.html", "r.nc"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html", "r.nc"]
 
@@ -252,7 +272,9 @@ def test_a_signal_during_the_renames_waits_until_the_set_is_complete(tmp_path, m
     monkeypatch.setattr(outputs_mod.os, "replace", replace_then_signal)
     with handle_signals(), pytest.raises(Terminated) as info:
         with OutputSet(tmp_path, ["r.html", "r.nc"]) as out:
-            out.commit({tmp_path / "r.nc": lambda t: t.write_text("x"), tmp_path / "r.html": lambda t: t.write_text("y")})
+            out.commit(
+                {tmp_path / "r.nc": lambda t: t.write_text("x"), tmp_path / "r.html": lambda t: t.write_text("y")}
+            )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html", "r.nc"]  # whole, lock released
     assert [p.name for p in info.value.written] == ["r.html", "r.nc"]
 
@@ -264,7 +286,9 @@ def test_a_signal_after_the_set_is_in_place_says_it_is_complete(tmp_path, monkey
 
     def run(args):
         with OutputSet(tmp_path, ["r.html", "r.nc"]) as out:
-            out.commit({tmp_path / "r.nc": lambda t: t.write_text("x"), tmp_path / "r.html": lambda t: t.write_text("y")})
+            out.commit(
+                {tmp_path / "r.nc": lambda t: t.write_text("x"), tmp_path / "r.html": lambda t: t.write_text("y")}
+            )
         os.kill(os.getpid(), signal.SIGTERM)  # e.g. while the checkpoints are removed
         time.sleep(1.0)
         return 0

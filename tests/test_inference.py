@@ -48,8 +48,9 @@ def test_op_gradient_matches_finite_differences():
         psd, p, logjac, *_ = op(theta, freqs)
         return pt.log(psd).sum() + 0.01 * p + logjac
 
-    verify_grad(f, [np.array([9.0, 100.0, 50.0, 22.0])], rng=np.random.default_rng(0),
-                eps=1e-6, rel_tol=1e-5, abs_tol=1e-6)
+    verify_grad(
+        f, [np.array([9.0, 100.0, 50.0, 22.0])], rng=np.random.default_rng(0), eps=1e-6, rel_tol=1e-5, abs_tol=1e-6
+    )
 
 
 @pytest.mark.parametrize("names", [("a", "b", "B"), ("a", "b", "B", "C", "e0")])
@@ -227,16 +228,22 @@ def test_real_recordings_fit_alpha_peak(which, eeglab_fname, eegmmidb_fname, mod
     post = idata.posterior.sel(channel=best).stack(s=("chain", "draw")).isel(s=slice(None, None, 8))
     kernel = leakage_kernel(one)
     jr = dict(model.priors.fixed.as_dict(), **{n: post[n].values[:, None] for n in model.priors.free})
-    pred = kernel.apply(predicted_psd(kernel.fine_freqs, post["v"].values[:, None], jr, post["scale"].values[:, None]
-                                      * np.median(idata.observed_data["psd"].sel(channel=best).values),
-                                      post["bg"].values[:, None], post["chi"].values[:, None],
-                                      post["floor"].values[:, None]))
+    pred = kernel.apply(
+        predicted_psd(
+            kernel.fine_freqs,
+            post["v"].values[:, None],
+            jr,
+            post["scale"].values[:, None] * np.median(idata.observed_data["psd"].sel(channel=best).values),
+            post["bg"].values[:, None],
+            post["chi"].values[:, None],
+            post["floor"].values[:, None],
+        )
+    )
     fit_peak = fr[sel][np.argmax(np.median(pred, axis=0)[sel])]
     tol = 0.25 if which == "eeglab" else 1.0  # EEGMMIDB eyes open: a broad peak (damping about 24 /s)
     assert abs(fit_peak - data_peak) <= tol + 1e-9, (best, data_peak, fit_peak)
     diag = res.diagnostics[best]
     assert set(diag) >= {"r_hat", "ess_bulk", "ess_tail", "divergences", "bfmi", "passed", "problems"}
-
 
 
 def test_observation_objective_gradient_matches_finite_differences():
@@ -258,8 +265,10 @@ def test_observation_objective_gradient_matches_finite_differences():
         for k in range(4):
             e = np.zeros(4)
             e[k] = 1e-6
-            fd = (_observation_objective(o + e, psd_jr, kernel, y, 30.0, pr)[0]
-                  - _observation_objective(o - e, psd_jr, kernel, y, 30.0, pr)[0]) / 2e-6
+            fd = (
+                _observation_objective(o + e, psd_jr, kernel, y, 30.0, pr)[0]
+                - _observation_objective(o - e, psd_jr, kernel, y, 30.0, pr)[0]
+            ) / 2e-6
             assert g[k] == pytest.approx(fd, rel=1e-5, abs=1e-4)
 
 
@@ -289,8 +298,13 @@ def test_progress_lines_per_channel_with_an_estimate(model, caplog):
     import logging
 
     one = _synthetic(JRParams(mu=500.0), seed=5)
-    spec = ObservedSpectrum(freqs=one.freqs, psd=np.vstack([one.psd, one.psd * 1.1]), ch_names=("X", "Y"),
-                            n_eff=one.n_eff, record=one.record)
+    spec = ObservedSpectrum(
+        freqs=one.freqs,
+        psd=np.vstack([one.psd, one.psd * 1.1]),
+        ch_names=("X", "Y"),
+        n_eff=one.n_eff,
+        record=one.record,
+    )
     with caplog.at_level(logging.INFO, logger="jrfit"):
         fit_spectrum(spec, config=FitConfig(draws=20, tune=20, chains=2, seed=0, n_ppc=5), model=model)
     text = caplog.text

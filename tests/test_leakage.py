@@ -18,12 +18,27 @@ FS, N = 250.0, 1000  # 4-s segments
 def _spectrum(step, fmin=2.0, fmax=40.0, df=FS / N):
     freqs = np.arange(0, FS / 2 + 1e-9, df)
     freqs = freqs[(freqs >= fmin) & (freqs <= fmax)]
-    return ObservedSpectrum(freqs=freqs, psd=np.ones((1, freqs.size)), ch_names=["x"], n_eff=10.0,
-                            method=step["params"]["method"], units="mV^2/Hz", record=[step], source="", sfreq=FS)
+    return ObservedSpectrum(
+        freqs=freqs,
+        psd=np.ones((1, freqs.size)),
+        ch_names=["x"],
+        n_eff=10.0,
+        method=step["params"]["method"],
+        units="mV^2/Hz",
+        record=[step],
+        source="",
+        sfreq=FS,
+    )
 
 
-WELCH = dict(step="spectrum", params=dict(method="welch", window="hann"), n_per_seg=N, window="hann",
-             enbw_hz=1.5 * FS / N, freq_spacing_hz=FS / N)
+WELCH = dict(
+    step="spectrum",
+    params=dict(method="welch", window="hann"),
+    n_per_seg=N,
+    window="hann",
+    enbw_hz=1.5 * FS / N,
+    freq_spacing_hz=FS / N,
+)
 
 
 def _v_at_damping(d):
@@ -70,8 +85,14 @@ def test_multitaper_kernel_matches_the_lag_domain_expected_periodogram():
     import mne
 
     nw = 2.0
-    step = dict(step="spectrum", params=dict(method="multitaper"), n_per_seg=N, half_nbw=nw,
-                bandwidth_hz=2 * nw / (N / FS), freq_spacing_hz=FS / N)
+    step = dict(
+        step="spectrum",
+        params=dict(method="multitaper"),
+        n_per_seg=N,
+        half_nbw=nw,
+        bandwidth_hz=2 * nw / (N / FS),
+        freq_spacing_hz=FS / N,
+    )
     spec = _spectrum(step)
     kernel = leakage_kernel(spec)
     v = _v_at_damping(1.0)
@@ -92,8 +113,17 @@ def test_kernel_rows_sum_to_one_and_leave_a_flat_spectrum_unchanged():
 
 def test_kernel_without_estimator_record_is_the_identity():
     spec = _spectrum(WELCH)
-    bare = ObservedSpectrum(freqs=spec.freqs, psd=spec.psd, ch_names=["x"], n_eff=10.0, method="welch",
-                            units="mV^2/Hz", record=[], source="", sfreq=FS)
+    bare = ObservedSpectrum(
+        freqs=spec.freqs,
+        psd=spec.psd,
+        ch_names=["x"],
+        n_eff=10.0,
+        method="welch",
+        units="mV^2/Hz",
+        record=[],
+        source="",
+        sfreq=FS,
+    )
     kernel = leakage_kernel(bare)
     assert kernel.is_identity
     assert np.array_equal(kernel.apply(np.arange(spec.freqs.size)), np.arange(spec.freqs.size))
@@ -106,7 +136,7 @@ def test_average_welch_of_an_independent_simulation_matches_the_expected_periodo
     import mne
 
     mu, sigma = 370.0, 0.2  # small noise: the linearisation holds
-    (v_ind, damp), = damping(mu)
+    ((v_ind, damp),) = damping(mu)
     assert 0.8 < damp < 1.3
     x = np.stack([simulate_column(500.0, FS, mu=mu, sigma=sigma, seed=s) for s in range(4)])
     x = x - x.mean(axis=1, keepdims=True)

@@ -8,8 +8,13 @@ from jrfit import JRFitError, JRParams, ModelError
 from jrfit.cli import main
 from jrfit.model import jacobian, sigmoid_deriv
 from jrfit.network import (
-    Connectivity, CrossSpectrum, NetworkSimulation, linear_cross_spectrum, load_connectivity,
-    network_fixed_point, simulate_network,
+    Connectivity,
+    CrossSpectrum,
+    NetworkSimulation,
+    linear_cross_spectrum,
+    load_connectivity,
+    network_fixed_point,
+    simulate_network,
 )
 from jrfit.simulate import simulate
 from jrfit.spectrum import linear_psd, psd_from_v, stable_v
@@ -17,8 +22,7 @@ from jrfit.spectrum import linear_psd, psd_from_v, stable_v
 
 def _two_nodes(length_mm=0.0):
     """Region 0 drives region 1 (weights[1, 0] = 1), tract length ``length_mm``."""
-    return Connectivity([[0.0, 0.0], [1.0, 0.0]], [[0.0, length_mm], [length_mm, 0.0]],
-                        region_names=["src", "dst"])
+    return Connectivity([[0.0, 0.0], [1.0, 0.0]], [[0.0, length_mm], [length_mm, 0.0]], region_names=["src", "dst"])
 
 
 def _small_sigma(params, v_std=0.05):
@@ -31,7 +35,7 @@ def _peak(f, p, fmin=5.0, fmax=20.0):
     """Peak frequency of a spectrum (parabolic refinement of the largest bin)."""
     sel = np.flatnonzero((f >= fmin) & (f <= fmax))
     i = sel[np.argmax(p[sel])]
-    a, b, c = np.log(p[i - 1:i + 2])
+    a, b, c = np.log(p[i - 1 : i + 2])
     return f[i] + 0.5 * (a - c) / (a - 2 * b + c) * (f[1] - f[0]), i
 
 
@@ -79,8 +83,7 @@ def test_load_formats_roundtrip(tmp_path, fmt):
         folder.mkdir()
         np.savetxt(folder / "weights.txt", w)
         np.savetxt(folder / "tract_lengths.txt", ln)
-        (folder / "centres.txt").write_text(
-            "".join(f"{n} {i} {i} {i}\n" for i, n in enumerate(names)))
+        (folder / "centres.txt").write_text("".join(f"{n} {i} {i} {i}\n" for i, n in enumerate(names)))
         src = folder
         if fmt == "zip":
             import zipfile
@@ -140,14 +143,12 @@ def test_missing_tvb_data_message(monkeypatch):
 
 # ----------------------------------------------------------------------------
 # simulation
-@pytest.mark.parametrize("method, coupling", [("splitting", "seed"), ("splitting", "tvb"),
-                                              ("euler", "seed")])
+@pytest.mark.parametrize("method, coupling", [("splitting", "seed"), ("splitting", "tvb"), ("euler", "seed")])
 def test_zero_coupling_equals_independent_columns(tvb76, method, coupling):
     """G = 0, beta = 0: region i is column i of simulate() with the same seed, bit for bit."""
     n = tvb76.n_regions
     P = JRParams(mu=np.linspace(80.0, 400.0, n), sigma=np.linspace(1.0, 20.0, n))
-    kw = dict(dt=1e-4 if method == "euler" else 5e-4, sfreq=250.0, transient=0.2, seed=7,
-              method=method)
+    kw = dict(dt=1e-4 if method == "euler" else 5e-4, sfreq=250.0, transient=0.2, seed=7, method=method)
     net = simulate_network(tvb76, 1.0, P, global_coupling=0.0, coupling=coupling, **kw)
     ref = simulate(P, 1.0, **kw)
     assert isinstance(net, NetworkSimulation)
@@ -160,8 +161,9 @@ def test_zero_coupling_equals_independent_columns(tvb76, method, coupling):
     np.testing.assert_array_equal(netb.data, refb.data)
     assert netb.data_sets.shape == (2, n, netb.n_times)
     # with coupling the traces differ (the test can fail)
-    coupled = simulate_network(tvb76, 1.0, P, global_coupling=5.0 if coupling == "tvb" else 2e3,
-                               coupling=coupling, **kw)
+    coupled = simulate_network(
+        tvb76, 1.0, P, global_coupling=5.0 if coupling == "tvb" else 2e3, coupling=coupling, **kw
+    )
     assert not np.allclose(coupled.data, ref.data)
 
 
@@ -213,8 +215,7 @@ def test_mean_coupling_sets_the_operating_point():
 def test_delay_rounding_warning(caplog):
     conn = _two_nodes(0.1)  # 0.033 ms at 3 m/s: below half a step of 1 ms
     with caplog.at_level("WARNING", logger="jrfit"):
-        simulate_network(conn, 1.0, JRParams(mu=400.0), global_coupling=1.0, dt=1e-3,
-                         sfreq=100.0, seed=0)
+        simulate_network(conn, 1.0, JRParams(mu=400.0), global_coupling=1.0, dt=1e-3, sfreq=100.0, seed=0)
     assert "round to 0 steps" in caplog.text
 
 
@@ -226,8 +227,7 @@ def test_linear_cross_spectrum_uncoupled_is_psd_from_v(tvb76):
     P = JRParams(mu=mu, sigma=np.linspace(1.0, 3.0, tvb76.n_regions))
     cs = linear_cross_spectrum(tvb76, f, P, global_coupling=0.0)
     assert isinstance(cs, CrossSpectrum) and cs.csd.shape == (76, 76, 90)
-    ref = psd_from_v(f[None, :], stable_v(P)[:, None],
-                     {k: v[:, None] for k, v in P.as_dict(broadcast=True).items()})
+    ref = psd_from_v(f[None, :], stable_v(P)[:, None], {k: v[:, None] for k, v in P.as_dict(broadcast=True).items()})
     np.testing.assert_allclose(cs.psd, ref, rtol=1e-12)
     off = cs.csd[~np.eye(76, dtype=bool)]
     assert np.all(off == 0)
@@ -239,7 +239,7 @@ def _network_jacobian(conn, P, G, beta, mode, y):
     Jc = jacobian(y, P)
     J = np.zeros((6 * n, 6 * n))
     for i in range(n):
-        J[6 * i:6 * i + 6, 6 * i:6 * i + 6] = Jc[i]
+        J[6 * i : 6 * i + 6, 6 * i : 6 * i + 6] = Jc[i]
     K = G * np.asarray(conn.weights)
     Aa = np.broadcast_to(P.A * P.a, (n,))
     dS = lambda x: sigmoid_deriv(x, P.e0, P.r, P.v0)  # noqa: E731
@@ -279,8 +279,10 @@ def test_delay_destabilises_and_linear_refuses():
     """Stability depends on the delay; an unstable point gives a clear error."""
     P = JRParams(mu=360.0, sigma=1.0)
     mutual = lambda ln: Connectivity([[0.0, 1.0], [1.0, 0.0]], np.full((2, 2), ln))  # noqa: E731
-    verdicts = [network_fixed_point(mutual(ln), P, global_coupling=12.0, coupling="tvb").stable
-                for ln in (0.0, 15.0, 30.0, 45.0, 60.0)]
+    verdicts = [
+        network_fixed_point(mutual(ln), P, global_coupling=12.0, coupling="tvb").stable
+        for ln in (0.0, 15.0, 30.0, 45.0, 60.0)
+    ]
     assert True in verdicts and False in verdicts
     bad = (0.0, 15.0, 30.0, 45.0, 60.0)[verdicts.index(False)]
     with pytest.raises(ModelError, match="unstable"):
@@ -318,7 +320,7 @@ def _expected_welch(conn, freqs, params, seg, sfreq, half_width=4.0, **kw):
 
 
 _CASES = {
-    # coupling into y0'' (MODEL_NOTES s11): region 1 is pushed to its lower branch
+    # coupling into y0'' (docs/model.md, section 11): region 1 is pushed to its lower branch
     "seed": dict(coupling="seed", mu=400.0, global_coupling=1e4, beta=0.0),
     "tvb": dict(coupling="tvb", mu=500.0, global_coupling=30.0, beta=0.0),
     "tvb+psi": dict(coupling="tvb", mu=500.0, global_coupling=10.0, beta=-20.0),
@@ -341,23 +343,22 @@ def test_simulated_cross_spectrum_matches_linear(case):
     fine = np.linspace(2.0, 30.0, 2801)
     lin = linear_cross_spectrum(conn, fine, P, **c)
     # peaks: of region 0 (the driver) and of the cross-spectrum |S_01|
-    for lin_curve, emp_curve in ((lin.psd[0], emp.psd[0]),
-                                 (np.abs(lin.csd[0, 1]), np.abs(emp.csd[0, 1]))):
+    for lin_curve, emp_curve in ((lin.psd[0], emp.psd[0]), (np.abs(lin.csd[0, 1]), np.abs(emp.csd[0, 1]))):
         f_lin = fine[np.argmax(lin_curve)]
         f_sim, k = _peak(emp.freqs, emp_curve)
         assert abs(f_sim - f_lin) < 0.25, (f_sim, f_lin)
     # coherence and levels at the peak bin, against the window-smoothed linearisation
-    exp_csd, fp = _expected_welch(conn, emp.freqs[k - 2:k + 3], P, seg, sfreq, **c)
+    exp_csd, fp = _expected_welch(conn, emp.freqs[k - 2 : k + 3], P, seg, sfreq, **c)
     assert fp.stable
     exp_psd = np.real(np.einsum("iif->if", exp_csd))
     coh_lin = np.abs(exp_csd[0, 1, 2]) ** 2 / (exp_psd[0, 2] * exp_psd[1, 2])
     coh_sim = emp.coherence()[0, 1, k]
     assert coh_lin > 0.2
     assert abs(coh_sim - coh_lin) < 0.1, (coh_sim, coh_lin)
-    ratio = emp.psd[:, k - 2:k + 3].mean(axis=1) / exp_psd.mean(axis=1)
+    ratio = emp.psd[:, k - 2 : k + 3].mean(axis=1) / exp_psd.mean(axis=1)
     assert np.all(np.abs(ratio - 1) < 0.2), ratio
     # an uncoupled pair has no coherence: the check can fail
-    uncoupled = linear_cross_spectrum(conn, emp.freqs[k:k + 1], P, **{**c, "global_coupling": 0.0, "beta": 0.0})
+    uncoupled = linear_cross_spectrum(conn, emp.freqs[k : k + 1], P, **{**c, "global_coupling": 0.0, "beta": 0.0})
     assert abs(coh_sim - uncoupled.coherence()[0, 1, 0]) > 0.2
 
 
@@ -367,8 +368,7 @@ def test_delay_gives_phase_lag_in_simulation():
     P = JRParams(mu=360.0)
     P = P.replace(sigma=_small_sigma(P))
     tau = 0.02
-    kw = dict(global_coupling=10.0, coupling="tvb", dt=1e-3, sfreq=100.0, transient=2.0,
-              seed=2)
+    kw = dict(global_coupling=10.0, coupling="tvb", dt=1e-3, sfreq=100.0, transient=2.0, seed=2)
     phases = []
     for length in (0.0, tau * 3e3):
         sim = simulate_network(_two_nodes(length), 300.0, P, **kw)
@@ -384,8 +384,9 @@ def test_delay_gives_phase_lag_in_simulation():
 
 def test_welch_csd_matches_scipy():
     conn = _two_nodes(30.0)
-    sim = simulate_network(conn, 20.0, JRParams(mu=400.0, sigma=5.0), global_coupling=3.0,
-                           coupling="tvb", dt=1e-3, sfreq=100.0, seed=1)
+    sim = simulate_network(
+        conn, 20.0, JRParams(mu=400.0, sigma=5.0), global_coupling=3.0, coupling="tvb", dt=1e-3, sfreq=100.0, seed=1
+    )
     emp = sim.cross_spectrum(seg=2.0)
     f, p = signal.welch(sim.data, fs=100.0, nperseg=200)
     np.testing.assert_allclose(emp.freqs, f)
@@ -399,31 +400,59 @@ def test_welch_csd_matches_scipy():
 def test_cli_simulate_network(tmp_path, tvb76):
     out = tmp_path / "net.npz"
     fig = tmp_path / "coh.png"
-    code = main(["simulate", "--network", "tvb76", "--global-coupling", "1000", "--speed", "3",
-                 "--duration", "4", "--mu", "400", "--seed", "0", "--transient", "0.2",
-                 "--out", str(out), "--plot", str(fig)])
+    code = main(
+        [
+            "simulate",
+            "--network",
+            "tvb76",
+            "--global-coupling",
+            "1000",
+            "--speed",
+            "3",
+            "--duration",
+            "4",
+            "--mu",
+            "400",
+            "--seed",
+            "0",
+            "--transient",
+            "0.2",
+            "--out",
+            str(out),
+            "--plot",
+            str(fig),
+        ]
+    )
     assert code == 0
     with np.load(out) as z:
         assert z["data"].shape == (76, 1000)
         assert list(z["ch_names"][:2]) == ["rA1", "rA2"]
         assert float(z["global_coupling"]) == 1000.0 and str(z["coupling"]) == "seed"
     assert fig.stat().st_size > 10_000
-    ref = simulate_network(tvb76, 4.0, JRParams(mu=400.0), global_coupling=1000.0, seed=0,
-                           transient=0.2)
+    ref = simulate_network(tvb76, 4.0, JRParams(mu=400.0), global_coupling=1000.0, seed=0, transient=0.2)
     with np.load(out) as z:
         np.testing.assert_array_equal(z["data"], ref.data)
 
 
 def test_cli_network_errors(tmp_path, capsys):
-    code = main(["simulate", "--network", str(tmp_path / "nope.npz"), "--global-coupling", "1",
-                 "--duration", "1", "--out", str(tmp_path / "x.npz")])
+    code = main(
+        [
+            "simulate",
+            "--network",
+            str(tmp_path / "nope.npz"),
+            "--global-coupling",
+            "1",
+            "--duration",
+            "1",
+            "--out",
+            str(tmp_path / "x.npz"),
+        ]
+    )
     assert code == 2
     assert "not found" in capsys.readouterr().err
-    code = main(["simulate", "--network", "tvb76", "--duration", "1",
-                 "--out", str(tmp_path / "x.npz")])
+    code = main(["simulate", "--network", "tvb76", "--duration", "1", "--out", str(tmp_path / "x.npz")])
     assert code == 2
     assert "--global-coupling" in capsys.readouterr().err
-    code = main(["simulate", "--global-coupling", "3", "--duration", "1",
-                 "--out", str(tmp_path / "x.npz")])
+    code = main(["simulate", "--global-coupling", "3", "--duration", "1", "--out", str(tmp_path / "x.npz")])
     assert code == 2
     assert "--network" in capsys.readouterr().err

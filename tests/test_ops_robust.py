@@ -111,8 +111,17 @@ def test_synthetic_likelihood_op_never_raises():
     sim = simulate(JRParams(mu=220.0, sigma=2.0), 20.0, dt=1e-3, sfreq=250.0, seed=1)
     spec = prepare_spectrum(sim.to_raw(), reference=None, line_freq=None, verbose=False)
     y = np.asarray(spec.psd[0], float)
-    sl = SyntheticLikelihood(spec.freqs, y / np.median(y), spec.n_eff, WelchSettings.from_spectrum(spec),
-                             ("a", "b", "B"), JRParams(), thin=2, n_rep=3, rep_duration=4.0)
+    sl = SyntheticLikelihood(
+        spec.freqs,
+        y / np.median(y),
+        spec.n_eff,
+        WelchSettings.from_spectrum(spec),
+        ("a", "b", "B"),
+        JRParams(),
+        thin=2,
+        n_rep=3,
+        rep_duration=4.0,
+    )
     theta = pt.dvector("theta")
     fn = pytensor.function([theta], _SLOp(sl)(theta))
     rng = np.random.default_rng(3)

@@ -65,13 +65,17 @@ def test_fix_free_and_priors():
 
 def test_erp_overrides():
     base = make_erp_priors("jr")
-    erp = parse_overrides(free="B,a,b,A", fix=["C=120"], base=base,
-                          prior=["A=lognormal:3:0.1", "latency=normal:0.1:0.02"])
+    erp = parse_overrides(
+        free="B,a,b,A", fix=["C=120"], base=base, prior=["A=lognormal:3:0.1", "latency=normal:0.1:0.02"]
+    )
     assert erp.free == ("B", "a", "b", "A") and erp.jr["A"] == LogNormalPrior(3.0, 0.1)
     assert erp.fixed.C == 120.0 and erp.shape == "jr" and erp.width == base.width
     assert erp.latency == NormalPrior(0.1, 0.02, lower=0.0, upper=0.35)
-    with pytest.raises(JRFitError, match=r"Unknown parameter 'chi' in --prior chi=normal:1:1\. "
-                                         r".*amplitude, latency, width, gain, offset"):
+    with pytest.raises(
+        JRFitError,
+        match=r"Unknown parameter 'chi' in --prior chi=normal:1:1\. "
+        r".*amplitude, latency, width, gain, offset",
+    ):
         parse_overrides(prior=["chi=normal:1:1"], base=base)
     with pytest.raises(JRFitError, match="'p' in --prior"):  # v is fixed: p has no prior
         parse_overrides(prior=["p=normal:0:10"], base=base)
@@ -79,35 +83,47 @@ def test_erp_overrides():
 
 # ----------------------------------------------------------------------------
 # errors name the option and the token
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(fix=["Q=1"]), r"Unknown parameter 'Q' in --fix Q=1\. Allowed names are A, B, a, b, C"),
-    (dict(fix=["mu=100"]), r"'mu' cannot be fixed or freed \(--fix mu=100\).*prior on p"),
-    (dict(fix=["C=abc"]), r"Invalid --fix C=abc: the value 'abc' is not a number \(C is dimensionless\)"),
-    (dict(fix=["a=nan"]), r"Invalid --fix a=nan: the value must be finite \(a is in /s\)"),
-    (dict(fix=["a=0"]), r"Invalid --fix a=0: JRParams\.a .* must be > 0"),
-    (dict(fix=["C"]), r"Invalid --fix 'C': expected NAME=VALUE, e\.g\. --fix C=120"),
-    (dict(fix=["C=1", "C=2"]), r"'C' is fixed twice \(--fix C=1 and --fix C=2\)"),
-    (dict(free="a,Bx"), r"Unknown parameter 'Bx' in --free a,Bx"),
-    (dict(free="a,a"), r"Invalid --free a,a: a listed twice"),
-    (dict(free="a,A"), r"Invalid --free a,A: 'A' cannot be free here; A stays fixed in a spectral fit"),
-    (dict(free="a,b,C", fix=["C=100"]), r"'C' is both free \(--free a,b,C\) and fixed \(--fix C=100\)"),
-    (dict(prior=["B=gamma:1:2"]), r"Invalid --prior B=gamma:1:2: unknown distribution 'gamma'\. "
-                                  r"Allowed are lognormal:MEDIAN:SD .* and normal:MEAN:SD"),
-    (dict(prior=["B=lognormal:22:-1"]), r"Invalid --prior B=lognormal:22:-1: SD must be > 0, got -1"),
-    (dict(prior=["B=lognormal:22:0"]), r"SD must be > 0, got 0"),
-    (dict(prior=["B=lognormal:0:1"]), r"Invalid --prior B=lognormal:0:1: the MEDIAN .* must be > 0"),
-    (dict(prior=["B=lognormal:x:1"]), r"Invalid --prior B=lognormal:x:1: MEDIAN 'x' is not a number"),
-    (dict(prior=["B=lognormal:22"]), r"Invalid --prior B=lognormal:22: expected a distribution and two"),
-    (dict(prior=["B=normal:22:1"]), r"Invalid --prior B=normal:22:1: a JR constant takes a lognormal"),
-    (dict(prior=["C=lognormal:135:0.2"]), r"Invalid --prior C=lognormal:135:0.2: C is fixed \(free JR "
-                                          r"constants: a, b, B\); free it with --free a,b,B,C"),
-    (dict(prior=["B=lognormal:22:0.3"], fix=["B=20"]), r"--prior B=lognormal:22:0.3: B is fixed"),
-    (dict(prior=["A=lognormal:3:0.2"]), r"--prior A=lognormal:3:0.2: A cannot have a prior"),
-    (dict(prior=["chi=lognormal:1:1"]), r"--prior chi=lognormal:1:1: chi takes a normal:MEAN:SD prior"),
-    (dict(prior=["zz=normal:0:1"]), r"Unknown parameter 'zz' in --prior zz=normal:0:1\. .*free JR "
-                                    r"constants \(a, b, B\) and on p, log_scale, log_bg, chi, log_floor"),
-    (dict(prior=["B=lognormal:22:0.2", "B=lognormal:20:0.2"]), r"Two priors for 'B'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(fix=["Q=1"]), r"Unknown parameter 'Q' in --fix Q=1\. Allowed names are A, B, a, b, C"),
+        (dict(fix=["mu=100"]), r"'mu' cannot be fixed or freed \(--fix mu=100\).*prior on p"),
+        (dict(fix=["C=abc"]), r"Invalid --fix C=abc: the value 'abc' is not a number \(C is dimensionless\)"),
+        (dict(fix=["a=nan"]), r"Invalid --fix a=nan: the value must be finite \(a is in /s\)"),
+        (dict(fix=["a=0"]), r"Invalid --fix a=0: JRParams\.a .* must be > 0"),
+        (dict(fix=["C"]), r"Invalid --fix 'C': expected NAME=VALUE, e\.g\. --fix C=120"),
+        (dict(fix=["C=1", "C=2"]), r"'C' is fixed twice \(--fix C=1 and --fix C=2\)"),
+        (dict(free="a,Bx"), r"Unknown parameter 'Bx' in --free a,Bx"),
+        (dict(free="a,a"), r"Invalid --free a,a: a listed twice"),
+        (dict(free="a,A"), r"Invalid --free a,A: 'A' cannot be free here; A stays fixed in a spectral fit"),
+        (dict(free="a,b,C", fix=["C=100"]), r"'C' is both free \(--free a,b,C\) and fixed \(--fix C=100\)"),
+        (
+            dict(prior=["B=gamma:1:2"]),
+            r"Invalid --prior B=gamma:1:2: unknown distribution 'gamma'\. "
+            r"Allowed are lognormal:MEDIAN:SD .* and normal:MEAN:SD",
+        ),
+        (dict(prior=["B=lognormal:22:-1"]), r"Invalid --prior B=lognormal:22:-1: SD must be > 0, got -1"),
+        (dict(prior=["B=lognormal:22:0"]), r"SD must be > 0, got 0"),
+        (dict(prior=["B=lognormal:0:1"]), r"Invalid --prior B=lognormal:0:1: the MEDIAN .* must be > 0"),
+        (dict(prior=["B=lognormal:x:1"]), r"Invalid --prior B=lognormal:x:1: MEDIAN 'x' is not a number"),
+        (dict(prior=["B=lognormal:22"]), r"Invalid --prior B=lognormal:22: expected a distribution and two"),
+        (dict(prior=["B=normal:22:1"]), r"Invalid --prior B=normal:22:1: a JR constant takes a lognormal"),
+        (
+            dict(prior=["C=lognormal:135:0.2"]),
+            r"Invalid --prior C=lognormal:135:0.2: C is fixed \(free JR "
+            r"constants: a, b, B\); free it with --free a,b,B,C",
+        ),
+        (dict(prior=["B=lognormal:22:0.3"], fix=["B=20"]), r"--prior B=lognormal:22:0.3: B is fixed"),
+        (dict(prior=["A=lognormal:3:0.2"]), r"--prior A=lognormal:3:0.2: A cannot have a prior"),
+        (dict(prior=["chi=lognormal:1:1"]), r"--prior chi=lognormal:1:1: chi takes a normal:MEAN:SD prior"),
+        (
+            dict(prior=["zz=normal:0:1"]),
+            r"Unknown parameter 'zz' in --prior zz=normal:0:1\. .*free JR "
+            r"constants \(a, b, B\) and on p, log_scale, log_bg, chi, log_floor",
+        ),
+        (dict(prior=["B=lognormal:22:0.2", "B=lognormal:20:0.2"]), r"Two priors for 'B'"),
+    ],
+)
 def test_errors_name_option_and_token(kwargs, match):
     with pytest.raises(JRFitError, match=match):
         parse_overrides(**kwargs)
@@ -148,22 +164,25 @@ def test_config_file_and_precedence(tmp_path):
     json.dumps(rec)
 
 
-@pytest.mark.parametrize("text, match", [
-    ("[fit]\nfree = [a, b]\n", r"fit\.toml is not valid TOML: .*\(at line 2, column 9\)"),
-    ("[fit.fix]\nC = \n", r"is not valid TOML: .*line 2"),
-    ("[fits]\nfree = ['a']\n", r"unknown table or key fits; allowed is \[fit\]"),
-    ("fit = 3\n", r"fit must be a table"),
-    ("[fit]\nfixed = {C = 1}\n", r"unknown key\(s\) fixed in \[fit\]; allowed are free, fix, prior"),
-    ("[fit]\nfix = 3\n", r"\[fit\] fix must be a table"),
-    ("[fit.fix]\nC = 'abc'\n", r"Invalid \[fit\.fix\] in .*fit\.toml: C=abc: the value 'abc' is not a number"),
-    ("[fit.fix]\nC = true\n", r"C=True: the value must be a number"),
-    ("[fit]\nfree = ['a', 'Q']\n", r"Unknown parameter 'Q' in \[fit\] free in .*fit\.toml"),
-    ("[fit]\nfree = 3\n", r"Invalid \[fit\] free in .*: give the free JR constants as names"),
-    ("[fit.prior]\nB = 22\n", r"\[fit\.prior\] B in .*fit\.toml must be a string"),
-    ("[fit.prior]\nB = 'beta:1:2'\n", r"Invalid \[fit\.prior\] in .*: B=beta:1:2: unknown distribution"),
-    ("[fit.prior]\nC = 'lognormal:135:0.2'\n", r"C is fixed .*free it with free = \['a', 'b', 'B', 'C'\]"),
-    ("[fit]\nfree = ['a', 'C']\n[fit.fix]\nC = 120\n", r"'C' is both free .* and fixed"),
-])
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("[fit]\nfree = [a, b]\n", r"fit\.toml is not valid TOML: .*\(at line 2, column 9\)"),
+        ("[fit.fix]\nC = \n", r"is not valid TOML: .*line 2"),
+        ("[fits]\nfree = ['a']\n", r"unknown table or key fits; allowed is \[fit\]"),
+        ("fit = 3\n", r"fit must be a table"),
+        ("[fit]\nfixed = {C = 1}\n", r"unknown key\(s\) fixed in \[fit\]; allowed are free, fix, prior"),
+        ("[fit]\nfix = 3\n", r"\[fit\] fix must be a table"),
+        ("[fit.fix]\nC = 'abc'\n", r"Invalid \[fit\.fix\] in .*fit\.toml: C=abc: the value 'abc' is not a number"),
+        ("[fit.fix]\nC = true\n", r"C=True: the value must be a number"),
+        ("[fit]\nfree = ['a', 'Q']\n", r"Unknown parameter 'Q' in \[fit\] free in .*fit\.toml"),
+        ("[fit]\nfree = 3\n", r"Invalid \[fit\] free in .*: give the free JR constants as names"),
+        ("[fit.prior]\nB = 22\n", r"\[fit\.prior\] B in .*fit\.toml must be a string"),
+        ("[fit.prior]\nB = 'beta:1:2'\n", r"Invalid \[fit\.prior\] in .*: B=beta:1:2: unknown distribution"),
+        ("[fit.prior]\nC = 'lognormal:135:0.2'\n", r"C is fixed .*free it with free = \['a', 'b', 'B', 'C'\]"),
+        ("[fit]\nfree = ['a', 'C']\n[fit.fix]\nC = 120\n", r"'C' is both free .* and fixed"),
+    ],
+)
 def test_bad_config_files(tmp_path, text, match):
     with pytest.raises(JRFitError, match=match):
         parse_overrides(config=_toml(tmp_path, text))

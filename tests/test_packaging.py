@@ -22,8 +22,12 @@ from pathlib import Path
 from packaging.requirements import Requirement
 
 REPO = Path(__file__).resolve().parents[1]
-SHIPPED = ("jrfit/datasets/__init__.py", "jrfit/datasets/jr_example_raw.fif", "jrfit/datasets/jr_example_truth.json",
-           "jrfit/py.typed")
+SHIPPED = (
+    "jrfit/datasets/__init__.py",
+    "jrfit/datasets/jr_example_raw.fif",
+    "jrfit/datasets/jr_example_truth.json",
+    "jrfit/py.typed",
+)
 
 
 def _has_build_backend():
@@ -49,9 +53,23 @@ def test_the_wheel_ships_the_example_and_runs_from_outside_the_repository(tmp_pa
     # build from a copy: an in-tree build would leave build/ in the checkout, and a
     # stale build/lib there would carry files that the tree no longer has into the wheel
     src = tmp_path / "src"
-    shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(
-        ".git", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", ".benchmarks", "reports", ".venv",
-        ".whl", ".gl"))
+    shutil.copytree(
+        REPO,
+        src,
+        ignore=shutil.ignore_patterns(
+            ".git",
+            "build",
+            "dist",
+            "*.egg-info",
+            "__pycache__",
+            ".pytest_cache",
+            ".benchmarks",
+            "reports",
+            ".venv",
+            ".whl",
+            ".gl",
+        ),
+    )
     wheels = tmp_path / "wheels"
     # the build requirements come from this environment when it has them, else from the package index
     isolation = ["--no-build-isolation"] if _has_build_backend() else []

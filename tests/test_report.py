@@ -64,51 +64,75 @@ def _synthetic_idata(seed=0, n_chains=2, n_draws=50, n_prior=200, channels=tuple
     def model(d):
         pf = d["peak_freq"][..., None]
         res = 1.0 / (1 + ((f - pf) / 1.2) ** 2)
-        return (d["bg"][..., None] / f ** d["chi"][..., None] + 100 * d["scale"][..., None] * res
-                + d["floor"][..., None])
+        return d["bg"][..., None] / f ** d["chi"][..., None] + 100 * d["scale"][..., None] * res + d["floor"][..., None]
 
     psd_mean = model(post)
     n_eff = 20.0
     psd = psd_mean * rng.gamma(n_eff, 1.0 / n_eff, size=psd_mean.shape)
     truth = {k: np.median(v, axis=(0, 1), keepdims=True) for k, v in post.items()}
-    observed = (model(truth)[0, 0] * rng.gamma(n_eff, 1.0 / n_eff, size=(nc, freqs.size)))
+    observed = model(truth)[0, 0] * rng.gamma(n_eff, 1.0 / n_eff, size=(nc, freqs.size))
 
     diverging = np.zeros(shape, bool)
     diverging[0, [5, 17, 33], channels.index("Fz")] = True
     energy = rng.standard_normal(shape).cumsum(axis=1) * 0.1 + 50
     sample_stats = dict(
-        diverging=diverging, energy=energy,
-        tree_depth=rng.integers(3, 6, size=shape), lp=-energy,
-        step_size=np.full(shape, 0.3), acceptance_rate=rng.uniform(0.8, 1.0, shape),
+        diverging=diverging,
+        energy=energy,
+        tree_depth=rng.integers(3, 6, size=shape),
+        lp=-energy,
+        step_size=np.full(shape, 0.3),
+        acceptance_rate=rng.uniform(0.8, 1.0, shape),
     )
     dims = {k: ["channel"] for k in list(post) + list(sample_stats)}
     dims.update(psd=["channel", "freq"], psd_mean=["channel", "freq"])
     coords = dict(channel=channels, freq=freqs)
     idata = az.from_dict(
-        posterior=post, prior=prior, sample_stats=sample_stats,
+        posterior=post,
+        prior=prior,
+        sample_stats=sample_stats,
         posterior_predictive=dict(psd=psd, psd_mean=psd_mean),
-        observed_data=dict(psd=observed), coords=coords, dims=dims,
+        observed_data=dict(psd=observed),
+        coords=coords,
+        dims=dims,
     )
-    diagnostics = {ch: dict(r_hat=1.004, ess_bulk=612.0, ess_tail=540.0, divergences=0, bfmi=0.91,
-                            passed=True, problems=[]) for ch in channels}
-    diagnostics["Fz"] = dict(r_hat=1.083, ess_bulk=38.0, ess_tail=51.0, divergences=3, bfmi=0.77,
-                             passed=False, problems=PROBLEMS)
+    diagnostics = {
+        ch: dict(r_hat=1.004, ess_bulk=612.0, ess_tail=540.0, divergences=0, bfmi=0.91, passed=True, problems=[])
+        for ch in channels
+    }
+    diagnostics["Fz"] = dict(
+        r_hat=1.083, ess_bulk=38.0, ess_tail=51.0, divergences=3, bfmi=0.77, passed=False, problems=PROBLEMS
+    )
     idata.attrs.update(
         jrfit_version=__version__,
         input_file="/data/sub-01_task-rest_eeg.set",
         channels=json.dumps(channels),
-        preprocessing=json.dumps([
-            dict(step="load", sfreq=128.0, n_channels=32),
-            dict(step="filter", l_freq=1.0, h_freq=45.0),
-            dict(step="welch", n_fft=256, n_overlap=128, n_eff=20.0),
-        ]),
-        fmin=2.0, fmax=40.0, priors=json.dumps(SpectralPriors().to_dict()), seed=7,
-        free_params=json.dumps(FREE), likelihood="linear (Whittle)",
+        preprocessing=json.dumps(
+            [
+                dict(step="load", sfreq=128.0, n_channels=32),
+                dict(step="filter", l_freq=1.0, h_freq=45.0),
+                dict(step="welch", n_fft=256, n_overlap=128, n_eff=20.0),
+            ]
+        ),
+        fmin=2.0,
+        fmax=40.0,
+        priors=json.dumps(SpectralPriors().to_dict()),
+        seed=7,
+        free_params=json.dumps(FREE),
+        likelihood="linear (Whittle)",
         diagnostics=json.dumps(diagnostics),
-        regime=json.dumps({ch: ({"noise-driven oscillatory focus": 0.93, "quiescent focus": 0.07} if ch == "Oz"
-                                else {"noise-driven oscillatory focus": 1.0}) for ch in channels}),
-        stability=json.dumps({ch: dict(damping_median=9.1, damping_q05=5.8, frac_near_boundary=0.01)
-                              for ch in channels}),
+        regime=json.dumps(
+            {
+                ch: (
+                    {"noise-driven oscillatory focus": 0.93, "quiescent focus": 0.07}
+                    if ch == "Oz"
+                    else {"noise-driven oscillatory focus": 1.0}
+                )
+                for ch in channels
+            }
+        ),
+        stability=json.dumps(
+            {ch: dict(damping_median=9.1, damping_q05=5.8, frac_near_boundary=0.01) for ch in channels}
+        ),
         n_eff=json.dumps({ch: 20.0 for ch in channels}),
         created="2025-01-31T12:00:00+00:00",
     )
@@ -158,10 +182,8 @@ def test_report_summary_and_status(report_html):
     assert "2025-01-31T12:00:00+00:00" in report_html
     assert "1 of 2 channel(s) FAILED" in report_html
     # the failing channel is marked FAIL with its problems, the other PASS
-    fails = re.findall(r'<div class="alert alert-danger jrfit-status jrfit-fail".*?</div>', report_html,
-                       flags=re.S)
-    passes = re.findall(r'<div class="alert alert-success jrfit-status jrfit-pass".*?</div>',
-                        report_html, flags=re.S)
+    fails = re.findall(r'<div class="alert alert-danger jrfit-status jrfit-fail".*?</div>', report_html, flags=re.S)
+    passes = re.findall(r'<div class="alert alert-success jrfit-status jrfit-pass".*?</div>', report_html, flags=re.S)
     assert fails and all("FAIL" in f and "Fz" in f and "Oz" not in f for f in fails)
     assert passes and all("PASS" in p and "Oz" in p and "Fz" not in p for p in passes)
     for problem in PROBLEMS:
@@ -194,8 +216,7 @@ def test_report_parameter_table(report_html, idata):
 
 
 def test_report_figures_identifiability_and_provenance(report_html):
-    found = re.findall(r'<img [^>]*alt="([^"]*)"\s+src="data:image/png;base64,([A-Za-z0-9+/=]+)"',
-                       report_html)
+    found = re.findall(r'<img [^>]*alt="([^"]*)"\s+src="data:image/png;base64,([A-Za-z0-9+/=]+)"', report_html)
     imgs = [b for alt, b in found if alt.split(":")[0] in CHANNELS]  # not MNE's logo
     # per channel: fit, prior/posterior, correlations, pairs, bifurcation, stability, traces
     assert len(imgs) == 7 * len(CHANNELS)
@@ -300,8 +321,8 @@ def test_plot_psd_fit(idata):
     np.testing.assert_allclose(data.get_ydata(), idata.observed_data["psd"].sel(channel="Fz"))
     med = [ln for ln in ax.lines if ln.get_label() == "median fit"][0]
     np.testing.assert_allclose(
-        med.get_ydata(),
-        idata.posterior_predictive["psd_mean"].sel(channel="Fz").median(("chain", "draw")))
+        med.get_ydata(), idata.posterior_predictive["psd_mean"].sel(channel="Fz").median(("chain", "draw"))
+    )
     peak = [ln for ln in ax.lines if ln.get_label().startswith("peak")][0]
     assert peak.get_xdata()[0] == pytest.approx(float(idata.posterior["peak_freq"].sel(channel="Fz").median()))
     plt.close(fig)
@@ -396,9 +417,15 @@ def _add_positions(idata, names):
     from jrfit.data import _standard_montage
 
     pos = _standard_montage()[1].get_positions()["ch_pos"]
-    steps = json.loads(idata.attrs["preprocessing"]) + [dict(
-        step="channel_positions", coord_frame="head", unit="m", n_channels=len(names),
-        positions={n: [float(v) for v in pos[n]] for n in names})]
+    steps = json.loads(idata.attrs["preprocessing"]) + [
+        dict(
+            step="channel_positions",
+            coord_frame="head",
+            unit="m",
+            n_channels=len(names),
+            positions={n: [float(v) for v in pos[n]] for n in names},
+        )
+    ]
     idata.attrs["preprocessing"] = json.dumps(steps)
 
 
@@ -407,8 +434,9 @@ def test_many_channels_compact_collapsed_with_scalp_maps(tmp_path):
     names = ["Fp1", "Fp2", "F3", "F4", "C3", "C4", "P3", "P4", "O1", "O2", "F7", "F8", "T7", "T8", "Fz", "Oz"]
     idata = _synthetic_idata(channels=names, n_prior=60)
     _add_positions(idata, names)
-    idata.attrs["adequacy"] = json.dumps({n: dict(fits=True, ppp=0.4, frac_outside=0.1, z_rms=1.0, problems=[])
-                                          for n in names})
+    idata.attrs["adequacy"] = json.dumps(
+        {n: dict(fits=True, ppp=0.4, frac_outside=0.1, z_rms=1.0, problems=[]) for n in names}
+    )
     out = make_report(idata, tmp_path / "many.html", cycles=False, result_file=tmp_path / "many.nc")
     text = out.read_text(encoding="utf-8")
     summary = _section(text, "result file", "How to read")

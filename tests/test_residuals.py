@@ -6,8 +6,14 @@ from scipy.linalg import toeplitz
 from scipy.stats import multivariate_normal
 
 from jrfit.adequacy import erp_adequacy
-from jrfit.residuals import (correlated_replicates, gaussian_logp, lag1_correlation, levinson,
-                             noise_autocorrelation, whitening)
+from jrfit.residuals import (
+    correlated_replicates,
+    gaussian_logp,
+    lag1_correlation,
+    levinson,
+    noise_autocorrelation,
+    whitening,
+)
 
 TIMES = np.arange(-0.1, 0.5, 1 / 250)
 N = TIMES.size
@@ -39,7 +45,8 @@ def test_logp_is_the_multivariate_normal_with_the_toeplitz_correlation():
     r = rng.multivariate_normal(np.zeros(60), cov)
     w, logdet = whitening(acf)
     assert gaussian_logp(r / s, w, logdet, np.log(s).sum(), 60) == pytest.approx(
-        multivariate_normal(np.zeros(60), cov).logpdf(r), rel=1e-9)
+        multivariate_normal(np.zeros(60), cov).logpdf(r), rel=1e-9
+    )
 
 
 def test_levinson_recovers_the_ar1_coefficient_and_innovation_variance():
@@ -119,8 +126,9 @@ def test_prepare_evoked_measures_the_trials_noise_correlation(tmp_path):
     trials = np.stack([5.0 * _ar2(rng, 80, N), 5.0 * rng.standard_normal((80, N))], axis=1)
     fname = tmp_path / "noise-epo.fif"
     independent.write_epochs(fname, trials, 250.0, TIMES[0])
-    ev = prepare_evoked(fname, "stim", tmin=TIMES[0], tmax=TIMES[-1], reference=None, h_freq=None,
-                        baseline=None, reject=None)
+    ev = prepare_evoked(
+        fname, "stim", tmin=TIMES[0], tmax=TIMES[-1], reference=None, h_freq=None, baseline=None, reject=None
+    )
     np.testing.assert_allclose(ev.noise_acf[0], _ar2_acf(N), atol=0.06)
     assert abs(ev.noise_acf[1, 1]) < 0.05 and np.max(np.abs(ev.noise_acf[1, 1:])) < 0.06
     step = next(s for s in ev.record if s["step"] == "average")
@@ -128,7 +136,7 @@ def test_prepare_evoked_measures_the_trials_noise_correlation(tmp_path):
     # picking and cropping keep the channels' and lags' correlation
     assert np.array_equal(ev.pick(["EEG001"]).noise_acf[0], ev.noise_acf[1])
     cropped = ev.crop(0.0, 0.2)
-    np.testing.assert_array_equal(cropped.noise_acf, ev.noise_acf[:, :cropped.n_times])
+    np.testing.assert_array_equal(cropped.noise_acf, ev.noise_acf[:, : cropped.n_times])
 
 
 # ----------------------------------------------------------------------------
@@ -166,11 +174,15 @@ def test_response_map_is_what_the_continuous_pipeline_does_to_a_signal():
     for o in onsets:
         x[o + np.arange(-25, N - 25)] += _bump(TIMES)
     rng = np.random.default_rng(8)
-    raw = mne.io.RawArray(1e-6 * (x[None] + 0.01 * rng.standard_normal((1, x.size))),
-                          mne.create_info(["Cz"], sfreq, "eeg"), verbose="error")
+    raw = mne.io.RawArray(
+        1e-6 * (x[None] + 0.01 * rng.standard_normal((1, x.size))),
+        mne.create_info(["Cz"], sfreq, "eeg"),
+        verbose="error",
+    )
     raw.set_annotations(mne.Annotations(onsets / sfreq, 0.0, "stim"))
-    ev = prepare_evoked(raw, "stim", tmin=TIMES[0], tmax=TIMES[-1], reject=None, bad_segments=None,
-                        bad_channels=None, line_freq=None)
+    ev = prepare_evoked(
+        raw, "stim", tmin=TIMES[0], tmax=TIMES[-1], reject=None, bad_segments=None, bad_channels=None, line_freq=None
+    )
     assert ev.lowpass["on"] == "continuous"
     s = _bump(ev.times)
     # the 0.1 Hz high-pass of the recording is not in the map: a fraction of a percent here
@@ -204,6 +216,16 @@ def test_low_passed_noise_is_whitened_in_the_band_the_filter_lets_through(tmp_pa
     e = z @ w[:k].T
     assert e.var() == pytest.approx(1.0, abs=0.08)
     # single trials are noise of sd x.std(axis=0) about a zero mean
-    ok = [erp_adequacy(x[i] - x.mean(0), np.zeros((100, N)), x.std(axis=0)[None], ev.noise_acf[0], ev.times,
-                       response_map=ev.response_map(), rng=np.random.default_rng(i))["fits"] for i in range(20)]
+    ok = [
+        erp_adequacy(
+            x[i] - x.mean(0),
+            np.zeros((100, N)),
+            x.std(axis=0)[None],
+            ev.noise_acf[0],
+            ev.times,
+            response_map=ev.response_map(),
+            rng=np.random.default_rng(i),
+        )["fits"]
+        for i in range(20)
+    ]
     assert np.mean(ok) >= 0.85, np.mean(ok)

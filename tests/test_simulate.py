@@ -41,14 +41,14 @@ def _limit_cycle(v, times, last=4.0):
 
 
 # ----------------------------------------------------------------------------
-# spectra against the closed-form linearised PSD (MODEL_NOTES s3-4)
+# spectra against the closed-form linearised PSD (docs/model.md sections 3-4)
 def _peak_frequency(f, p, smooth=0.5):
     """Peak of a Welch PSD: boxcar-smoothed over ``smooth`` Hz, parabolic refinement."""
     k = max(1, int(round(smooth / (f[1] - f[0]))) | 1)
     ps = np.convolve(np.log(p), np.ones(k) / k, mode="same")
     ps[(f < 1.0) | (f > f[-1] - smooth)] = -np.inf
     i = int(np.argmax(ps))
-    a, b, c = ps[i - 1:i + 2]
+    a, b, c = ps[i - 1 : i + 2]
     return f[i] + 0.5 * (a - c) / (a - 2 * b + c) * (f[1] - f[0])
 
 
@@ -77,7 +77,7 @@ def test_psd_splitting_matches_linear(mu, n_col, duration, seg):
 
 
 def test_psd_euler_small_dt_matches_linear_and_large_dt_is_biased():
-    """Euler-Maruyama matches the linear PSD only at a small dt (MODEL_NOTES s9)."""
+    """Euler-Maruyama matches the linear PSD only at a small dt (docs/model.md section 9)."""
     P = JRParams(mu=500.0)
     fp = fixed_points(P)[-1]
     assert fp.stable
@@ -94,7 +94,7 @@ def test_psd_euler_small_dt_matches_linear_and_large_dt_is_biased():
 
 
 # ----------------------------------------------------------------------------
-# limits of the model (MODEL_NOTES s1, issue)
+# limits of the model (docs/model.md section 1, issue)
 def _settled(traj, last=1.0):
     sel = traj.times > traj.times[-1] - last
     return traj.y[..., sel]
@@ -169,7 +169,7 @@ def test_a_zero_no_excitation():
 
 
 # ----------------------------------------------------------------------------
-# deterministic accuracy on the p = 220 alpha limit cycle (MODEL_NOTES s9)
+# deterministic accuracy on the p = 220 alpha limit cycle (docs/model.md section 9)
 def test_limit_cycle_splitting_vs_rk4_and_euler_bias(capsys):
     P = JRParams(mu=220.0)
     y0 = np.array([0.1, 20.0, 12.0, 0, 0, 0])  # away from the focus, onto the cycle fast
@@ -187,16 +187,19 @@ def test_limit_cycle_splitting_vs_rk4_and_euler_bias(capsys):
     assert abs(fe - 10.0) < 0.15 and abs(ppe - 6.1) < 0.2  # forward Euler's bias
     assert abs(fe / f_ref - 1) > 0.05 and ppe / pp_ref > 1.5
     with capsys.disabled():
-        print("\n  p=220 limit cycle (Hz, mV pp): " + ", ".join(
-            f"{m}@{dt * 1e3:g}ms {f:.3f} {pp:.3f}" for (m, dt), (f, pp) in res.items()))
+        print(
+            "\n  p=220 limit cycle (Hz, mV pp): "
+            + ", ".join(f"{m}@{dt * 1e3:g}ms {f:.3f} {pp:.3f}" for (m, dt), (f, pp) in res.items())
+        )
 
 
 def test_splitting_is_second_order():
     P = JRParams(mu=220.0)
     y0 = np.array([0.1, 20.0, 12.0, 0, 0, 0])
     ref = integrate(P, 220.0, 1e-4, duration=0.5, y_init=y0, method="rk4").y[:, -1]
-    err = [np.abs(integrate(P, 220.0, dt, duration=0.5, y_init=y0).y[:, -1] - ref)[:3].max()
-           for dt in (2e-3, 1e-3, 5e-4)]
+    err = [
+        np.abs(integrate(P, 220.0, dt, duration=0.5, y_init=y0).y[:, -1] - ref)[:3].max() for dt in (2e-3, 1e-3, 5e-4)
+    ]
     order = np.log2(np.array(err[:-1]) / np.array(err[1:]))
     assert np.all((order > 1.7) & (order < 2.3)), order
 
@@ -205,7 +208,7 @@ def test_integrate_time_varying_input_and_batch():
     P = JRParams(mu=np.array([60.0, 340.0]))
     dt = 1e-4
     t = np.arange(0, 0.4 + dt / 2, dt)
-    pulse = 0.5 * (t / 5e-3) ** 7 * np.exp(-t / 5e-3)  # JR 1995 visual input, MODEL_NOTES s10
+    pulse = 0.5 * (t / 5e-3) ** 7 * np.exp(-t / 5e-3)  # JR 1995 visual input, docs/model.md section 10
     p = P.mu[:, None] + 1e3 * pulse[None]
     out = {m: integrate(P, p, dt, method=m, sfreq=1000.0) for m in ("rk4", "splitting")}
     tr = out["rk4"]
@@ -246,8 +249,10 @@ def test_seed_reproducible_and_independent(batch):
     assert a.seed == 7
     # column i draws from SeedSequence(seed).spawn(n_columns)[i]
     child = np.random.SeedSequence(7).spawn(70)[33]
-    assert np.array_equal(jsim._column_generator(np.random.SeedSequence(7), 33).standard_normal(5),
-                          np.random.Generator(np.random.PCG64(child)).standard_normal(5))
+    assert np.array_equal(
+        jsim._column_generator(np.random.SeedSequence(7), 33).standard_normal(5),
+        np.random.Generator(np.random.PCG64(child)).standard_normal(5),
+    )
     # column 0 alone (column-by-column kernel path) = column 0 of the batch (vectorised path)
     alone = simulate(batch[0:1], seed=7, **kw)
     assert np.array_equal(alone.data[0], a.data[0])
@@ -296,8 +301,9 @@ def test_decimated_psd_not_aliased():
         assert abs(_band_ratio(f, p, P, f0) - 1) < 0.1, f0
     # control: plain subsampling of the full-rate signal aliases the peak to 12.5 - 10.4 Hz
     full = simulate(batch, 400.0, sfreq=1000.0, **kw)
-    naive = Simulation(times=full.times[::80], data=full.data[:, ::80], sfreq=12.5,
-                       dt=1e-3, method="splitting", seed=2, params=batch)
+    naive = Simulation(
+        times=full.times[::80], data=full.data[:, ::80], sfreq=12.5, dt=1e-3, method="splitting", seed=2, params=batch
+    )
     f, p = _welch(naive, 16.0)
     assert _band_ratio(f, p, P, 2.1) > 2.0
 
@@ -325,8 +331,11 @@ def test_decimation_has_no_delay_and_final_state():
 def test_start_state_matches_fixed_points():
     """The vectorised default start agrees with spectrum.stable_v / model.fixed_points."""
     mus = np.array([-60.0, -20.0, 0.0, 60.0, 100.0, 113.0, 120.0, 137.0, 220.0, 340.0, 500.0])
-    P = JRParams(mu=np.r_[mus, 220.0, 220.0], A=np.r_[np.full(mus.size, 3.25), 0.0, 3.25],
-                 B=np.r_[np.full(mus.size + 1, 22.0), 0.0])
+    P = JRParams(
+        mu=np.r_[mus, 220.0, 220.0],
+        A=np.r_[np.full(mus.size, 3.25), 0.0, 3.25],
+        B=np.r_[np.full(mus.size + 1, 22.0), 0.0],
+    )
     y, stable = jsim._fixed_point_states(P.flat(), P.flat()["mu"])
     for i in range(P.n_columns):
         v_ref = stable_v(P[i])

@@ -24,8 +24,16 @@ def lc_spectrum():
 
 def _sl(spec, **kw):
     y = np.asarray(spec.psd[0], float)
-    return SyntheticLikelihood(spec.freqs, y / np.median(y), spec.n_eff, WelchSettings.from_spectrum(spec),
-                               ("a", "b", "B"), JRParams(), thin=2, **kw), float(np.median(y))
+    return SyntheticLikelihood(
+        spec.freqs,
+        y / np.median(y),
+        spec.n_eff,
+        WelchSettings.from_spectrum(spec),
+        ("a", "b", "B"),
+        JRParams(),
+        thin=2,
+        **kw,
+    ), float(np.median(y))
 
 
 def _theta(ref, **kw):
@@ -143,9 +151,10 @@ def test_routes_agree_at_a_stable_point():
     lin = fit_psd(spec, likelihood="auto", config=FitConfig(cores=2), progress=False)
     assert lin.idata.attrs["route"] == "linear", lin.idata.attrs["route_reason"]
     assert "psd_simulated" in lin.idata.posterior_predictive
-    sim = fit_psd(spec, likelihood="simulation", sim_config=SimulationConfig(draws=150, chains=2, cores=2),
-                  progress=False)
-    for name in ("a", "b"):  # the rate constants: what a spectrum identifies (MODEL_NOTES section 6)
+    sim = fit_psd(
+        spec, likelihood="simulation", sim_config=SimulationConfig(draws=150, chains=2, cores=2), progress=False
+    )
+    for name in ("a", "b"):  # the rate constants: what a spectrum identifies (docs/model.md, section 6)
         x, y = lin.idata.posterior[name].values.ravel(), sim.idata.posterior[name].values.ravel()
         lo_x, med_x, hi_x = np.quantile(x, [0.05, 0.5, 0.95])
         lo_y, med_y, hi_y = np.quantile(y, [0.05, 0.5, 0.95])

@@ -43,7 +43,7 @@ def _consts(t):
 
 def _true_damping_and_peak(t):
     """Leading damping (/s) and the peak of |output (i w - J)^-1 input|^2 (Hz), upper fixed point."""
-    (v, J), = jacobian(t["mu"], **_consts(t))  # the only fixed point
+    ((v, J),) = jacobian(t["mu"], **_consts(t))  # the only fixed point
     d = float(-np.max(np.linalg.eigvals(J).real))
     f = np.arange(2.0, 40.0, 0.005)
     out = np.array([0, 1, -1, 0, 0, 0.0])
@@ -56,15 +56,17 @@ def _true_damping_and_peak(t):
 def _write_files(tmp_path, truths, per_file=4, duration=120.0):
     files = []
     for i in range(0, len(truths), per_file):
-        cols = [simulate_column(duration, SFREQ, mu=t["mu"], sigma=t["sigma"], seed=100 + i + j, **_consts(t))
-                for j, t in enumerate(truths[i:i + per_file])]
-        for col, t in zip(cols, truths[i:i + per_file]):
+        cols = [
+            simulate_column(duration, SFREQ, mu=t["mu"], sigma=t["sigma"], seed=100 + i + j, **_consts(t))
+            for j, t in enumerate(truths[i : i + per_file])
+        ]
+        for col, t in zip(cols, truths[i : i + per_file]):
             fps = jacobian(t["mu"], **_consts(t))
             if len(fps) == 1 and t.get("stable", True):  # the truth holds only if the column stayed at its focus
                 assert abs(col.mean() - fps[0][0]) < 0.5, (t, col.mean(), fps[0][0])
         fname = tmp_path / f"indep{i // per_file}_raw.fif"
         write_fif(fname, cols, SFREQ, noise_uv=2.0, seed=i)
-        files.append((fname, truths[i:i + per_file]))
+        files.append((fname, truths[i : i + per_file]))
     return files
 
 
@@ -112,12 +114,18 @@ def test_recovery_and_per_channel_routes_on_independent_files_at_the_cli_default
                 continue
             post = idata.posterior.sel(channel=ch)
             d_true, f_true = _true_damping_and_peak(t)
-            results.append(dict(
-                ch=f"{fname.stem}:{ch}", passed=diag[ch]["passed"],
-                a=_covers(post["a"].values.ravel(), t["a"]), b=_covers(post["b"].values.ravel(), t["b"]),
-                damping=_covers(post["damping"].values.ravel(), d_true), d_true=d_true,
-                d_med=float(np.median(post["damping"])),
-                peak_err=float(np.median(post["peak_freq"]) - f_true)))
+            results.append(
+                dict(
+                    ch=f"{fname.stem}:{ch}",
+                    passed=diag[ch]["passed"],
+                    a=_covers(post["a"].values.ravel(), t["a"]),
+                    b=_covers(post["b"].values.ravel(), t["b"]),
+                    damping=_covers(post["damping"].values.ravel(), d_true),
+                    d_true=d_true,
+                    d_med=float(np.median(post["damping"])),
+                    peak_err=float(np.median(post["peak_freq"]) - f_true),
+                )
+            )
     for r in results + routed:
         print(r)
     # both directions of the linearity check
@@ -128,9 +136,13 @@ def test_recovery_and_per_channel_routes_on_independent_files_at_the_cli_default
     assert cover["a"] >= 0.8 * n and cover["damping"] >= 0.8 * n, cover  # measured 10 of 11 each (91 %)
     assert max(abs(r["peak_err"]) for r in results) <= 0.3  # measured 0.19 Hz at most
     # Not yet at the validity issue's targets (85 % coverage for b, 90 % passing the diagnostics):
-    # measured b 7 of 11 (the inhibitory rate shifts with C fixed at 135 against true 100-132) and
-    # 9 of 11 passing (R-hat 1.011 or tail ESS just below 400 at dampings of 1.5 and 2.5 /s). These
-    # bounds guard against a regression from there; the issue stays open on them.
+    # measured b 7 of 11 and 9-10 of 11 passing (R-hat 1.011 or tail ESS just below 400 at dampings
+    # of 1.5 and 2.5 /s). b's misses are a bias of +3-6 % against intervals of +-3 %: on TRUTHS[2]
+    # the median was 47.5-48.6 /s against 46.6 in 5 of 5 noise seeds, 48.7-49.7 with C fixed at its
+    # true value and 48.7 without the aperiodic term, so neither C nor the background causes it. The
+    # linear spectrum itself is off: a 1000-s run's mean Welch spectrum exceeds it at the truth by
+    # 6.5 % at 2-5 Hz at sigma 0.5 /s^0.5, 1.3 % at 0.125 (docs/model.md, section 5). These bounds
+    # guard against a regression from there; the issue stays open on them.
     assert cover["b"] >= 0.5 * n, cover
     assert sum(r["passed"] for r in results) >= 0.7 * n, [r["ch"] for r in results if not r["passed"]]
 
@@ -141,8 +153,7 @@ def test_independent_simulator_agrees_with_jrfit_on_the_fixed_point_damping():
     from jrfit.params import JRParams
 
     t = TRUTHS[4]
-    (v, d), = [fp for fp in damping(t["mu"], **_consts(t)) if fp[1] > 0][-1:]
+    ((v, d),) = [fp for fp in damping(t["mu"], **_consts(t)) if fp[1] > 0][-1:]
     p = JRParams(**_consts(t))
     ev = eigenvalues(np.array([v]), JRParams(**{k: np.array([x]) for k, x in p.as_dict().items()}))
     assert -ev[0, 0].real == pytest.approx(d, rel=1e-6)
-
