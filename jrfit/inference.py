@@ -596,7 +596,8 @@ def _worst_rhat_ess(post):
     """Largest R-hat and smallest bulk/tail ESS over the sampled scalar variables.
 
     Constant variables (e.g. a fixed rest potential kept as a deterministic)
-    have no R-hat and are left out.
+    have no R-hat and are left out. ``r_hat_var`` names the variable with the
+    largest R-hat.
     """
     import arviz as az
 
@@ -605,11 +606,48 @@ def _worst_rhat_ess(post):
         rhat = az.rhat(post[names])
         ess_b = az.ess(post[names], method="bulk")
         ess_t = az.ess(post[names], method="tail")
+    r = {n: float(rhat[n]) if np.isfinite(float(rhat[n])) else np.inf for n in names}
+    # rank-normalised R-hat is the same for x and log x: name the natural-unit variable
+    worst = max(names, key=lambda n: (r[n], not n.startswith("log_")))
     return dict(
         r_hat=float(max(float(rhat[n]) for n in names)),
+        r_hat_var=str(worst),
         ess_bulk=float(min(float(ess_b[n]) for n in names)),
         ess_tail=float(min(float(ess_t[n]) for n in names)),
     )
+
+
+def chain_separation(draws):
+    """Whether chains sit in separate modes: some two chains' central 90 % intervals do not overlap.
+
+    Parameters
+    ----------
+    draws : ndarray, shape (n_chains, n_draws)
+        One variable's draws.
+
+    Returns
+    -------
+    separate : bool
+    medians : ndarray, shape (n_chains,)
+        Each chain's median.
+    """
+    x = np.asarray(draws, float)
+    lo, hi = np.quantile(x, 0.05, axis=1), np.quantile(x, 0.95, axis=1)
+    separate = bool(np.any(lo[:, None] > hi[None, :]))
+    return separate, np.median(x, axis=1)
+
+
+def _rhat_problem(post, d, threshold):
+    """The R-hat line of a failed fit, saying which variable and whether its chains found separate modes."""
+    name = d.get("r_hat_var")
+    text = f"R-hat {d['r_hat']:.3f} > {threshold}"
+    if name is None or name not in post:
+        return text
+    separate, med = chain_separation(post[name].values)
+    meds = ", ".join(f"{m:.3g}" for m in med)
+    if separate:
+        return f"{text} ({name}: the chains sit in separate modes, chain medians {meds})"
+    return f"{text} (worst: {name}, chain medians {meds})"
 
 
 def diagnose(idata):
@@ -634,7 +672,7 @@ def diagnose(idata):
     if idata.posterior.sizes.get("chain", 1) < 2:
         problems.append("R-hat needs at least two chains (--chains 2 or more): convergence not checked")
     elif not d["r_hat"] <= T["r_hat"]:
-        problems.append(f"R-hat {d['r_hat']:.3f} > {T['r_hat']}")
+        problems.append(_rhat_problem(idata.posterior, d, T["r_hat"]))
     if not d["ess_bulk"] >= T["ess_bulk"]:
         problems.append(f"bulk ESS {d['ess_bulk']:.0f} < {T['ess_bulk']:.0f}")
     if not d["ess_tail"] >= T["ess_tail"]:
@@ -661,7 +699,7 @@ def diagnose_smc(idata):
     )
     problems = []
     if not d["r_hat"] <= SMC_THRESHOLDS["r_hat"]:
-        problems.append(f"R-hat {d['r_hat']:.3f} > {SMC_THRESHOLDS['r_hat']}")
+        problems.append(_rhat_problem(idata.posterior, d, SMC_THRESHOLDS["r_hat"]))
     if not d["ess_bulk"] >= SMC_THRESHOLDS["ess_bulk"]:
         problems.append(f"bulk ESS {d['ess_bulk']:.0f} < {SMC_THRESHOLDS['ess_bulk']:.0f}")
     d["passed"] = not problems

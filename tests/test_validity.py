@@ -137,12 +137,12 @@ def test_recovery_and_per_channel_routes_on_independent_files_at_the_cli_default
     assert max(abs(r["peak_err"]) for r in results) <= 0.3  # measured 0.19 Hz at most
     # Not yet at the validity issue's targets (85 % coverage for b, 90 % passing the diagnostics):
     # measured b 7 of 11 and 9-10 of 11 passing (R-hat 1.011 or tail ESS just below 400 at dampings
-    # of 1.5 and 2.5 /s). b's misses are a bias of +3-6 % against intervals of +-3 %: on TRUTHS[2]
-    # the median was 47.5-48.6 /s against 46.6 in 5 of 5 noise seeds, 48.7-49.7 with C fixed at its
-    # true value and 48.7 without the aperiodic term, so neither C nor the background causes it. The
-    # linear spectrum itself is off: a 1000-s run's mean Welch spectrum exceeds it at the truth by
-    # 6.5 % at 2-5 Hz at sigma 0.5 /s^0.5, 1.3 % at 0.125 (docs/model.md, section 5). These bounds
-    # guard against a regression from there; the issue stays open on them.
+    # of 1.5 and 2.5 /s). b's misses are a bias that shrinks with the recording: on TRUTHS[2] (120 s)
+    # the median was 47.5-48.6 /s against 46.6 in 5 of 5 noise seeds (intervals +-1.6), and stayed
+    # there with C fixed at its true value (48.7-49.7), without the aperiodic term (48.7), with a band
+    # from 4 Hz (48.3) and with p's prior at the true input (47.9); from 1000 s it was 47.05 [46.21,
+    # 48.43] (46.59 [46.04, 47.40] at a quarter of the noise). These bounds guard against a
+    # regression from there; the issue stays open on them.
     assert cover["b"] >= 0.5 * n, cover
     assert sum(r["passed"] for r in results) >= 0.7 * n, [r["ch"] for r in results if not r["passed"]]
 
