@@ -28,7 +28,7 @@ def pytest_collection_modifyitems(config, items):
     def key(item):
         if item.get_closest_marker("slow") is None:
             return (2, 0)
-        stem = Path(str(item.fspath)).stem
+        stem = Path(item.path).stem
         return (0, _LONGEST_FIRST.index(stem)) if stem in _LONGEST_FIRST else (1, 0)
 
     items.sort(key=key)  # stable: the order within each group is kept
