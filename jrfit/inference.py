@@ -656,9 +656,11 @@ def diagnose(idata):
     Returns
     -------
     diag : dict
-        ``r_hat`` (max), ``ess_bulk`` and ``ess_tail`` (min), ``divergences``
-        (count), ``bfmi`` (min over chains), ``passed`` (bool) and ``problems``
-        (list of str): what failed, against :data:`THRESHOLDS`.
+        ``r_hat`` (max) and ``r_hat_var`` (the variable it belongs to),
+        ``ess_bulk`` and ``ess_tail`` (min), ``divergences`` (count), ``bfmi``
+        (min over chains), ``passed`` (bool) and ``problems`` (list of str):
+        what failed, against :data:`THRESHOLDS`; a failed R-hat says whether
+        the chains sit in separate modes (:func:`chain_separation`).
     """
     import arviz as az
 
