@@ -32,8 +32,8 @@ def _time(func, n):
 
 def gradient_bench():
     from jrfit import JRParams
-    from jrfit.erp import ERPForward
-    from jrfit.model import fixed_points
+    from jrfit.model.erp import ERPForward
+    from jrfit.model.column import fixed_points
 
     times = np.arange(-0.1, 0.5, 1 / 200)
     names = ("v", "B", "a", "b", "amplitude", "onset", "width")
@@ -64,9 +64,9 @@ def gradient_bench():
 def fit_bench():
     import logging
 
-    from jrfit.erp_fit import ERP_CONFIG, ERPModel, fit_erp
-    from jrfit.evoked import prepare_evoked
-    from jrfit.example import ERP_TRUTH, make_erp_epochs
+    from jrfit.inference.erp import ERP_CONFIG, ERPModel, fit_erp
+    from jrfit.data.evoked import prepare_evoked
+    from jrfit.datasets.example import ERP_TRUTH, make_erp_epochs
 
     logging.getLogger("pymc").setLevel(logging.ERROR)
     ev = prepare_evoked(

@@ -85,7 +85,7 @@ def main():
     args = ap.parse_args()
     import arviz as az
 
-    from jrfit.cli import main as cli
+    from jrfit.cli.app import main as cli
 
     cols = truths(args.channels, args.seed)
     with tempfile.TemporaryDirectory() as tmp:
@@ -98,9 +98,9 @@ def main():
         else:
             import dataclasses
 
-            from jrfit.erp_fit import fit_erp
-            from jrfit.evoked import prepare_evoked
-            from jrfit.priors import make_erp_priors
+            from jrfit.inference.erp import fit_erp
+            from jrfit.data.evoked import prepare_evoked
+            from jrfit.inference.priors import make_erp_priors
 
             priors = dataclasses.replace(make_erp_priors("jr"), v_fixed=None, p_fixed=0.0)
             rc, idata = 0, fit_erp(prepare_evoked(fname), priors=priors).idata

@@ -45,9 +45,9 @@ def main():
     import logging
     from pathlib import Path
 
-    from jrfit.data import prepare_spectrum
-    from jrfit.example import make_example_recording
-    from jrfit.inference import FitConfig, SpectralModel, fit_spectrum
+    from jrfit.data.recording import prepare_spectrum
+    from jrfit.datasets.example import make_example_recording
+    from jrfit.inference.spectral import FitConfig, SpectralModel, fit_spectrum
 
     logging.getLogger("pymc").setLevel(logging.ERROR)
     spec = prepare_spectrum(make_example_recording(), reference=None)

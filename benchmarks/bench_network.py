@@ -1,4 +1,4 @@
-"""Benchmark of jrfit.network.simulate_network: throughput and memory.
+"""Benchmark of jrfit.simulators.network.simulate_network: throughput and memory.
 
 Run as ``python benchmarks/bench_network.py`` (under a minute). The case of the
 issue: TVB's 76-region connectome (``load_connectivity("tvb76")``, weights
@@ -28,8 +28,8 @@ import numpy as np
 from numba import njit
 
 from jrfit import JRParams
-from jrfit.model import drift, sigmoid
-from jrfit.network import load_connectivity, simulate_network
+from jrfit.model.column import drift, sigmoid
+from jrfit.simulators.network import load_connectivity, simulate_network
 
 DT = 1e-4
 DURATION = 10.0

@@ -92,7 +92,7 @@ def write_files(tmp, cases, duration=120.0):
 
 
 def _fit(spec, ch, model, config):
-    from jrfit.inference import fit_spectrum
+    from jrfit.inference.spectral import fit_spectrum
 
     t = time.perf_counter()
     res = fit_spectrum(spec.pick([ch]), config=config, model=model, progress=False)
@@ -111,8 +111,8 @@ def _fit(spec, ch, model, config):
 def main(n=8):
     import logging
 
-    from jrfit.data import prepare_spectrum
-    from jrfit.inference import FitConfig, SpectralModel
+    from jrfit.data.recording import prepare_spectrum
+    from jrfit.inference.spectral import FitConfig, SpectralModel
 
     logging.getLogger("pymc").setLevel(logging.ERROR)
     logging.getLogger("jrfit").setLevel(logging.ERROR)

@@ -1,8 +1,8 @@
-"""Benchmark of jrfit.simulate: throughput, compile/import time and memory.
+"""Benchmark of jrfit.simulators.column: throughput, compile/import time and memory.
 
 Run as ``python benchmarks/bench_simulate.py`` (about two minutes). Prints
 
-* throughput of :func:`jrfit.simulate.simulate` in column-steps per second for
+* throughput of :func:`jrfit.simulators.column.simulate` in column-steps per second for
   1 and 1000 columns, dt = 0.1 ms and 1 ms, 1 and 2 threads, against two
   references run in the same process: a plain NumPy Euler-Maruyama loop
   (vectorised over columns) and a plain numba Euler-Maruyama loop. The input
@@ -11,7 +11,7 @@ Run as ``python benchmarks/bench_simulate.py`` (about two minutes). Prints
   drawn independently for every column;
 * compile time of the kernels with an empty numba cache and the load time
   with a warm cache (each in a fresh process), and the import time of
-  jrfit.simulate;
+  jrfit.simulators.column;
 * peak traced memory (tracemalloc) against the number of steps.
 
 Timings are the best of several repeats of wall-clock time. Targets (issue):
@@ -32,8 +32,8 @@ import numpy as np
 from numba import njit
 
 from jrfit import JRParams
-from jrfit.model import drift
-from jrfit.simulate import simulate
+from jrfit.model.column import drift
+from jrfit.simulators.column import simulate
 
 MU = 220.0
 STD = 22.0  # per-sample standard deviation of p, in /s
@@ -170,8 +170,8 @@ def gil_free_fraction(n=1000, dt=1e-4, duration=2.0):
     1 / ((1 - f) + f / 2) times faster (Amdahl): a load-independent check of
     the threading design when the machine's second core is busy.
     """
-    import jrfit.simulate as js
-    from jrfit import _kernels as K
+    import jrfit.simulators.column as js
+    from jrfit.simulators import kernels as K
 
     spent = [0.0]
     kernel, make_gen = K.sde_block, js._column_generator
@@ -209,7 +209,7 @@ def gil_free_fraction(n=1000, dt=1e-4, duration=2.0):
 _COMPILE_SNIPPET = r"""
 import time, numpy as np
 t0 = time.perf_counter()
-import jrfit.simulate as s
+import jrfit.simulators.column as s
 t1 = time.perf_counter()
 from jrfit import JRParams
 y0 = np.tile(np.array([0.1, 20.0, 12.0, 0, 0, 0])[:, None], (1, 8))
@@ -217,7 +217,7 @@ for n in (8, 1):
     s.simulate(JRParams(mu=np.full(n, 220.0)), 0.1, dt=1e-4, transient=0.0, y_init=y0[:, :n], seed=0)
 s.integrate(JRParams(), 220.0, 1e-4, duration=0.01, method="rk4")
 t2 = time.perf_counter()
-from jrfit import _kernels as K
+from jrfit.simulators import kernels as K
 hits = sum(sum(f.stats.cache_hits.values()) for f in (K.sde_block, K.fir_prefeed, K.ode_run))
 miss = sum(sum(f.stats.cache_misses.values()) for f in (K.sde_block, K.fir_prefeed, K.ode_run))
 print(f"{t1 - t0:.3f} {t2 - t1:.3f} {hits} {miss}")
@@ -236,14 +236,17 @@ def compile_and_import():
             rows.append((label, float(out[0]), float(out[1]), int(out[2]), int(out[3])))
         for label, t_imp, t_first, hits, miss in rows:
             print(
-                f"  {label:24s} import jrfit.simulate {t_imp:6.3f} s, "
+                f"  {label:24s} import jrfit.simulators.column {t_imp:6.3f} s, "
                 f"first calls (simulate x2, integrate) {t_first:6.3f} s "
                 f"[kernel cache: {hits} loaded, {miss} compiled]"
             )
     out = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "import jrfit.simulate"], capture_output=True, text=True, check=True
+        [sys.executable, "-X", "importtime", "-c", "import jrfit.simulators.column"],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stderr.splitlines()
-    tot = [ln for ln in out if ln.rstrip().endswith("jrfit.simulate")]
+    tot = [ln for ln in out if ln.rstrip().endswith("jrfit.simulators.column")]
     if tot:
         us = int(tot[-1].split("|")[1])
         print(f"  python -X importtime: jrfit.simulate (cumulative, incl. numpy/numba) {us / 1e6:.3f} s")

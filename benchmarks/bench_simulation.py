@@ -26,12 +26,12 @@ import numpy as np
 
 def main():
     from jrfit import JRParams
-    from jrfit.data import prepare_spectrum
-    from jrfit.inference import FitConfig, fit_spectrum
-    from jrfit.routes import check_linear
-    from jrfit.sim_fit import SimulationConfig, fit_spectrum_sim
-    from jrfit.simspec import peak_frequency
-    from jrfit.simulate import simulate
+    from jrfit.data.recording import prepare_spectrum
+    from jrfit.inference.spectral import FitConfig, fit_spectrum
+    from jrfit.inference.routes import check_linear
+    from jrfit.inference.simulation import SimulationConfig, fit_spectrum_sim
+    from jrfit.inference.synthetic import peak_frequency
+    from jrfit.simulators.column import simulate
 
     logging.getLogger("pymc").setLevel(logging.ERROR)
     truth = JRParams(mu=220.0, sigma=2.0)
@@ -76,10 +76,10 @@ def abc(spec, draws=500, epsilon=0.3):
     import pymc as pm
 
     from jrfit import JRParams
-    from jrfit.likelihood import thin_factor
-    from jrfit.priors import SpectralPriors
-    from jrfit.sim_fit import SIGMA_PRIOR
-    from jrfit.simspec import WelchSettings, simulated_psd
+    from jrfit.inference.likelihood import thin_factor
+    from jrfit.inference.priors import SpectralPriors
+    from jrfit.inference.simulation import SIGMA_PRIOR
+    from jrfit.inference.synthetic import WelchSettings, simulated_psd
 
     pr = SpectralPriors()
     st = WelchSettings.from_spectrum(spec)
@@ -140,8 +140,8 @@ def abc(spec, draws=500, epsilon=0.3):
 if __name__ == "__main__":
     if "--abc-only" in sys.argv:
         from jrfit import JRParams
-        from jrfit.data import prepare_spectrum
-        from jrfit.simulate import simulate
+        from jrfit.data.recording import prepare_spectrum
+        from jrfit.simulators.column import simulate
 
         abc(
             prepare_spectrum(

@@ -2,7 +2,7 @@
 
 Run: python benchmarks/bench_spectrum.py
 
-jrfit's closed-form PSD (``jrfit.spectrum.psd_from_v``) is evaluated for a
+jrfit's closed-form PSD (``jrfit.model.spectrum.psd_from_v``) is evaluated for a
 batch of parameter sets at once; the reference builds the 6x6 Jacobian for
 each parameter set in a Python loop and solves (sI - J) x = b at every
 frequency (the textbook state-space route), in the same process.
@@ -13,8 +13,8 @@ import time
 import numpy as np
 
 from jrfit import JRParams
-from jrfit.model import jacobian, operating_point
-from jrfit.spectrum import psd_from_v
+from jrfit.model.column import jacobian, operating_point
+from jrfit.model.spectrum import psd_from_v
 
 
 def _batch(n, rng):

@@ -36,7 +36,7 @@ def _sharp_peak_file(tmp):
 
 
 def _fit(spec, ch, model, cfg):
-    from jrfit.inference import fit_spectrum
+    from jrfit.inference.spectral import fit_spectrum
 
     t = time.perf_counter()
     res = fit_spectrum(spec.pick([ch]), config=cfg, model=model, progress=False)
@@ -56,9 +56,9 @@ def _fit(spec, ch, model, cfg):
 def main():
     import logging
 
-    from jrfit.data import prepare_spectrum
-    from jrfit.example import make_example_recording
-    from jrfit.inference import FitConfig, SpectralModel
+    from jrfit.data.recording import prepare_spectrum
+    from jrfit.datasets.example import make_example_recording
+    from jrfit.inference.spectral import FitConfig, SpectralModel
 
     logging.getLogger("pymc").setLevel(logging.ERROR)
     tmp = tempfile.mkdtemp(prefix="jrfit_bench_")

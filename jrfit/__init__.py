@@ -12,27 +12,27 @@ import warnings as _warnings
 # jrfit's results, and would open every run of a user's script or job log
 _warnings.filterwarnings("ignore", message=r"\s*ArviZ is undergoing a major refactor", category=FutureWarning)
 
-from ._logging import set_log_level  # noqa: E402 (after the warning filter)
-from .errors import DataError, FitError, JRFitError, ModelError  # noqa: E402
-from .params import JRParams  # noqa: E402
+from jrfit.utils.log import set_log_level  # noqa: E402 (after the warning filter)
+from jrfit.errors import DataError, FitError, JRFitError, ModelError  # noqa: E402
+from jrfit.model.params import JRParams  # noqa: E402
 
 _LAZY = {
-    "ObservedSpectrum": "data",
-    "prepare_spectrum": "data",
-    "ObservedEvoked": "evoked",
-    "prepare_evoked": "evoked",
-    "linear_psd": "spectrum",
-    "simulate": "simulate",
-    "bifurcation": "dynamics",
-    "SpectralModel": "inference",
-    "fit_spectrum": "inference",
-    "FitResult": "inference",
-    "make_report": "report",
-    "ERPModel": "erp_fit",
-    "fit_erp": "erp_fit",
-    "erp_response": "erp",
-    "load_connectivity": "network",
-    "simulate_network": "network",
+    "ObservedSpectrum": "data.recording",
+    "prepare_spectrum": "data.recording",
+    "ObservedEvoked": "data.evoked",
+    "prepare_evoked": "data.evoked",
+    "linear_psd": "model.spectrum",
+    "simulate": "simulators.column",
+    "bifurcation": "dynamics.bifurcation",
+    "SpectralModel": "inference.spectral",
+    "fit_spectrum": "inference.spectral",
+    "FitResult": "inference.spectral",
+    "make_report": "report.html",
+    "ERPModel": "inference.erp",
+    "fit_erp": "inference.erp",
+    "erp_response": "model.erp",
+    "load_connectivity": "simulators.network",
+    "simulate_network": "simulators.network",
 }
 
 __all__ = [

@@ -1,8 +1,8 @@
-"""``python -m jrfit``: the command-line interface (see :mod:`jrfit.cli`)."""
+"""``python -m jrfit``: the command-line interface (see :mod:`jrfit.cli.app`)."""
 
 import sys
 
-from .cli import main
+from jrfit.cli.app import main
 
 if __name__ == "__main__":
     sys.exit(main())

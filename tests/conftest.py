@@ -21,15 +21,15 @@ SHARED_DATA = Path(os.environ.get("JRFIT_TEST_DATA") or Path(__file__).parents[2
 # The suite runs on two workers (pytest -n auto, pytest-xdist). The slow statistical checks take
 # 2-8 min each and the rest seconds, so the workers finish together only if the longest checks start
 # first: slow tests go first, those of these modules (the longest, measured) before the others.
-_LONGEST_FIRST = ("test_validity", "test_simulation_route", "test_erp_fit", "test_faults")
+_LONGEST_FIRST = ("test_validity.py", "inference/test_simulation.py", "inference/test_erp.py", "cli/test_faults.py")
 
 
 def pytest_collection_modifyitems(config, items):
     def key(item):
         if item.get_closest_marker("slow") is None:
             return (2, 0)
-        stem = Path(item.path).stem
-        return (0, _LONGEST_FIRST.index(stem)) if stem in _LONGEST_FIRST else (1, 0)
+        where = Path(item.path).relative_to(Path(__file__).parent).as_posix()
+        return (0, _LONGEST_FIRST.index(where)) if where in _LONGEST_FIRST else (1, 0)
 
     items.sort(key=key)  # stable: the order within each group is kept
 

@@ -104,7 +104,7 @@ def test_the_wheel_ships_the_example_and_runs_from_outside_the_repository(tmp_pa
     env.update(MPLCONFIGDIR=str(tmp_path / "mpl"))
     probe = (
         "import mne, jrfit\n"
-        "from jrfit.example import example_path, make_example_recording\n"
+        "from jrfit.datasets.example import example_path, make_example_recording\n"
         "raw = mne.io.read_raw_fif(example_path(), verbose=False)\n"
         "before = example_path().stat().st_mtime_ns\n"
         "made = make_example_recording()  # what jrfit demo fits\n"

@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pytest
 
-from jrfit.cli import main
+from jrfit.cli.app import main
 
 from independent import damping, jacobian, simulate_column, write_fif
 
@@ -149,8 +149,8 @@ def test_recovery_and_per_channel_routes_on_independent_files_at_the_cli_default
 
 def test_independent_simulator_agrees_with_jrfit_on_the_fixed_point_damping():
     """Two implementations of the same equations: the damping of one stable focus."""
-    from jrfit.model import eigenvalues
-    from jrfit.params import JRParams
+    from jrfit.model.column import eigenvalues
+    from jrfit.model.params import JRParams
 
     t = TRUTHS[4]
     ((v, d),) = [fp for fp in damping(t["mu"], **_consts(t)) if fp[1] > 0][-1:]

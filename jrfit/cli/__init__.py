@@ -1,0 +1,5 @@
+"""Command-line interface: ``jrfit <command> ...`` (also ``python -m jrfit``)."""
+
+from jrfit.cli.app import main
+
+__all__ = ["main"]

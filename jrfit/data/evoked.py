@@ -1,0 +1,1404 @@
+"""Event-related potentials (ERPs) of EEG recordings, with their standard errors.
+
+The evoked counterpart of :mod:`jrfit.data.recording`::
+
+    continuous recording --preprocess--> epochs --reject, average--> ObservedEvoked
+    epochs (file or object) ----------->  epochs --reject, average--> ObservedEvoked
+    evoked (file or object) ---------------------------------------> ObservedEvoked
+
+:func:`prepare_evoked` runs the whole chain. Continuous recordings go through
+the same cleaning as spectra (:func:`jrfit.data.recording.preprocess`: EEG only,
+10-05 names, bad channels, notch, band-pass, reference, bad segments,
+channel picks and regions), with band-pass defaults suited to ERPs
+(0.1-40 Hz). Every step is recorded in a JSON-serialisable ``record``.
+
+Units: MNE stores EEG in volts; :class:`ObservedEvoked` holds **µV**
+(``units='uV'``), the unit of an ERP at the electrode (docs/model.md, section 10:
+the model's mV at the column reach the electrode through a fitted gain).
+
+Standard errors: with single trials, the standard error of the mean at each
+time and channel, ``std(trials, ddof=1) / sqrt(n_trials)``
+(``se_method='trials'``). From an average alone (an evoked file), the
+per-channel standard deviation of the averaged pre-stimulus baseline, which
+already is noise of the mean (it shrinks with ``nave``), used as a constant
+over time (``se_method='baseline'``); it assumes stationary noise and
+ignores trial-to-trial variability of the response itself.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import numbers
+import os
+import warnings
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import mne
+import numpy as np
+
+from jrfit.utils.check import check_option, check_positive
+from jrfit.utils.log import logger, verbose
+from jrfit.data.recording import (
+    _BAD_CHANNEL_DEFAULTS,
+    _apply_reference,
+    _check_eeg,
+    _set_channel_types,
+    _check_bad_channels_option,
+    _detects_bad_channels,
+    _detect_bad_channels,
+    _exempt,
+    _kept_by_request,
+    _docdict,
+    _drop_bads,
+    _fmt_names,
+    _frozen_array,
+    _indent,
+    _jsonable,
+    _mne_verbose,
+    _preprocess,
+    _read,
+    _resolve_names,
+    _resolve_user_names,
+    _select,
+    _source_name,
+    _standardize_names,
+    _step,
+)
+from jrfit.errors import DataError, JRFitError
+
+__all__ = ["ObservedEvoked", "prepare_evoked"]
+
+#: Unit of :attr:`ObservedEvoked.data` and :attr:`ObservedEvoked.se`.
+EVOKED_UNITS = "uV"
+_V_TO_UV = 1e6
+_DEFAULT_REJECT = 150e-6  # peak-to-peak, in V (150 µV)
+_MIN_BASELINE_SAMPLES = 3
+_EPO_SUFFIXES = ("-epo.fif", "-epo.fif.gz", "_epo.fif", "_epo.fif.gz")
+_AVE_SUFFIXES = ("-ave.fif", "-ave.fif.gz", "_ave.fif", "_ave.fif.gz")
+
+_evoked_docdict = dict(
+    source_evoked="""source : path-like | Raw | Epochs | Evoked | list of Evoked
+    The data, never modified (objects are copied, files only read):
+
+    - a continuous recording, as a path any :func:`mne.io.read_raw` reads
+      (EDF/BDF, FIF, EEGLAB ``.set``, BrainVision ``.vhdr``, ...) or an
+      :class:`mne.io.Raw`; events come from its annotations (e.g.
+      EEGLAB's events) or, if it has none, from its stim channel;
+    - single trials, as an epochs file (``-epo.fif``) or
+      :class:`mne.Epochs`;
+    - averages, as an evoked file (``-ave.fif``, ``-ave.fif.gz``),
+      an :class:`mne.Evoked` or a list of them.""",
+    event="""event : str | int | list of (str | int) | None
+    The condition(s): an annotation description (``'square'``), an event-id
+    key of the epochs (MNE's ``/``-separated tags select every key that has
+    them all, e.g. ``'visual'``), an event code of a stim channel, or the
+    comment (or index) of an evoked average (``'Left visual'``). A list returns one
+    :class:`ObservedEvoked` per condition, in the same order, from one pass
+    of preprocessing and rejection. None takes the only condition there is
+    (an error lists them if there are several).""",
+    tmin_tmax="""tmin, tmax : float
+    Start and end of the window, in seconds relative to the event (default
+    -0.1 to 0.5 s). For epochs and evoked sources it must lie within their
+    time range.""",
+    baseline="""baseline : tuple of (float | None) | None
+    Interval ``(a, b)`` in seconds whose mean is subtracted from each trial
+    (None for ``a`` or ``b`` means the window's start or end); default
+    ``(None, 0)``, the whole pre-stimulus part. None skips the correction.""",
+    l_freq_erp="""l_freq : float | None
+    High-pass cut-off, in Hz (default 0.1). Continuous recordings only:
+    epoched and averaged data are too short to high-pass (this is recorded).""",
+    h_freq_erp="""h_freq : float | None
+    Low-pass cut-off, in Hz (default 40), below the Nyquist frequency.
+    Applied to epochs and averages too (when below their low-pass).""",
+    line_freq_erp="""line_freq : 'auto' | float | None
+    Power-line frequency to notch out (continuous recordings only; harmonics
+    above the low-pass are not notched), as in :func:`jrfit.data.recording.preprocess`.""",
+    bad_channels_erp="""bad_channels : 'auto' | dict | list of str | None
+    As in :func:`jrfit.data.recording.preprocess`. Channels in ``info['bads']`` are
+    always dropped; ``'auto'`` also detects flat and extreme-variance
+    channels in continuous and epoched data (not in averages).""",
+    bad_segments_erp="""bad_segments : 'auto' | dict | None
+    Bad-segment detection of :func:`jrfit.data.recording.preprocess` (continuous
+    recordings only); trials that overlap a ``BAD_`` annotation are rejected.""",
+    reject="""reject : float | dict | None
+    Peak-to-peak rejection threshold of a trial, in V as in MNE (default
+    ``150e-6``, i.e. 150 µV), applied within the window to the kept channels
+    and regions; ``dict(eeg=...)`` is accepted too. None rejects no trial by
+    amplitude. Ignored for averages.""",
+    decim="""decim : int
+    Keep every ``decim``-th sample (default 1: all). The new Nyquist
+    frequency must stay above the low-pass.""",
+    se_method="""se_method : 'auto' | 'trials' | 'baseline'
+    Standard-error estimate: ``'trials'`` from the spread of the single
+    trials, ``'baseline'`` from the pre-stimulus noise of the average;
+    ``'auto'`` (default) uses the trials when there are some.""",
+)
+
+
+def _fill_doc(func):
+    docs = {**_docdict, **_evoked_docdict}
+    func.__doc__ = func.__doc__ % {k: _indent(v) for k, v in docs.items()}
+    return func
+
+
+# ----------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False, repr=False)
+class ObservedEvoked:
+    """A measured event-related potential, with its standard error.
+
+    Parameters
+    ----------
+    times : ndarray, shape (n_times,)
+        Sample times, in seconds relative to the event, evenly spaced by
+        ``1 / sfreq``.
+    data : ndarray, shape (n_channels, n_times)
+        The average over trials, in µV, finite.
+    se : ndarray, shape (n_channels, n_times)
+        Standard error of ``data``, in µV, finite and > 0.
+    ch_names : sequence of str, length n_channels
+        Channel (or region) names.
+    condition : str
+        The condition (event name or evoked comment).
+    n_trials : int
+        Trials averaged (``nave`` for an evoked file).
+    sfreq : float
+        Sampling frequency, in Hz.
+    se_method : 'trials' | 'baseline'
+        How ``se`` was estimated: ``'trials'`` is ``std / sqrt(n_trials)``
+        across trials at each time; ``'baseline'`` is the standard deviation
+        of the average over its pre-stimulus baseline, per channel, constant
+        over time.
+    tmin, tmax : float | None
+        The requested window, in seconds (None: the first and last time).
+    baseline : tuple of (float | None) | None
+        Baseline interval used for the correction, in seconds.
+    units : str
+        Unit of ``data`` and ``se``; always ``'uV'``.
+    record : list of dict
+        Preprocessing, epoching and averaging steps (JSON-serialisable).
+    source : str | None
+        File name of the data.
+    n_rejected : int
+        Trials of this condition rejected (amplitude, ``BAD_`` annotations,
+        outside the recording).
+    noise_acf : ndarray, shape (n_channels, n_times) | None
+        Autocorrelation of the noise in ``data`` at lags 0..n_times-1, per
+        channel (``noise_acf[:, 0] = 1``), estimated with the standard error:
+        from the trials' deviations from their mean (``se_method='trials'``;
+        the noise of a mean of independent trials has the trials'
+        correlation), or from the average over its baseline; extended to every
+        lag by an autoregressive fit (:func:`jrfit.inference.residuals.noise_autocorrelation`).
+        The ERP likelihood's correlated residuals use it. None: not measured
+        (residuals then independent).
+    lowpass : dict | None
+        The low-pass jrfit applied: ``h_freq`` (Hz), ``sfreq`` (Hz, the rate
+        it ran at) and ``on`` (``'continuous'``: the recording before
+        epoching; ``'epochs'``: each epoch or the average). The ERP model
+        passes its response through the same filter
+        (:meth:`response_map`). None: no low-pass applied.
+    """
+
+    times: np.ndarray
+    data: np.ndarray
+    se: np.ndarray
+    ch_names: tuple
+    condition: str
+    n_trials: int
+    sfreq: float
+    se_method: str = "trials"
+    tmin: float | None = None
+    tmax: float | None = None
+    baseline: tuple | None = None
+    units: str = EVOKED_UNITS
+    record: tuple = ()
+    source: str | None = None
+    n_rejected: int = 0
+    noise_acf: np.ndarray | None = None
+    lowpass: dict | None = None
+
+    def __post_init__(self):
+        def _set(name, value):
+            object.__setattr__(self, name, value)
+
+        own = "ObservedEvoked"
+        times = _frozen_array(self.times, "times", own)
+        if times.ndim != 1 or times.size < 2:
+            raise DataError(
+                f"ObservedEvoked.times must be a 1-D array of at least 2 times (in s), got shape {times.shape}."
+            )
+        if not np.all(np.isfinite(times)) or np.any(np.diff(times) <= 0):
+            raise DataError("ObservedEvoked.times must be finite and strictly increasing (s).")
+        sfreq = check_positive("sfreq", self.sfreq, "Hz")
+        if not np.allclose(np.diff(times), 1.0 / sfreq, rtol=1e-6, atol=1e-9):
+            raise DataError(
+                f"ObservedEvoked.times must be evenly spaced by 1/sfreq = {1 / sfreq:.6g} s "
+                f"(sfreq={sfreq:g} Hz); got spacings {np.min(np.diff(times)):.6g} to "
+                f"{np.max(np.diff(times)):.6g} s."
+            )
+        arrays = {}
+        for name in ("data", "se"):
+            arr = _frozen_array(getattr(self, name), name, own)
+            if arr.ndim == 1:
+                arr = _frozen_array(arr[np.newaxis], name, own)
+            if arr.ndim != 2 or arr.shape[1] != times.size:
+                raise DataError(
+                    f"ObservedEvoked.{name} must have shape (n_channels, n_times={times.size}), got {arr.shape}."
+                )
+            arrays[name] = arr
+        data, se = arrays["data"], arrays["se"]
+        if se.shape != data.shape:
+            raise DataError(f"ObservedEvoked.se must have the shape of data {data.shape}, got {se.shape}.")
+        if not np.all(np.isfinite(data)):
+            bad = np.flatnonzero(~np.isfinite(data).all(axis=1)).tolist()
+            raise DataError(f"ObservedEvoked.data must be finite (in uV); rows {bad} are not.")
+        if not np.all(np.isfinite(se)) or np.any(se <= 0):
+            bad = np.flatnonzero(~(np.isfinite(se) & (se > 0)).all(axis=1)).tolist()
+            raise DataError(
+                f"ObservedEvoked.se must be finite and > 0 (in uV); rows {bad} are not. "
+                "Drop flat channels (e.g. a reference channel) first."
+            )
+        if isinstance(self.ch_names, str):
+            raise DataError("ObservedEvoked.ch_names must be a sequence of names, got a str.")
+        ch_names = tuple(str(c) for c in self.ch_names)
+        if len(ch_names) != data.shape[0] or len(set(ch_names)) != len(ch_names):
+            raise DataError(
+                f"ObservedEvoked.ch_names must hold {data.shape[0]} unique names (one per "
+                f"row of data), got {list(ch_names)}."
+            )
+        if not isinstance(self.condition, str) or not self.condition:
+            raise DataError(f"ObservedEvoked.condition must be a non-empty str, got {self.condition!r}.")
+        check_option("se_method", self.se_method, ("trials", "baseline"))
+        n_trials = _count("n_trials", self.n_trials, minimum=1)
+        if self.se_method == "trials" and n_trials < 2:
+            raise DataError(f"ObservedEvoked.n_trials must be at least 2 with se_method='trials', got {n_trials}.")
+        n_rejected = _count("n_rejected", self.n_rejected, minimum=0)
+        tol = 0.5 / sfreq
+        tmin = float(times[0]) if self.tmin is None else _finite("tmin", self.tmin)
+        tmax = float(times[-1]) if self.tmax is None else _finite("tmax", self.tmax)
+        if tmin >= tmax or times[0] < tmin - tol or times[-1] > tmax + tol:
+            raise DataError(
+                f"ObservedEvoked.times ({times[0]:g} to {times[-1]:g} s) must lie within "
+                f"tmin={tmin:g} and tmax={tmax:g} s, with tmin < tmax."
+            )
+        baseline = _check_baseline_value(self.baseline)
+        if self.units != EVOKED_UNITS:
+            raise DataError(
+                f"ObservedEvoked.units must be {EVOKED_UNITS!r} (convert MNE's V to uV, times 1e6), got {self.units!r}."
+            )
+        record = _jsonable(copy.deepcopy(list(self.record or ())))
+        try:
+            json.dumps(record)
+        except (TypeError, ValueError) as err:  # pragma: no cover - _jsonable covers it
+            raise DataError(f"ObservedEvoked.record must be JSON-serialisable: {err}") from None
+        if self.source is not None and not isinstance(self.source, str):
+            _set("source", os.fspath(self.source) if isinstance(self.source, os.PathLike) else str(self.source))
+        _set("times", times)
+        _set("data", data)
+        _set("se", se)
+        _set("ch_names", ch_names)
+        _set("n_trials", n_trials)
+        _set("n_rejected", n_rejected)
+        _set("sfreq", sfreq)
+        _set("tmin", tmin)
+        _set("tmax", tmax)
+        _set("baseline", baseline)
+        _set("record", tuple(record))
+        _set("noise_acf", _check_acf(self.noise_acf, data.shape))
+        _set("lowpass", _check_lowpass(self.lowpass))
+
+    # ------------------------------------------------------------------
+    def response_map(self):
+        """The linear map from a signal to what the preprocessing made of it, on ``times``.
+
+        The applied low-pass (:attr:`lowpass`; MNE's zero-phase FIR designed
+        at the final rate, as a convolution on a continuous recording or as
+        MNE filters a short epoch) followed by the baseline correction
+        (subtracting the mean over :attr:`baseline`). A model of the
+        underlying signal ``s`` predicts the data ``M @ s``; without it, a
+        40 Hz low-pass of the data and not of the model biased pulse
+        amplitudes and gains by 5-10 % (benchmarks/bench_erp_independent.py).
+
+        Returns
+        -------
+        M : ndarray, shape (n_times, n_times)
+        """
+        n = self.n_times
+        m = np.eye(n)
+        if self.lowpass is not None:
+            m = _lowpass_matrix(n, self.sfreq, float(self.lowpass["h_freq"]), self.lowpass.get("on", "epochs"))
+        if self.baseline is not None:
+            b0 = self.times[0] if self.baseline[0] is None else self.baseline[0]
+            b1 = self.times[-1] if self.baseline[1] is None else self.baseline[1]
+            mask = (self.times >= b0 - 1e-9) & (self.times <= b1 + 1e-9)
+            if mask.any():
+                m = m - np.outer(np.ones(n), mask / mask.sum()) @ m
+        return m
+
+    @property
+    def n_channels(self):
+        """Number of channels."""
+        return self.data.shape[0]
+
+    @property
+    def n_times(self):
+        """Number of time samples."""
+        return self.times.size
+
+    def __repr__(self):
+        src = f" | {self.source}" if self.source else ""
+        rej = f", {self.n_rejected} rejected" if self.n_rejected else ""
+        return (
+            f"<ObservedEvoked{src} | {self.condition!r} | {self.n_channels} channels x "
+            f"{self.n_times} times, {self.times[0]:.3f} to {self.times[-1]:.3f} s, "
+            f"{self.sfreq:g} Hz, n_trials={self.n_trials}{rej}, se from {self.se_method}, "
+            f"{self.units}>"
+        )
+
+    def _replace(self, **changes):
+        fields = {f: getattr(self, f) for f in self.__dataclass_fields__}
+        fields.update(changes)
+        return type(self)(**fields)
+
+    def pick(self, names):
+        """Return a new evoked response with the named channels, in the given order.
+
+        Parameters
+        ----------
+        names : str | list of str
+            Channel (or region) names.
+
+        Returns
+        -------
+        evoked : ObservedEvoked
+        """
+        if isinstance(names, str):
+            names = [names]
+        idx = []
+        for n in names:
+            if n not in self.ch_names:
+                raise DataError(f"Unknown channel {n!r}; the evoked response has {_fmt_names(self.ch_names)}.")
+            idx.append(self.ch_names.index(n))
+        return self._replace(
+            data=self.data[idx],
+            se=self.se[idx],
+            ch_names=[self.ch_names[i] for i in idx],
+            noise_acf=None if self.noise_acf is None else self.noise_acf[idx],
+        )
+
+    def crop(self, tmin=None, tmax=None):
+        """Return a new evoked response restricted to ``tmin <= t <= tmax``.
+
+        Parameters
+        ----------
+        tmin, tmax : float | None
+            New window, in seconds, within the current one; None keeps that end.
+
+        Returns
+        -------
+        evoked : ObservedEvoked
+            With the step appended to ``record``.
+        """
+        lo = self.tmin if tmin is None else _finite("tmin", tmin)
+        hi = self.tmax if tmax is None else _finite("tmax", tmax)
+        tol = 0.5 / self.sfreq
+        if lo < self.tmin - tol or hi > self.tmax + tol or lo >= hi:
+            raise DataError(
+                f"crop(tmin={lo:g}, tmax={hi:g}) must lie within the current window "
+                f"{self.tmin:g} to {self.tmax:g} s, with tmin < tmax."
+            )
+        keep = (self.times >= lo - 1e-9) & (self.times <= hi + 1e-9)
+        if keep.sum() < 2:
+            raise DataError(
+                f"crop(tmin={lo:g}, tmax={hi:g}) keeps fewer than 2 samples at "
+                f"sfreq={self.sfreq:g} Hz; widen the window."
+            )
+        rec = list(self.record)
+        _step(rec, "crop", params=dict(tmin=tmin, tmax=tmax), n_times=int(keep.sum()))
+        return self._replace(
+            times=self.times[keep],
+            data=self.data[:, keep],
+            se=self.se[:, keep],
+            tmin=lo,
+            tmax=hi,
+            record=rec,
+            noise_acf=None if self.noise_acf is None else self.noise_acf[:, : int(keep.sum())],
+        )
+
+    def to_dict(self):
+        """Plain, JSON-serialisable dict of every field (for result attributes).
+
+        Returns
+        -------
+        d : dict
+            Arrays as (nested) lists; rebuild with :meth:`from_dict`.
+        """
+        return dict(
+            times=self.times.tolist(),
+            data=self.data.tolist(),
+            se=self.se.tolist(),
+            ch_names=list(self.ch_names),
+            condition=self.condition,
+            n_trials=self.n_trials,
+            sfreq=self.sfreq,
+            se_method=self.se_method,
+            tmin=self.tmin,
+            tmax=self.tmax,
+            baseline=None if self.baseline is None else list(self.baseline),
+            units=self.units,
+            record=list(self.record),
+            source=self.source,
+            n_rejected=self.n_rejected,
+            noise_acf=None if self.noise_acf is None else self.noise_acf.tolist(),
+            lowpass=None if self.lowpass is None else dict(self.lowpass),
+        )
+
+    @classmethod
+    def from_dict(cls, d):
+        """Rebuild an evoked response from :meth:`to_dict` output (a dict or its JSON).
+
+        Parameters
+        ----------
+        d : dict | str
+            The dict, or the JSON string of it.
+
+        Returns
+        -------
+        evoked : ObservedEvoked
+        """
+        if isinstance(d, (str, bytes)):
+            d = json.loads(d)
+        unknown = set(d) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise DataError(f"Unknown ObservedEvoked field(s) {sorted(unknown)}.")
+        return cls(**d)
+
+
+def _count(name, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        if isinstance(value, numbers.Real) and float(value).is_integer():
+            value = int(value)
+        else:
+            raise DataError(f"ObservedEvoked.{name} must be an integer, got {value!r}.")
+    if value < minimum:
+        raise DataError(f"ObservedEvoked.{name} must be >= {minimum}, got {value}.")
+    return int(value)
+
+
+def _finite(name, value):
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise DataError(f"{name!r} must be a time in seconds, got {value!r}.") from None
+    if not np.isfinite(value):
+        raise DataError(f"{name!r} must be a finite time in seconds, got {value!r}.")
+    return value
+
+
+def _lowpass_matrix(n, sfreq, h_freq, on):
+    """MNE's default low-pass at ``h_freq`` as an (n, n) matrix on n samples at ``sfreq``."""
+    import mne
+
+    if h_freq >= sfreq / 2.0:
+        return np.eye(n)
+    with warnings.catch_warnings():  # short windows: MNE warns that the filter is longer
+        warnings.simplefilter("ignore")
+        if on == "continuous":  # a convolution: the recording extends beyond the window
+            h = mne.filter.create_filter(None, sfreq, None, h_freq, verbose=False)
+            c = h.size // 2
+            lag = np.subtract.outer(np.arange(n), np.arange(n)) + c
+            return np.where((lag >= 0) & (lag < h.size), h[np.clip(lag, 0, h.size - 1)], 0.0)
+        return mne.filter.filter_data(np.eye(n), sfreq, None, h_freq, verbose=False).T
+
+
+def _check_lowpass(lowpass):
+    if lowpass is None:
+        return None
+    try:
+        out = dict(h_freq=float(lowpass["h_freq"]), sfreq=float(lowpass["sfreq"]), on=str(lowpass.get("on", "epochs")))
+    except (KeyError, TypeError, ValueError):
+        raise DataError(
+            f"ObservedEvoked.lowpass must be None or a dict with h_freq and sfreq (Hz) and on "
+            f"('continuous' or 'epochs'), got {lowpass!r}."
+        ) from None
+    if not (out["h_freq"] > 0 and out["sfreq"] > 0) or out["on"] not in ("continuous", "epochs"):
+        raise DataError(
+            f"ObservedEvoked.lowpass: h_freq and sfreq must be > 0 Hz and on 'continuous' or 'epochs', got {lowpass!r}."
+        )
+    return out
+
+
+def _applied_lowpass(record, sfreq):
+    """The low-pass a short-epoch cleaning applied (from its record step), as ObservedEvoked.lowpass."""
+    step = next((s for s in record if isinstance(s, dict) and s.get("step") == "filter"), {})
+    h = step.get("lowpass_applied")
+    return None if h is None else dict(h_freq=float(h), sfreq=float(sfreq), on="epochs")
+
+
+def _check_acf(acf, shape):
+    """None, or a read-only (n_channels, n_times) array of autocorrelations with lag 0 equal to 1."""
+    if acf is None:
+        return None
+    arr = np.array(acf, float)
+    if (
+        arr.shape != shape
+        or not np.all(np.isfinite(arr))
+        or not np.allclose(arr[:, 0], 1.0)
+        or np.any(np.abs(arr) > 1.0 + 1e-9)
+    ):
+        raise DataError(
+            f"ObservedEvoked.noise_acf must be an autocorrelation per channel, shape {shape}, "
+            f"finite, 1 at lag 0 and within [-1, 1]; got shape {arr.shape}."
+        )
+    arr.flags.writeable = False
+    return arr
+
+
+def _noise_acfs(segments, n_times):
+    """Per channel: noise autocorrelation and AR order from (n_segments, n_channels, n_samples) noise."""
+    from jrfit.inference.residuals import noise_autocorrelation
+
+    out = [noise_autocorrelation(segments[:, c, :], n_times) for c in range(segments.shape[1])]
+    return np.array([a for a, _ in out]), [int(p) for _, p in out]
+
+
+def _acf_details(acf, orders, how):
+    return dict(
+        noise_lag1=_summary(acf[:, 1]) if acf.shape[1] > 1 else None, noise_ar_order=orders, noise_acf_method=how
+    )
+
+
+def _check_baseline_value(baseline):
+    """None, or a tuple of two (float | None), as MNE's ``baseline``."""
+    if baseline is None:
+        return None
+    if isinstance(baseline, str) or len(baseline) != 2:
+        raise DataError(
+            f"'baseline' must be None or a pair (a, b) of times in seconds (None for an "
+            f"end of the window), e.g. (None, 0); got {baseline!r}."
+        )
+    return tuple(None if b is None else _finite("baseline", b) for b in baseline)
+
+
+# ----------------------------------------------------------------------------
+# reading
+def _is_evoked_list(source):
+    return isinstance(source, (list, tuple)) and source and all(isinstance(s, mne.Evoked) for s in source)
+
+
+def _read_evoked_source(source):
+    """Return ``(kind, obj, name)``: kind 'raw', 'epochs' or 'evoked'.
+
+    For 'evoked', ``obj`` is a list of copies of the averages (projections not
+    applied yet); for the others a preloaded copy.
+    """
+    if isinstance(source, mne.io.BaseRaw):
+        raw, name = _read(source)
+        return "raw", raw, name
+    if isinstance(source, mne.BaseEpochs):
+        epochs = source.copy()
+        if not epochs.preload:
+            epochs.load_data()
+        return "epochs", epochs, _obj_name(source)
+    if isinstance(source, mne.Evoked):
+        return "evoked", [source.copy()], _obj_name(source)
+    if _is_evoked_list(source):
+        return "evoked", [ev.copy() for ev in source], _obj_name(source[0])
+    if not isinstance(source, (str, os.PathLike)):
+        raise DataError(
+            "'source' must be a path to a recording, epochs or evoked file, or an "
+            f"instance of mne.io.Raw, mne.Epochs or mne.Evoked; got {type(source).__name__}."
+        )
+    path = Path(source).expanduser()
+    if not path.exists():
+        raise DataError(
+            f"File not found: '{path}' does not exist. Check the path (relative paths start from {Path.cwd()})."
+        )
+    lname = path.name.lower()
+    if lname.endswith(_EPO_SUFFIXES):
+        return "epochs", _read_fif(path, "epochs"), path.name
+    if lname.endswith(_AVE_SUFFIXES):
+        return "evoked", _read_fif(path, "evoked"), path.name
+    if lname.endswith((".fif", ".fif.gz")):
+        # a FIF file of another name: continuous, epochs or evoked, try in turn
+        for kind in ("raw", "epochs", "evoked"):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    if kind == "raw":
+                        return "raw", _read(path)[0], path.name
+                    return kind, _read_fif(path, kind), path.name
+            except DataError:
+                continue
+        raise DataError(
+            f"Could not read '{path}' as a continuous recording, epochs or evoked FIF "
+            "file. Check that the file is complete, or read it with MNE and pass the "
+            "object."
+        )
+    raw, name = _read(path)
+    return "raw", raw, name
+
+
+def _read_fif(path, kind):
+    try:
+        if kind == "epochs":
+            return mne.read_epochs(path, preload=True, proj=False, verbose=_mne_verbose())
+        return mne.read_evokeds(path, baseline=None, proj=False, verbose=_mne_verbose())
+    except Exception as err:  # readers raise many types; report them all alike
+        raise DataError(
+            f"Could not read '{path}' as an {kind} file ({type(err).__name__}: {err}). "
+            f"Check that the file is complete and is an MNE {kind} FIF file "
+            f"({'-epo.fif' if kind == 'epochs' else '-ave.fif'})."
+        ) from err
+
+
+def _obj_name(obj):
+    fname = getattr(obj, "filename", None)
+    if fname:
+        return Path(fname).name
+    if isinstance(obj, mne.io.BaseRaw):
+        return _source_name(obj)
+    return None
+
+
+# ----------------------------------------------------------------------------
+# events and conditions
+def _raw_events(raw, name, record):
+    """Events and event_id of a continuous recording (annotations, else stim channel)."""
+    events, event_id, origin = None, {}, None
+    if len(raw.annotations):
+        events, event_id = mne.events_from_annotations(raw, verbose=_mne_verbose())
+        origin = "annotations"
+    if not event_id:
+        stim = mne.pick_types(raw.info, meg=False, stim=True)
+        if len(stim):
+            events = mne.find_events(
+                raw,
+                stim_channel=[raw.ch_names[i] for i in stim],
+                shortest_event=1,
+                consecutive=True,
+                verbose=_mne_verbose(),
+            )
+            event_id = {str(c): int(c) for c in np.unique(events[:, 2])} if len(events) else {}
+            origin = "stim channel"
+    if not event_id:
+        n_bad = sum(a["description"].lower().startswith(("bad", "edge")) for a in raw.annotations)
+        raise DataError(
+            f"{name or 'The recording'} has no events: no annotations"
+            + (f" other than {n_bad} BAD_/EDGE annotation(s)" if n_bad else "")
+            + " and no stim channel with events. Add the events as annotations "
+            "(raw.set_annotations(mne.Annotations(onsets, 0, 'stim'))) or pass epochs "
+            "made with mne.Epochs.",
+            cli={
+                "(raw.set_annotations(mne.Annotations(onsets, 0, 'stim'))) or pass epochs made with mne.Epochs.": (
+                    "(or a stim channel) to the file, or give an epochs file (-epo.fif) made with MNE."
+                )
+            },
+        )
+    counts = Counter(events[:, 2].tolist())
+    _step(
+        record,
+        "events",
+        origin=origin,
+        counts={k: counts.get(v, 0) for k, v in event_id.items()},
+    )
+    return events, event_id
+
+
+def _match_keys(key, event_id):
+    """Event-id keys selected by ``key`` (MNE's rules: exact, code, or '/'-tags)."""
+    if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+        return [k for k, v in event_id.items() if v == int(key)]
+    if not isinstance(key, str):
+        return []
+    if key in event_id:
+        return [key]
+    tags = set(key.split("/"))
+    return [k for k in event_id if tags <= set(k.split("/"))]
+
+
+def _conditions(event, available, name):
+    """The requested conditions as a list, and whether a list was asked for."""
+    if event is None:
+        if len(available) == 1:
+            return [available[0]], False
+        raise DataError(
+            f"{name or 'The data'} has {len(available)} conditions "
+            f"({_fmt_names(repr(a) for a in available)}); choose one with event=..., "
+            "or pass a list of them.",
+            cli={
+                "choose one with event=..., or pass a list of them": (
+                    "choose one with --event NAME (repeat it for several)"
+                )
+            },
+        )
+    is_list = isinstance(event, (list, tuple))
+    events = list(event) if is_list else [event]
+    if not events:
+        raise DataError("'event' is an empty list; give at least one condition.")
+    return events, is_list
+
+
+def _unknown_event(key, available, name, what):
+    return DataError(
+        f"Unknown event {key!r} in {name or 'the data'}. Available {what}: "
+        f"{_fmt_names(repr(a) for a in available)}. Pass one of them as event=...",
+        cli={"Pass one of them as event=...": "Give one of them to --event"},
+    )
+
+
+# ----------------------------------------------------------------------------
+# checks of the window, baseline and options
+def _check_window(tmin, tmax, baseline):
+    tmin, tmax = _finite("tmin", tmin), _finite("tmax", tmax)
+    if tmin >= tmax:
+        raise DataError(f"tmin={tmin:g} s must be below tmax={tmax:g} s.")
+    baseline = _check_baseline_value(baseline)
+    if baseline is not None:
+        b0 = tmin if baseline[0] is None else baseline[0]
+        b1 = tmax if baseline[1] is None else baseline[1]
+        if b0 > b1 or b0 < tmin - 1e-9 or b1 > tmax + 1e-9:
+            raise DataError(
+                f"baseline={baseline} is not an interval within the window tmin={tmin:g} "
+                f"to tmax={tmax:g} s; pass an interval inside it (e.g. (None, 0)) or "
+                "baseline=None."
+            )
+    return tmin, tmax, baseline
+
+
+def _check_range(tmin, tmax, times, name, kind):
+    tol = 0.5 * float(np.median(np.diff(times))) if times.size > 1 else 0.0
+    if tmin < times[0] - tol or tmax > times[-1] + tol:
+        raise DataError(
+            f"The window tmin={tmin:g} to tmax={tmax:g} s is outside the time range of "
+            f"the {kind} in {name or 'the data'} ({times[0]:g} to {times[-1]:g} s). "
+            f"Choose tmin >= {times[0]:.4g} and tmax <= {times[-1]:.4g} s, or epoch the "
+            "continuous recording instead."
+        )
+
+
+def _clip(tmin, tmax, times):
+    """The window, clipped to ``times`` (after :func:`_check_range` allowed half a sample)."""
+    return max(tmin, float(times[0])), min(tmax, float(times[-1]))
+
+
+def _check_reject(reject):
+    if reject is None:
+        return None
+    if isinstance(reject, dict):
+        unknown = set(reject) - {"eeg"}
+        if unknown:
+            raise JRFitError(f"'reject' may only hold the key 'eeg' (jrfit keeps EEG only), got {sorted(reject)}.")
+        if "eeg" not in reject:
+            return None
+        reject = reject["eeg"]
+    reject = check_positive("reject", reject, "V")
+    if reject >= 1e-3:
+        logger.warning(
+            f"reject={reject:g} V (peak-to-peak) is above 1 mV and will hardly reject "
+            "anything; the threshold is in volts as in MNE, e.g. 150e-6 for 150 uV."
+        )
+    return reject
+
+
+def _check_decim(decim, sfreq, lowpass):
+    if isinstance(decim, bool) or not isinstance(decim, numbers.Integral) or decim < 1:
+        raise JRFitError(f"'decim' must be an integer >= 1, got {decim!r}.")
+    decim = int(decim)
+    new_nyq = sfreq / decim / 2.0
+    if decim > 1 and lowpass is not None and lowpass >= new_nyq:
+        raise DataError(
+            f"decim={decim} lowers the sampling frequency to {sfreq / decim:g} Hz, whose "
+            f"Nyquist frequency ({new_nyq:g} Hz) is not above the low-pass ({lowpass:g} "
+            "Hz): the ERP would alias. Lower h_freq or decim."
+        )
+    return decim
+
+
+# ----------------------------------------------------------------------------
+@_fill_doc
+@verbose
+def prepare_evoked(
+    source,
+    event=None,
+    *,
+    tmin=-0.1,
+    tmax=0.5,
+    baseline=(None, 0),
+    picks=None,
+    regions=None,
+    reference=None,
+    l_freq=0.1,
+    h_freq=40.0,
+    line_freq="auto",
+    bad_channels="auto",
+    bad_segments="auto",
+    reject=_DEFAULT_REJECT,
+    decim=1,
+    se_method="auto",
+    channel_types=None,
+    verbose=None,
+):
+    """Load, clean, epoch and average EEG into an ERP with its standard error.
+
+    Continuous recordings are cleaned as for spectra
+    (:func:`jrfit.data.recording.preprocess`: EEG only, 10-05 names, bad channels,
+    notch, band-pass, reference, bad segments, picks and regions), then cut
+    into trials around the events of the condition, baseline-corrected,
+    rejected (peak-to-peak above ``reject``, or overlapping a ``BAD_``
+    segment) and averaged. Epochs are treated alike from the EEG step on
+    (without notch and high-pass). Averages get their projections applied
+    (e.g. MNE's average-reference projector), EEG picked, reference,
+    low-pass, window and baseline, and a standard error from their
+    pre-stimulus baseline. Every step is recorded in ``record``.
+
+    Parameters
+    ----------
+    %(source_evoked)s
+    %(event)s
+    %(tmin_tmax)s
+    %(baseline)s
+    %(picks)s
+    %(regions)s
+    %(reference)s
+    %(l_freq_erp)s
+    %(h_freq_erp)s
+    %(line_freq_erp)s
+    %(bad_channels_erp)s
+    %(bad_segments_erp)s
+    %(reject)s
+    %(decim)s
+    %(se_method)s
+    %(channel_types)s
+    %(verbose)s
+
+    Returns
+    -------
+    evoked : ObservedEvoked | list of ObservedEvoked
+        The ERP in µV with its standard error; a list (one per condition,
+        in the order asked) when ``event`` is a list.
+
+    Raises
+    ------
+    DataError
+        If the file is missing or unreadable, has no EEG channel or no
+        events, an event is unknown (the message lists those available),
+        the window lies outside the epochs' or average's time range, fewer
+        than 2 trials are left after rejection, or an option is impossible
+        for these data. Nothing is returned for any condition then.
+
+    Notes
+    -----
+    The standard error from trials is ``std(ddof=1) / sqrt(n)`` of the
+    baseline-corrected trials, per channel and time. From an average, it is
+    the standard deviation of the (baseline-corrected) average over the
+    baseline interval (or, with ``baseline=None``, over ``t < 0``): the
+    noise left in a mean of ``nave`` trials, taken as constant over time.
+
+    Examples
+    --------
+    >>> erp = prepare_evoked("sub-01_eeg.set", "square")  # doctest: +SKIP
+    >>> left, right = prepare_evoked(
+    ...     "sample_audvis-ave.fif", ["Left visual", "Right visual"])  # doctest: +SKIP
+    """
+    tmin, tmax, baseline = _check_window(tmin, tmax, baseline)
+    reject = _check_reject(reject)
+    check_option("se_method", se_method, ("auto", "trials", "baseline"))
+    if regions is not None and not isinstance(regions, dict):
+        raise DataError(
+            "'regions' must be a dict mapping a region name to a list of channel "
+            f"names, e.g. {{'occipital': ['O1', 'O2', 'Oz']}}, got {regions!r}."
+        )
+    kind, inst, name = _read_evoked_source(source)
+    for each in inst if kind == "evoked" else [inst]:  # private copies
+        _set_channel_types(each, channel_types, name)
+    opts = dict(
+        tmin=tmin,
+        tmax=tmax,
+        baseline=baseline,
+        picks=picks,
+        regions=regions,
+        reference=reference,
+        l_freq=l_freq,
+        h_freq=h_freq,
+        line_freq=line_freq,
+        bad_channels=bad_channels,
+        bad_segments=bad_segments,
+        reject=reject,
+        decim=decim,
+        se_method=se_method,
+    )
+    if kind == "evoked":
+        out, is_list = _from_evokeds(inst, name, event, opts)
+    else:
+        out, is_list = _from_trials(kind, inst, name, event, opts)
+    return out if is_list else out[0]
+
+
+def _params(opts):
+    return {k: opts[k] for k in ("tmin", "tmax", "baseline", "reject", "decim", "se_method")}
+
+
+# ----------------------------------------------------------------------------
+# raw and epochs
+def _from_trials(kind, inst, name, event, opts):
+    tmin, tmax, baseline = opts["tmin"], opts["tmax"], opts["baseline"]
+    sfreq = float(inst.info["sfreq"])
+    _check_eeg(inst, name)
+    if kind == "raw":
+        record = []
+        events, event_id = _raw_events(inst, name, record)
+        available = list(event_id)
+    else:
+        event_id = dict(inst.event_id)
+        available = list(event_id)
+    wanted, is_list = _conditions(event, available, name)
+    keys_of = {}
+    for key in wanted:
+        keys = _match_keys(key, event_id)
+        if not keys:
+            raise _unknown_event(
+                key,
+                available,
+                name,
+                "events" if kind == "raw" else "event-id keys of the epochs",
+            )
+        keys_of[_cond_name(key, keys)] = keys
+    h_freq = opts["h_freq"]
+    if h_freq is not None:
+        h_freq = check_positive("h_freq", h_freq, "Hz")
+
+    if kind == "raw":
+        decim = _check_decim(opts["decim"], sfreq, h_freq if h_freq is not None else inst.info["lowpass"])
+        raw, prep = _preprocess(
+            inst,
+            name,
+            picks=opts["picks"],
+            regions=opts["regions"],
+            reference=opts["reference"],
+            line_freq=opts["line_freq"],
+            l_freq=opts["l_freq"],
+            h_freq=h_freq,
+            bad_channels=opts["bad_channels"],
+            bad_segments=opts["bad_segments"],
+        )
+        record = prep[:1] + record + prep[1:]  # load, events, then the cleaning
+        lowpass = None if h_freq is None else dict(h_freq=h_freq, sfreq=sfreq, on="continuous")
+        used = sorted({k for keys in keys_of.values() for k in keys})
+        codes = {event_id[k] for k in used}
+        sel_events = events[np.isin(events[:, 2], list(codes))]
+        # events of the chosen conditions at one sample: keep the first (as MNE's
+        # event_repeated='drop'), so that each drop-log entry matches an event
+        first = np.sort(np.unique(sel_events[:, 0], return_index=True)[1])
+        if len(first) < len(sel_events):
+            logger.warning(
+                f"{len(sel_events) - len(first)} event(s) of {name or 'the recording'} "
+                "share a sample with another chosen event; only the first is kept."
+            )
+            _step(record, "repeated_events", n_dropped=len(sel_events) - len(first))
+        sel_events = sel_events[first]
+        reject = None if opts["reject"] is None else dict(eeg=opts["reject"])
+        try:
+            with warnings.catch_warnings():  # no trial left: our DataError says more
+                warnings.filterwarnings("ignore", "All epochs were dropped")
+                epochs = mne.Epochs(
+                    raw,
+                    sel_events,
+                    event_id={k: event_id[k] for k in used},
+                    tmin=tmin,
+                    tmax=tmax,
+                    baseline=baseline,
+                    reject=reject,
+                    reject_by_annotation=True,
+                    preload=True,
+                    decim=decim,
+                    verbose=_mne_verbose(),
+                )
+        except ValueError as err:
+            raise DataError(
+                f"Could not epoch {name or 'the recording'} from tmin={tmin:g} to "
+                f"tmax={tmax:g} s with baseline={baseline} ({err})."
+            ) from err
+        drop_log = epochs.drop_log
+        ev_codes = sel_events[:, 2]
+        previous = 0
+    else:
+        epochs, record = _clean_epoched(inst, name, "epochs", h_freq, opts)
+        _check_range(tmin, tmax, epochs.times, name, "epochs")
+        decim = _check_decim(opts["decim"], sfreq, epochs.info["lowpass"])
+        lowpass = _applied_lowpass(record, sfreq)
+        epochs.crop(*_clip(tmin, tmax, epochs.times), include_tmax=True, verbose=_mne_verbose())
+        if baseline is not None:
+            epochs.apply_baseline(baseline, verbose=_mne_verbose())
+        previous = sum(1 for d in epochs.drop_log if d and d != ("IGNORED",))
+        # rejection: judge the epochs present now (empty drop-log entries)
+        present = [i for i, d in enumerate(epochs.drop_log) if d == ()]
+        ev_codes = epochs.events[:, 2].copy()
+        if opts["reject"] is not None:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "All epochs were dropped")
+                epochs.drop_bad(reject=dict(eeg=opts["reject"]), verbose=_mne_verbose())
+        drop_log = [epochs.drop_log[i] for i in present]
+        if decim > 1:
+            epochs.decimate(decim, verbose=_mne_verbose())
+        _step(
+            record,
+            "window",
+            params=dict(tmin=tmin, tmax=tmax, baseline=baseline),
+            n_times=len(epochs.times),
+            previously_dropped=previous,
+        )
+
+    _step(
+        record,
+        "epochs",
+        params=_params(opts),
+        sfreq=epochs.info["sfreq"],
+        n_times=len(epochs.times),
+        tmin_s=float(epochs.times[0]),
+        tmax_s=float(epochs.times[-1]),
+        n_channels=len(epochs.ch_names),
+    )
+    out = []
+    for cond, keys in keys_of.items():
+        codes = [event_id[k] for k in keys]
+        mine = [d for d, c in zip(drop_log, ev_codes) if c in codes]
+        reasons = Counter()
+        for d in mine:
+            if d:
+                reasons[_reason(d)] += 1
+        n_rej = sum(reasons.values())
+        sub = epochs[keys] if len(epochs) else epochs
+        n = len(sub) if len(epochs) else 0
+        rec = [dict(r) for r in record]
+        _step(
+            rec,
+            "reject",
+            params=dict(reject_ptp_V=opts["reject"], condition=cond),
+            n_events=len(mine),
+            n_rejected=n_rej,
+            reasons=dict(reasons),
+            drop_log_channels=dict(Counter(ch for d in mine if d and _reason(d).startswith("peak") for ch in d)),
+            n_kept=n,
+        )
+        if n < 2:
+            raise DataError(
+                f"Condition {cond!r} of {name or 'the data'} has {n} trial(s) left after "
+                f"rejection ({len(mine)} events, {n_rej} rejected: "
+                f"{_fmt_reasons(reasons) or 'none'}); at least 2 are needed to average "
+                "and estimate a standard error. Raise the threshold (reject=...), pass "
+                "reject=None or bad_segments=None, or check the window (tmin, tmax).",
+                cli={
+                    "(reject=...), pass reject=None or bad_segments=None, or check the window (tmin, tmax)": (
+                        "(--reject UV), give --reject none or --bad-segments none, or check the window (--tmin, --tmax)"
+                    )
+                },
+            )
+        logger.info(
+            f"{cond!r}: {n} trials averaged, {n_rej} rejected" + (f" ({_fmt_reasons(reasons)})" if n_rej else "")
+        )
+        x = sub.get_data() * _V_TO_UV  # (n_trials, n_channels, n_times)
+        avg = x.mean(axis=0)
+        if opts["se_method"] == "baseline":
+            se, acf, details = _baseline_se(avg, sub.times, baseline, name, cond)
+            method = "baseline"
+        else:
+            se = x.std(axis=0, ddof=1) / np.sqrt(n)
+            # the deviations from the mean at each time: the trials' noise
+            acf, orders = _noise_acfs(x - avg[np.newaxis], avg.shape[1])
+            details = dict(
+                formula="std(trials, ddof=1) / sqrt(n_trials)",
+                **_acf_details(acf, orders, "the trials' deviations from their mean, AR(p) by AIC"),
+            )
+            method = "trials"
+        _step(
+            rec, "average", n_trials=n, se_method=method, units=EVOKED_UNITS, unit_conversion="MNE V x 1e6", **details
+        )
+        out.append(
+            ObservedEvoked(
+                times=sub.times,
+                data=avg,
+                se=se,
+                ch_names=sub.ch_names,
+                condition=cond,
+                n_trials=n,
+                se_method=method,
+                sfreq=sub.info["sfreq"],
+                tmin=tmin,
+                tmax=tmax,
+                baseline=baseline,
+                record=rec,
+                source=name,
+                n_rejected=n_rej,
+                noise_acf=acf,
+                lowpass=lowpass,
+            )
+        )
+    return out, is_list
+
+
+def _summary(x):
+    return dict(min=float(np.min(x)), median=float(np.median(x)), max=float(np.max(x)))
+
+
+def _cond_name(key, keys):
+    if isinstance(key, str):
+        return key
+    return keys[0] if len(keys) == 1 else str(key)
+
+
+def _reason(drop):
+    """A readable category for one MNE drop-log entry."""
+    bad = sorted({d for d in drop if str(d).upper().startswith("BAD")})
+    if bad:
+        return f"BAD_ annotation ({', '.join(bad)})"
+    if any(d in ("NO_DATA", "TOO_SHORT") for d in drop):
+        return "outside the recording"
+    if "IGNORED" in drop:
+        return "ignored"
+    if any(d == "EQUALIZED_COUNT" or d == "USER" for d in drop):
+        return "dropped by the user"
+    return "peak-to-peak above reject"
+
+
+def _fmt_reasons(reasons):
+    return ", ".join(f"{n} {r}" for r, n in reasons.items())
+
+
+def _baseline_se(avg, times, baseline, name, cond):
+    """Per-channel std of the average over the baseline (or t < 0), as a constant SE."""
+    if baseline is not None:
+        b0 = times[0] if baseline[0] is None else baseline[0]
+        b1 = times[-1] if baseline[1] is None else baseline[1]
+        mask = (times >= b0 - 1e-9) & (times <= b1 + 1e-9)
+        where = f"the baseline {b0:g} to {b1:g} s"
+    else:
+        mask = times < 0
+        where = "the pre-stimulus part (t < 0)"
+    n = int(mask.sum())
+    if n < _MIN_BASELINE_SAMPLES:
+        raise DataError(
+            f"Condition {cond!r} of {name or 'the data'}: {where} holds {n} sample(s), too "
+            f"few to estimate the noise of the average (at least {_MIN_BASELINE_SAMPLES}). "
+            "Start the window before the stimulus (tmin < 0) and use a pre-stimulus "
+            "baseline, e.g. baseline=(None, 0).",
+            cli={
+                "(tmin < 0) and use a pre-stimulus baseline, e.g. baseline=(None, 0).": (
+                    "(--tmin below 0; the baseline is the pre-stimulus part)."
+                )
+            },
+        )
+    sd = avg[:, mask].std(axis=1, ddof=1)
+    se = np.repeat(sd[:, np.newaxis], avg.shape[1], axis=1)
+    acf, orders = _noise_acfs(avg[np.newaxis][:, :, mask], avg.shape[1])
+    return (
+        se,
+        acf,
+        dict(
+            formula="std over the baseline of the average (ddof=1), constant over time",
+            baseline_samples=n,
+            baseline_interval_s=[float(times[mask][0]), float(times[mask][-1])],
+            se_uV=_summary(sd),
+            **_acf_details(acf, orders, "the average over the baseline, AR(p) by AIC"),
+        ),
+    )
+
+
+# ----------------------------------------------------------------------------
+# epochs and averages: the EEG steps of preprocess
+def _clean_epoched(inst, name, kind, h_freq, opts):
+    """Projections, EEG, names, bad channels, reference, low-pass, picks and regions."""
+    record = []
+    sfreq = float(inst.info["sfreq"])
+    load = dict(
+        source=name,
+        kind=kind,
+        sfreq=sfreq,
+        n_channels=len(inst.ch_names),
+        tmin_s=float(inst.times[0]),
+        tmax_s=float(inst.times[-1]),
+        channel_types=dict(Counter(inst.get_channel_types())),
+        mne_version=mne.__version__,
+    )
+    if kind == "epochs":
+        load["n_epochs"] = len(inst)
+    else:
+        load.update(nave=int(inst.nave), comment=inst.comment)
+    _step(record, "load", **load)
+    nyq = sfreq / 2.0
+    if h_freq is not None and h_freq >= nyq:
+        raise DataError(
+            f"h_freq={h_freq:g} Hz is not below the Nyquist frequency ({nyq:g} Hz at "
+            f"sfreq={sfreq:g} Hz); lower it or pass h_freq=None (no low-pass).",
+            cli={"h_freq": "--lowpass", "=None": " none"},
+        )
+    bad_channels = opts["bad_channels"]
+    _check_bad_channels_option(bad_channels)
+
+    # ---- projections (e.g. the average-reference projector of MNE's files)
+    projs = [p["desc"] for p in inst.info["projs"]]
+    pending = [p["desc"] for p in inst.info["projs"] if not p["active"]]
+    if projs:
+        inst.apply_proj(verbose=_mne_verbose())
+    _step(record, "projections", applied=pending, already_active=[p for p in projs if p not in pending])
+    if pending:
+        logger.info(f"Applied projection(s): {', '.join(pending)}")
+
+    # ---- EEG only
+    non_eeg = [n for n, t in zip(inst.ch_names, inst.get_channel_types()) if t != "eeg"]
+    inst.pick("eeg", exclude=[])
+    _step(record, "pick_eeg", n_dropped_non_eeg=len(non_eeg), n_eeg=len(inst.ch_names))
+
+    # ---- names, and user names resolved before any work
+    rename = _standardize_names(inst, record)
+    all_eeg = list(inst.ch_names)
+    picks, regions, reference = opts["picks"], opts["regions"], opts["reference"]
+    pick_names, region_map, ref_names = _resolve_user_names(picks, regions, reference, all_eeg, rename)
+    keep = _kept_by_request(bad_channels, all_eeg, rename)
+
+    # ---- bad channels: declared, non-finite, and (epochs) flat or extreme
+    bads = {rename.get(b, b): "marked bad in info['bads']" for b in inst.info["bads"]}
+    if isinstance(bad_channels, (list, tuple)):
+        for b in _resolve_names(list(bad_channels), all_eeg, rename, "bad_channels"):
+            bads.setdefault(b, "given in bad_channels")
+    data = inst.get_data()
+    data2 = data.transpose(1, 0, 2).reshape(len(all_eeg), -1) if data.ndim == 3 else data
+    if not np.isfinite(data2).any():
+        raise DataError(f"All values of {name or 'the data'} are NaN or infinite; there is no data.")
+    for i in np.flatnonzero(~np.isfinite(data2).all(axis=1)):
+        bads.setdefault(all_eeg[i], "non-finite values")
+    inst.info["bads"] = []
+    _drop_bads(inst, bads, name)
+    found, spared = {}, {}
+    detect = _detects_bad_channels(bad_channels) and kind == "epochs"
+    if detect:
+        rows = [all_eeg.index(n) for n in inst.ch_names]
+        found, _, _ = _detect_bad_channels(data2[rows], sfreq, inst.ch_names, dict(_BAD_CHANNEL_DEFAULTS))
+        found, spared = _exempt(found, keep, name)
+        bads.update(found)
+        _drop_bads(inst, found, name)
+    del data, data2
+    _step(
+        record,
+        "bad_channels",
+        params=dict(bad_channels=bad_channels),
+        bads=bads,
+        detected=bool(detect),
+        kept_as_asked=spared,
+        n_good=len(inst.ch_names),
+    )
+    if bads:
+        logger.info(f"Bad channels dropped: {', '.join(f'{k} ({v})' for k, v in bads.items())}")
+
+    # ---- reference
+    _apply_reference(inst, reference, ref_names, bads, record, name)
+
+    # ---- filters: only a low-pass makes sense on short epochs and averages
+    lowpass = inst.info["lowpass"]
+    applied = None
+    if h_freq is not None and (lowpass is None or h_freq < lowpass):
+        inst.filter(None, h_freq, verbose=_mne_verbose())
+        applied = h_freq
+    _step(
+        record,
+        "filter",
+        params=dict(l_freq=opts["l_freq"], h_freq=h_freq, line_freq=opts["line_freq"]),
+        lowpass_applied=applied,
+        highpass=inst.info["highpass"],
+        lowpass=inst.info["lowpass"],
+        note=f"{kind}: no high-pass or notch (too short to filter; filter the continuous "
+        "recording); low-pass only where below the data's",
+    )
+
+    # ---- picks and regions
+    if pick_names is not None or region_map:
+        inst = _select(inst, pick_names, region_map, bads, record)
+    _step(record, "channels", ch_names=list(inst.ch_names), n_channels=len(inst.ch_names))
+    return inst, record
+
+
+def _from_evokeds(evokeds, name, event, opts):
+    tmin, tmax, baseline = opts["tmin"], opts["tmax"], opts["baseline"]
+    if opts["se_method"] == "trials":
+        raise DataError(
+            f"se_method='trials' needs single trials, but {name or 'the data'} holds "
+            "averages; pass se_method='baseline' (or 'auto'), or the epochs."
+        )
+    comments = [ev.comment or f"#{i}" for i, ev in enumerate(evokeds)]
+    wanted, is_list = _conditions(event, comments, name)
+    chosen = []
+    for key in wanted:
+        if isinstance(key, str) and key in comments:
+            idx = comments.index(key)
+        elif isinstance(key, (int, np.integer)) and not isinstance(key, bool) and -len(comments) <= key < len(comments):
+            idx = int(key)
+        else:
+            raise _unknown_event(key, comments, name, "conditions (evoked comments)")
+        chosen.append(idx)
+    h_freq = opts["h_freq"]
+    if h_freq is not None:
+        h_freq = check_positive("h_freq", h_freq, "Hz")
+    # checks on every condition first: no partial output
+    for idx in chosen:
+        _check_eeg(evokeds[idx], f"{name or 'The evoked data'} (condition {comments[idx]!r})")
+        _check_range(tmin, tmax, evokeds[idx].times, name, "evoked response")
+    out = []
+    for idx in chosen:
+        ev = evokeds[idx].copy()
+        cond = comments[idx]
+        ev, record = _clean_epoched(ev, name, "evoked", h_freq, opts)
+        lowpass = _applied_lowpass(record, ev.info["sfreq"])
+        decim = _check_decim(opts["decim"], ev.info["sfreq"], ev.info["lowpass"])
+        ev.crop(*_clip(tmin, tmax, ev.times), include_tmax=True, verbose=_mne_verbose())
+        if baseline is not None:
+            ev.apply_baseline(baseline, verbose=_mne_verbose())
+        if decim > 1:
+            ev.decimate(decim, verbose=_mne_verbose())
+        _step(
+            record,
+            "window",
+            params=dict(tmin=tmin, tmax=tmax, baseline=baseline, decim=decim),
+            n_times=len(ev.times),
+            sfreq=ev.info["sfreq"],
+        )
+        avg = ev.data * _V_TO_UV
+        se, acf, details = _baseline_se(avg, ev.times, baseline, name, cond)
+        _step(
+            record,
+            "average",
+            n_trials=int(ev.nave),
+            se_method="baseline",
+            units=EVOKED_UNITS,
+            unit_conversion="MNE V x 1e6",
+            **details,
+        )
+        logger.warning(
+            f"{cond!r} of {name or 'the data'} is an average of {ev.nave} trials without "
+            "the trials: its standard error is the noise of the average over the "
+            f"pre-stimulus baseline ({details['baseline_samples']} samples; median "
+            f"{details['se_uV']['median']:.3g} uV), taken as constant over time "
+            "(se_method='baseline')."
+        )
+        out.append(
+            ObservedEvoked(
+                times=ev.times,
+                data=avg,
+                se=se,
+                ch_names=ev.ch_names,
+                condition=cond,
+                n_trials=int(ev.nave),
+                se_method="baseline",
+                sfreq=ev.info["sfreq"],
+                tmin=tmin,
+                tmax=tmax,
+                baseline=baseline,
+                record=record,
+                source=name,
+                n_rejected=0,
+                noise_acf=acf,
+                lowpass=lowpass,
+            )
+        )
+    return out, is_list

@@ -1,0 +1,10 @@
+"""Likelihoods and posteriors (stages 4-5): priors, observation models, samplers, diagnostics.
+
+``priors`` and ``overrides`` say what is free and how it is believed a priori;
+``likelihood``, ``leakage`` and ``residuals`` are the observation models of a
+spectrum and of an averaged response; ``ops`` wraps the compiled forward models
+as PyTensor Ops with exact gradients. The routes: ``spectral`` (linearised
+spectrum, NUTS), ``simulation`` with ``synthetic`` (synthetic likelihood of a
+simulated spectrum, SMC), ``erp`` (nonlinear waveform, NUTS); ``routes`` picks
+between the first two per channel; ``adequacy`` checks the fit against the data.
+"""
