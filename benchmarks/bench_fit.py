@@ -45,7 +45,7 @@ def main():
     import logging
     from pathlib import Path
 
-    from jrfit.data.recording import prepare_spectrum
+    from jrfit.data.spectrum import prepare_spectrum
     from jrfit.datasets.example import make_example_recording
     from jrfit.inference.spectral import FitConfig, SpectralModel, fit_spectrum
 

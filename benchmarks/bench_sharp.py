@@ -111,7 +111,7 @@ def _fit(spec, ch, model, config):
 def main(n=8):
     import logging
 
-    from jrfit.data.recording import prepare_spectrum
+    from jrfit.data.spectrum import prepare_spectrum
     from jrfit.inference.spectral import FitConfig, SpectralModel
 
     logging.getLogger("pymc").setLevel(logging.ERROR)

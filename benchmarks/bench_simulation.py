@@ -26,7 +26,7 @@ import numpy as np
 
 def main():
     from jrfit import JRParams
-    from jrfit.data.recording import prepare_spectrum
+    from jrfit.data.spectrum import prepare_spectrum
     from jrfit.inference.spectral import FitConfig, fit_spectrum
     from jrfit.inference.routes import check_linear
     from jrfit.inference.simulation import SimulationConfig, fit_spectrum_sim
@@ -140,7 +140,7 @@ def abc(spec, draws=500, epsilon=0.3):
 if __name__ == "__main__":
     if "--abc-only" in sys.argv:
         from jrfit import JRParams
-        from jrfit.data.recording import prepare_spectrum
+        from jrfit.data.spectrum import prepare_spectrum
         from jrfit.simulators.column import simulate
 
         abc(

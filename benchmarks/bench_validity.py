@@ -56,7 +56,7 @@ def _fit(spec, ch, model, cfg):
 def main():
     import logging
 
-    from jrfit.data.recording import prepare_spectrum
+    from jrfit.data.spectrum import prepare_spectrum
     from jrfit.datasets.example import make_example_recording
     from jrfit.inference.spectral import FitConfig, SpectralModel
 

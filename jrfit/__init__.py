@@ -16,23 +16,26 @@ from jrfit.utils.log import set_log_level  # noqa: E402 (after the warning filte
 from jrfit.errors import DataError, FitError, JRFitError, ModelError  # noqa: E402
 from jrfit.model.params import JRParams  # noqa: E402
 
+# the public API: name -> module, imported on first use (MNE and PyMC load only when needed)
 _LAZY = {
-    "ObservedSpectrum": "data.recording",
-    "prepare_spectrum": "data.recording",
-    "ObservedEvoked": "data.evoked",
-    "prepare_evoked": "data.evoked",
-    "linear_psd": "model.spectrum",
+    # forward model
     "simulate": "simulators.column",
+    "linear_psd": "model.spectrum",
     "bifurcation": "dynamics.bifurcation",
-    "SpectralModel": "inference.spectral",
-    "fit_spectrum": "inference.spectral",
-    "FitResult": "inference.spectral",
-    "make_report": "report.html",
-    "ERPModel": "inference.erp",
-    "fit_erp": "inference.erp",
-    "erp_response": "model.erp",
-    "load_connectivity": "simulators.network",
+    "load_connectivity": "model.connectome",
     "simulate_network": "simulators.network",
+    # data: a recording's spectrum or evoked responses
+    "prepare_spectrum": "data.spectrum",
+    "ObservedSpectrum": "data.spectrum",
+    "prepare_evoked": "data.evoked",
+    "ObservedEvoked": "data.evoked",
+    # inference: fit_psd is what `jrfit fit-psd` calls (it picks the route per channel)
+    "fit_psd": "inference.routes",
+    "fit_spectrum": "inference.spectral",
+    "FitResult": "inference.results",
+    "fit_erp": "inference.erp",
+    # report
+    "make_report": "report.html",
 }
 
 __all__ = [

@@ -4,7 +4,7 @@ A wheel is built from a copy of the source tree and installed (without its
 dependencies, which the test's own environment provides) into a fresh venv;
 from a folder outside the repository, the venv must import the wheel's jrfit,
 not the checkout or an editable install, read the example recording that the
-wheel ships, and answer ``jrfit demo --help``.
+wheel ships, and run ``jrfit demo`` end to end (fit and report of the example).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import zipfile
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+import pytest
 from packaging.requirements import Requirement
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,12 +44,13 @@ def _has_build_backend():
     return True
 
 
-def _run(cmd, **kw):
-    run = subprocess.run(cmd, capture_output=True, text=True, timeout=300, **kw)
+def _run(cmd, timeout=300, **kw):
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
     assert run.returncode == 0, f"{cmd}\nstdout:\n{run.stdout}\nstderr:\n{run.stderr}"
     return run.stdout
 
 
+@pytest.mark.slow  # the demo fits two channels (about 1.5 min on two cores)
 def test_the_wheel_ships_the_example_and_runs_from_outside_the_repository(tmp_path):
     # build from a copy: an in-tree build would leave build/ in the checkout, and a
     # stale build/lib there would carry files that the tree no longer has into the wheel
@@ -123,3 +125,9 @@ def test_the_wheel_ships_the_example_and_runs_from_outside_the_repository(tmp_pa
     script = venv / ("Scripts/jrfit.exe" if os.name == "nt" else "bin/jrfit")
     helptext = _run([str(script), "demo", "--help"], cwd=cwd, env=env)
     assert "built-in example" in helptext and "jrfit/datasets" in helptext
+
+    # the main job, as a user runs it after `pip install`: from another folder, into ./reports
+    out = _run([str(script), "demo", "--quiet"], cwd=cwd, env=env, timeout=1200)
+    written = sorted(p.name for p in (cwd / "reports").iterdir())
+    assert written == ["jr_example_fit.nc", "jr_example_report.html"], (written, out)
+    assert f"wrote {Path('reports') / 'jr_example_fit.nc'}" in out

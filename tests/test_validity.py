@@ -10,10 +10,9 @@ import json
 
 import numpy as np
 import pytest
+from independent import damping, jacobian, simulate_column, write_fif
 
 from jrfit.cli.app import main
-
-from independent import damping, jacobian, simulate_column, write_fif
 
 SFREQ = 250.0
 

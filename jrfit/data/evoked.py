@@ -1,13 +1,13 @@
 """Event-related potentials (ERPs) of EEG recordings, with their standard errors.
 
-The evoked counterpart of :mod:`jrfit.data.recording`::
+The evoked counterpart of :mod:`jrfit.data.spectrum`::
 
     continuous recording --preprocess--> epochs --reject, average--> ObservedEvoked
     epochs (file or object) ----------->  epochs --reject, average--> ObservedEvoked
     evoked (file or object) ---------------------------------------> ObservedEvoked
 
 :func:`prepare_evoked` runs the whole chain. Continuous recordings go through
-the same cleaning as spectra (:func:`jrfit.data.recording.preprocess`: EEG only,
+the same cleaning as spectra (:func:`jrfit.data.preprocess.preprocess`: EEG only,
 10-05 names, bad channels, notch, band-pass, reference, bad segments,
 channel picks and regions), with band-pass defaults suited to ERPs
 (0.1-40 Hz). Every step is recorded in a JSON-serialisable ``record``.
@@ -27,57 +27,32 @@ ignores trial-to-trial variability of the response itself.
 
 from __future__ import annotations
 
-import copy
-import json
+import dataclasses
 import numbers
-import os
 import warnings
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 
 import mne
 import numpy as np
 
 from jrfit.utils.check import check_option, check_positive
 from jrfit.utils.log import logger, verbose
-from jrfit.data.recording import (
-    _BAD_CHANNEL_DEFAULTS,
-    _apply_reference,
-    _check_eeg,
-    _set_channel_types,
-    _check_bad_channels_option,
-    _detects_bad_channels,
-    _detect_bad_channels,
-    _exempt,
-    _kept_by_request,
-    _docdict,
-    _drop_bads,
-    _fmt_names,
-    _frozen_array,
-    _indent,
-    _jsonable,
-    _mne_verbose,
-    _preprocess,
-    _read,
-    _resolve_names,
-    _resolve_user_names,
-    _select,
-    _source_name,
-    _standardize_names,
-    _step,
-)
+from jrfit.data.common import _mne_verbose, _step
+from jrfit.data.docs import _docdict, _indent
+from jrfit.data.io import _check_eeg, _read_evoked_source, _set_channel_types
+from jrfit.data.preprocess import PreprocessOptions, _check_regions, _clean_epoched, _preprocess
+from jrfit.data.observed import ObservedMixin
+from jrfit.data.events import _chosen_events, _conditions, _evoked_index, _raw_events, _resolve_conditions
 from jrfit.errors import DataError, JRFitError
 
-__all__ = ["ObservedEvoked", "prepare_evoked"]
+__all__ = ["ObservedEvoked", "EvokedOptions", "prepare_evoked"]
 
 #: Unit of :attr:`ObservedEvoked.data` and :attr:`ObservedEvoked.se`.
 EVOKED_UNITS = "uV"
 _V_TO_UV = 1e6
 _DEFAULT_REJECT = 150e-6  # peak-to-peak, in V (150 µV)
 _MIN_BASELINE_SAMPLES = 3
-_EPO_SUFFIXES = ("-epo.fif", "-epo.fif.gz", "_epo.fif", "_epo.fif.gz")
-_AVE_SUFFIXES = ("-ave.fif", "-ave.fif.gz", "_ave.fif", "_ave.fif.gz")
 
 _evoked_docdict = dict(
     source_evoked="""source : path-like | Raw | Epochs | Evoked | list of Evoked
@@ -115,13 +90,13 @@ _evoked_docdict = dict(
     Applied to epochs and averages too (when below their low-pass).""",
     line_freq_erp="""line_freq : 'auto' | float | None
     Power-line frequency to notch out (continuous recordings only; harmonics
-    above the low-pass are not notched), as in :func:`jrfit.data.recording.preprocess`.""",
+    above the low-pass are not notched), as in :func:`jrfit.data.preprocess.preprocess`.""",
     bad_channels_erp="""bad_channels : 'auto' | dict | list of str | None
-    As in :func:`jrfit.data.recording.preprocess`. Channels in ``info['bads']`` are
+    As in :func:`jrfit.data.preprocess.preprocess`. Channels in ``info['bads']`` are
     always dropped; ``'auto'`` also detects flat and extreme-variance
     channels in continuous and epoched data (not in averages).""",
     bad_segments_erp="""bad_segments : 'auto' | dict | None
-    Bad-segment detection of :func:`jrfit.data.recording.preprocess` (continuous
+    Bad-segment detection of :func:`jrfit.data.preprocess.preprocess` (continuous
     recordings only); trials that overlap a ``BAD_`` annotation are rejected.""",
     reject="""reject : float | dict | None
     Peak-to-peak rejection threshold of a trial, in V as in MNE (default
@@ -146,7 +121,7 @@ def _fill_doc(func):
 
 # ----------------------------------------------------------------------------
 @dataclass(frozen=True, eq=False, repr=False)
-class ObservedEvoked:
+class ObservedEvoked(ObservedMixin):
     """A measured event-related potential, with its standard error.
 
     Parameters
@@ -219,12 +194,10 @@ class ObservedEvoked:
     noise_acf: np.ndarray | None = None
     lowpass: dict | None = None
 
-    def __post_init__(self):
-        def _set(name, value):
-            object.__setattr__(self, name, value)
+    _WHAT = "the evoked response"
 
-        own = "ObservedEvoked"
-        times = _frozen_array(self.times, "times", own)
+    def __post_init__(self):
+        times = self._array("times")
         if times.ndim != 1 or times.size < 2:
             raise DataError(
                 f"ObservedEvoked.times must be a 1-D array of at least 2 times (in s), got shape {times.shape}."
@@ -238,43 +211,42 @@ class ObservedEvoked:
                 f"(sfreq={sfreq:g} Hz); got spacings {np.min(np.diff(times)):.6g} to "
                 f"{np.max(np.diff(times)):.6g} s."
             )
-        arrays = {}
-        for name in ("data", "se"):
-            arr = _frozen_array(getattr(self, name), name, own)
-            if arr.ndim == 1:
-                arr = _frozen_array(arr[np.newaxis], name, own)
-            if arr.ndim != 2 or arr.shape[1] != times.size:
-                raise DataError(
-                    f"ObservedEvoked.{name} must have shape (n_channels, n_times={times.size}), got {arr.shape}."
-                )
-            arrays[name] = arr
-        data, se = arrays["data"], arrays["se"]
+        data, se = self._checked_data_se(times.size)
+        ch_names = self._checked_names(data.shape[0], "data")
+        n_trials, n_rejected = self._checked_counts()
+        tmin, tmax = self._checked_window(times, sfreq)
+        baseline = _check_baseline_value(self.baseline)
+        self._check_units(EVOKED_UNITS, "convert MNE's V to uV, times 1e6")
+        record = self._checked_record()
+        self._set(source=self._checked_source())
+        self._set(times=times, data=data, se=se, ch_names=ch_names, n_trials=n_trials, n_rejected=n_rejected)
+        self._set(sfreq=sfreq, tmin=tmin, tmax=tmax, baseline=baseline, record=record)
+        self._set(noise_acf=_check_acf(self.noise_acf, data.shape), lowpass=_check_lowpass(self.lowpass))
+
+    def _checked_data_se(self, n_times):
+        """``data`` (finite) and ``se`` (finite, > 0) as read-only (n_channels, n_times) arrays, in uV."""
+        data = self._channel_rows("data", n_times, "n_times")
+        se = self._channel_rows("se", n_times, "n_times")
         if se.shape != data.shape:
             raise DataError(f"ObservedEvoked.se must have the shape of data {data.shape}, got {se.shape}.")
         if not np.all(np.isfinite(data)):
             bad = np.flatnonzero(~np.isfinite(data).all(axis=1)).tolist()
             raise DataError(f"ObservedEvoked.data must be finite (in uV); rows {bad} are not.")
-        if not np.all(np.isfinite(se)) or np.any(se <= 0):
-            bad = np.flatnonzero(~(np.isfinite(se) & (se > 0)).all(axis=1)).tolist()
-            raise DataError(
-                f"ObservedEvoked.se must be finite and > 0 (in uV); rows {bad} are not. "
-                "Drop flat channels (e.g. a reference channel) first."
-            )
-        if isinstance(self.ch_names, str):
-            raise DataError("ObservedEvoked.ch_names must be a sequence of names, got a str.")
-        ch_names = tuple(str(c) for c in self.ch_names)
-        if len(ch_names) != data.shape[0] or len(set(ch_names)) != len(ch_names):
-            raise DataError(
-                f"ObservedEvoked.ch_names must hold {data.shape[0]} unique names (one per "
-                f"row of data), got {list(ch_names)}."
-            )
+        self._check_positive_rows(se, "se", "uV", "Drop flat channels (e.g. a reference channel) first.")
+        return data, se
+
+    def _checked_counts(self):
+        """The condition, the SE method and the trial counts (``n_trials``, ``n_rejected``) checked."""
         if not isinstance(self.condition, str) or not self.condition:
             raise DataError(f"ObservedEvoked.condition must be a non-empty str, got {self.condition!r}.")
         check_option("se_method", self.se_method, ("trials", "baseline"))
         n_trials = _count("n_trials", self.n_trials, minimum=1)
         if self.se_method == "trials" and n_trials < 2:
             raise DataError(f"ObservedEvoked.n_trials must be at least 2 with se_method='trials', got {n_trials}.")
-        n_rejected = _count("n_rejected", self.n_rejected, minimum=0)
+        return n_trials, _count("n_rejected", self.n_rejected, minimum=0)
+
+    def _checked_window(self, times, sfreq):
+        """``tmin`` and ``tmax`` (s; None: the first and last time), which must hold ``times``."""
         tol = 0.5 / sfreq
         tmin = float(times[0]) if self.tmin is None else _finite("tmin", self.tmin)
         tmax = float(times[-1]) if self.tmax is None else _finite("tmax", self.tmax)
@@ -283,31 +255,7 @@ class ObservedEvoked:
                 f"ObservedEvoked.times ({times[0]:g} to {times[-1]:g} s) must lie within "
                 f"tmin={tmin:g} and tmax={tmax:g} s, with tmin < tmax."
             )
-        baseline = _check_baseline_value(self.baseline)
-        if self.units != EVOKED_UNITS:
-            raise DataError(
-                f"ObservedEvoked.units must be {EVOKED_UNITS!r} (convert MNE's V to uV, times 1e6), got {self.units!r}."
-            )
-        record = _jsonable(copy.deepcopy(list(self.record or ())))
-        try:
-            json.dumps(record)
-        except (TypeError, ValueError) as err:  # pragma: no cover - _jsonable covers it
-            raise DataError(f"ObservedEvoked.record must be JSON-serialisable: {err}") from None
-        if self.source is not None and not isinstance(self.source, str):
-            _set("source", os.fspath(self.source) if isinstance(self.source, os.PathLike) else str(self.source))
-        _set("times", times)
-        _set("data", data)
-        _set("se", se)
-        _set("ch_names", ch_names)
-        _set("n_trials", n_trials)
-        _set("n_rejected", n_rejected)
-        _set("sfreq", sfreq)
-        _set("tmin", tmin)
-        _set("tmax", tmax)
-        _set("baseline", baseline)
-        _set("record", tuple(record))
-        _set("noise_acf", _check_acf(self.noise_acf, data.shape))
-        _set("lowpass", _check_lowpass(self.lowpass))
+        return tmin, tmax
 
     # ------------------------------------------------------------------
     def response_map(self):
@@ -338,11 +286,6 @@ class ObservedEvoked:
         return m
 
     @property
-    def n_channels(self):
-        """Number of channels."""
-        return self.data.shape[0]
-
-    @property
     def n_times(self):
         """Number of time samples."""
         return self.times.size
@@ -357,30 +300,8 @@ class ObservedEvoked:
             f"{self.units}>"
         )
 
-    def _replace(self, **changes):
-        fields = {f: getattr(self, f) for f in self.__dataclass_fields__}
-        fields.update(changes)
-        return type(self)(**fields)
-
-    def pick(self, names):
-        """Return a new evoked response with the named channels, in the given order.
-
-        Parameters
-        ----------
-        names : str | list of str
-            Channel (or region) names.
-
-        Returns
-        -------
-        evoked : ObservedEvoked
-        """
-        if isinstance(names, str):
-            names = [names]
-        idx = []
-        for n in names:
-            if n not in self.ch_names:
-                raise DataError(f"Unknown channel {n!r}; the evoked response has {_fmt_names(self.ch_names)}.")
-            idx.append(self.ch_names.index(n))
+    def _picked(self, idx):
+        """This object's copy with the rows ``idx`` (see :meth:`pick`)."""
         return self._replace(
             data=self.data[idx],
             se=self.se[idx],
@@ -426,54 +347,6 @@ class ObservedEvoked:
             record=rec,
             noise_acf=None if self.noise_acf is None else self.noise_acf[:, : int(keep.sum())],
         )
-
-    def to_dict(self):
-        """Plain, JSON-serialisable dict of every field (for result attributes).
-
-        Returns
-        -------
-        d : dict
-            Arrays as (nested) lists; rebuild with :meth:`from_dict`.
-        """
-        return dict(
-            times=self.times.tolist(),
-            data=self.data.tolist(),
-            se=self.se.tolist(),
-            ch_names=list(self.ch_names),
-            condition=self.condition,
-            n_trials=self.n_trials,
-            sfreq=self.sfreq,
-            se_method=self.se_method,
-            tmin=self.tmin,
-            tmax=self.tmax,
-            baseline=None if self.baseline is None else list(self.baseline),
-            units=self.units,
-            record=list(self.record),
-            source=self.source,
-            n_rejected=self.n_rejected,
-            noise_acf=None if self.noise_acf is None else self.noise_acf.tolist(),
-            lowpass=None if self.lowpass is None else dict(self.lowpass),
-        )
-
-    @classmethod
-    def from_dict(cls, d):
-        """Rebuild an evoked response from :meth:`to_dict` output (a dict or its JSON).
-
-        Parameters
-        ----------
-        d : dict | str
-            The dict, or the JSON string of it.
-
-        Returns
-        -------
-        evoked : ObservedEvoked
-        """
-        if isinstance(d, (str, bytes)):
-            d = json.loads(d)
-        unknown = set(d) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise DataError(f"Unknown ObservedEvoked field(s) {sorted(unknown)}.")
-        return cls(**d)
 
 
 def _count(name, value, minimum):
@@ -583,173 +456,6 @@ def _check_baseline_value(baseline):
 
 
 # ----------------------------------------------------------------------------
-# reading
-def _is_evoked_list(source):
-    return isinstance(source, (list, tuple)) and source and all(isinstance(s, mne.Evoked) for s in source)
-
-
-def _read_evoked_source(source):
-    """Return ``(kind, obj, name)``: kind 'raw', 'epochs' or 'evoked'.
-
-    For 'evoked', ``obj`` is a list of copies of the averages (projections not
-    applied yet); for the others a preloaded copy.
-    """
-    if isinstance(source, mne.io.BaseRaw):
-        raw, name = _read(source)
-        return "raw", raw, name
-    if isinstance(source, mne.BaseEpochs):
-        epochs = source.copy()
-        if not epochs.preload:
-            epochs.load_data()
-        return "epochs", epochs, _obj_name(source)
-    if isinstance(source, mne.Evoked):
-        return "evoked", [source.copy()], _obj_name(source)
-    if _is_evoked_list(source):
-        return "evoked", [ev.copy() for ev in source], _obj_name(source[0])
-    if not isinstance(source, (str, os.PathLike)):
-        raise DataError(
-            "'source' must be a path to a recording, epochs or evoked file, or an "
-            f"instance of mne.io.Raw, mne.Epochs or mne.Evoked; got {type(source).__name__}."
-        )
-    path = Path(source).expanduser()
-    if not path.exists():
-        raise DataError(
-            f"File not found: '{path}' does not exist. Check the path (relative paths start from {Path.cwd()})."
-        )
-    lname = path.name.lower()
-    if lname.endswith(_EPO_SUFFIXES):
-        return "epochs", _read_fif(path, "epochs"), path.name
-    if lname.endswith(_AVE_SUFFIXES):
-        return "evoked", _read_fif(path, "evoked"), path.name
-    if lname.endswith((".fif", ".fif.gz")):
-        # a FIF file of another name: continuous, epochs or evoked, try in turn
-        for kind in ("raw", "epochs", "evoked"):
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    if kind == "raw":
-                        return "raw", _read(path)[0], path.name
-                    return kind, _read_fif(path, kind), path.name
-            except DataError:
-                continue
-        raise DataError(
-            f"Could not read '{path}' as a continuous recording, epochs or evoked FIF "
-            "file. Check that the file is complete, or read it with MNE and pass the "
-            "object."
-        )
-    raw, name = _read(path)
-    return "raw", raw, name
-
-
-def _read_fif(path, kind):
-    try:
-        if kind == "epochs":
-            return mne.read_epochs(path, preload=True, proj=False, verbose=_mne_verbose())
-        return mne.read_evokeds(path, baseline=None, proj=False, verbose=_mne_verbose())
-    except Exception as err:  # readers raise many types; report them all alike
-        raise DataError(
-            f"Could not read '{path}' as an {kind} file ({type(err).__name__}: {err}). "
-            f"Check that the file is complete and is an MNE {kind} FIF file "
-            f"({'-epo.fif' if kind == 'epochs' else '-ave.fif'})."
-        ) from err
-
-
-def _obj_name(obj):
-    fname = getattr(obj, "filename", None)
-    if fname:
-        return Path(fname).name
-    if isinstance(obj, mne.io.BaseRaw):
-        return _source_name(obj)
-    return None
-
-
-# ----------------------------------------------------------------------------
-# events and conditions
-def _raw_events(raw, name, record):
-    """Events and event_id of a continuous recording (annotations, else stim channel)."""
-    events, event_id, origin = None, {}, None
-    if len(raw.annotations):
-        events, event_id = mne.events_from_annotations(raw, verbose=_mne_verbose())
-        origin = "annotations"
-    if not event_id:
-        stim = mne.pick_types(raw.info, meg=False, stim=True)
-        if len(stim):
-            events = mne.find_events(
-                raw,
-                stim_channel=[raw.ch_names[i] for i in stim],
-                shortest_event=1,
-                consecutive=True,
-                verbose=_mne_verbose(),
-            )
-            event_id = {str(c): int(c) for c in np.unique(events[:, 2])} if len(events) else {}
-            origin = "stim channel"
-    if not event_id:
-        n_bad = sum(a["description"].lower().startswith(("bad", "edge")) for a in raw.annotations)
-        raise DataError(
-            f"{name or 'The recording'} has no events: no annotations"
-            + (f" other than {n_bad} BAD_/EDGE annotation(s)" if n_bad else "")
-            + " and no stim channel with events. Add the events as annotations "
-            "(raw.set_annotations(mne.Annotations(onsets, 0, 'stim'))) or pass epochs "
-            "made with mne.Epochs.",
-            cli={
-                "(raw.set_annotations(mne.Annotations(onsets, 0, 'stim'))) or pass epochs made with mne.Epochs.": (
-                    "(or a stim channel) to the file, or give an epochs file (-epo.fif) made with MNE."
-                )
-            },
-        )
-    counts = Counter(events[:, 2].tolist())
-    _step(
-        record,
-        "events",
-        origin=origin,
-        counts={k: counts.get(v, 0) for k, v in event_id.items()},
-    )
-    return events, event_id
-
-
-def _match_keys(key, event_id):
-    """Event-id keys selected by ``key`` (MNE's rules: exact, code, or '/'-tags)."""
-    if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
-        return [k for k, v in event_id.items() if v == int(key)]
-    if not isinstance(key, str):
-        return []
-    if key in event_id:
-        return [key]
-    tags = set(key.split("/"))
-    return [k for k in event_id if tags <= set(k.split("/"))]
-
-
-def _conditions(event, available, name):
-    """The requested conditions as a list, and whether a list was asked for."""
-    if event is None:
-        if len(available) == 1:
-            return [available[0]], False
-        raise DataError(
-            f"{name or 'The data'} has {len(available)} conditions "
-            f"({_fmt_names(repr(a) for a in available)}); choose one with event=..., "
-            "or pass a list of them.",
-            cli={
-                "choose one with event=..., or pass a list of them": (
-                    "choose one with --event NAME (repeat it for several)"
-                )
-            },
-        )
-    is_list = isinstance(event, (list, tuple))
-    events = list(event) if is_list else [event]
-    if not events:
-        raise DataError("'event' is an empty list; give at least one condition.")
-    return events, is_list
-
-
-def _unknown_event(key, available, name, what):
-    return DataError(
-        f"Unknown event {key!r} in {name or 'the data'}. Available {what}: "
-        f"{_fmt_names(repr(a) for a in available)}. Pass one of them as event=...",
-        cli={"Pass one of them as event=...": "Give one of them to --event"},
-    )
-
-
-# ----------------------------------------------------------------------------
 # checks of the window, baseline and options
 def _check_window(tmin, tmax, baseline):
     tmin, tmax = _finite("tmin", tmin), _finite("tmax", tmax)
@@ -844,7 +550,7 @@ def prepare_evoked(
     """Load, clean, epoch and average EEG into an ERP with its standard error.
 
     Continuous recordings are cleaned as for spectra
-    (:func:`jrfit.data.recording.preprocess`: EEG only, 10-05 names, bad channels,
+    (:func:`jrfit.data.preprocess.preprocess`: EEG only, 10-05 names, bad channels,
     notch, band-pass, reference, bad segments, picks and regions), then cut
     into trials around the events of the condition, baseline-corrected,
     rejected (peak-to-peak above ``reject``, or overlapping a ``BAD_``
@@ -906,30 +612,12 @@ def prepare_evoked(
     tmin, tmax, baseline = _check_window(tmin, tmax, baseline)
     reject = _check_reject(reject)
     check_option("se_method", se_method, ("auto", "trials", "baseline"))
-    if regions is not None and not isinstance(regions, dict):
-        raise DataError(
-            "'regions' must be a dict mapping a region name to a list of channel "
-            f"names, e.g. {{'occipital': ['O1', 'O2', 'Oz']}}, got {regions!r}."
-        )
+    _check_regions(regions)
     kind, inst, name = _read_evoked_source(source)
     for each in inst if kind == "evoked" else [inst]:  # private copies
         _set_channel_types(each, channel_types, name)
-    opts = dict(
-        tmin=tmin,
-        tmax=tmax,
-        baseline=baseline,
-        picks=picks,
-        regions=regions,
-        reference=reference,
-        l_freq=l_freq,
-        h_freq=h_freq,
-        line_freq=line_freq,
-        bad_channels=bad_channels,
-        bad_segments=bad_segments,
-        reject=reject,
-        decim=decim,
-        se_method=se_method,
-    )
+    clean = PreprocessOptions(picks, regions, reference, line_freq, l_freq, h_freq, bad_channels, bad_segments)
+    opts = EvokedOptions(tmin, tmax, baseline, reject, decim, se_method, clean)
     if kind == "evoked":
         out, is_list = _from_evokeds(inst, name, event, opts)
     else:
@@ -937,216 +625,269 @@ def prepare_evoked(
     return out if is_list else out[0]
 
 
-def _params(opts):
-    return {k: opts[k] for k in ("tmin", "tmax", "baseline", "reject", "decim", "se_method")}
+@dataclass(frozen=True)
+class EvokedOptions:
+    """The settings of one :func:`prepare_evoked` run (see there for their meaning and units).
+
+    Parameters
+    ----------
+    tmin, tmax : float
+        The window, in s (checked).
+    baseline : tuple of (float | None) | None
+        The baseline interval, in s (checked).
+    reject : float | None
+        Peak-to-peak rejection threshold, in V (checked).
+    decim : int
+        Decimation factor (checked against the data's rate later).
+    se_method : 'auto' | 'trials' | 'baseline'
+        Standard-error estimate.
+    clean : PreprocessOptions
+        The cleaning settings, ``h_freq`` as given (see :meth:`cleaning`).
+    """
+
+    tmin: float
+    tmax: float
+    baseline: tuple | None
+    reject: float | None
+    decim: int
+    se_method: str
+    clean: PreprocessOptions
+
+    def params(self):
+        """The epoching settings, as the ``epochs`` step records them."""
+        return {k: getattr(self, k) for k in ("tmin", "tmax", "baseline", "reject", "decim", "se_method")}
+
+    def window(self):
+        """``tmin``, ``tmax`` and ``baseline``, as keywords (of :class:`mne.Epochs` and :class:`ObservedEvoked`)."""
+        return dict(tmin=self.tmin, tmax=self.tmax, baseline=self.baseline)
+
+    def checked_h_freq(self):
+        """The low-pass cut-off in Hz (checked to be positive), or None."""
+        return None if self.clean.h_freq is None else check_positive("h_freq", self.clean.h_freq, "Hz")
+
+    def cleaning(self, h_freq):
+        """The cleaning settings with the checked ``h_freq``."""
+        return dataclasses.replace(self.clean, h_freq=h_freq)
+
+
+@dataclass(eq=False)
+class _Trials:
+    """Epochs of the chosen conditions, with what became of each of their events.
+
+    Parameters
+    ----------
+    epochs : instance of mne.Epochs
+        The kept trials.
+    record : list of dict
+        The steps so far.
+    drop_log : list of tuple
+        One MNE drop-log entry per event (empty: kept).
+    codes : ndarray of int
+        The event code of each entry.
+    lowpass : dict | None
+        The low-pass applied (:attr:`ObservedEvoked.lowpass`).
+    """
+
+    epochs: object
+    record: list
+    drop_log: list
+    codes: np.ndarray
+    lowpass: dict | None
 
 
 # ----------------------------------------------------------------------------
 # raw and epochs
 def _from_trials(kind, inst, name, event, opts):
-    tmin, tmax, baseline = opts["tmin"], opts["tmax"], opts["baseline"]
-    sfreq = float(inst.info["sfreq"])
+    """ERPs of the conditions ``event`` from a continuous recording or epochs; and whether a list was asked for."""
     _check_eeg(inst, name)
+    record = []
     if kind == "raw":
-        record = []
         events, event_id = _raw_events(inst, name, record)
-        available = list(event_id)
+        what = "events"
     else:
-        event_id = dict(inst.event_id)
-        available = list(event_id)
-    wanted, is_list = _conditions(event, available, name)
-    keys_of = {}
-    for key in wanted:
-        keys = _match_keys(key, event_id)
-        if not keys:
-            raise _unknown_event(
-                key,
-                available,
-                name,
-                "events" if kind == "raw" else "event-id keys of the epochs",
-            )
-        keys_of[_cond_name(key, keys)] = keys
-    h_freq = opts["h_freq"]
-    if h_freq is not None:
-        h_freq = check_positive("h_freq", h_freq, "Hz")
-
+        events, event_id = None, dict(inst.event_id)
+        what = "event-id keys of the epochs"
+    keys_of, is_list = _resolve_conditions(event, event_id, name, what)
+    h_freq = opts.checked_h_freq()
     if kind == "raw":
-        decim = _check_decim(opts["decim"], sfreq, h_freq if h_freq is not None else inst.info["lowpass"])
-        raw, prep = _preprocess(
-            inst,
-            name,
-            picks=opts["picks"],
-            regions=opts["regions"],
-            reference=opts["reference"],
-            line_freq=opts["line_freq"],
-            l_freq=opts["l_freq"],
-            h_freq=h_freq,
-            bad_channels=opts["bad_channels"],
-            bad_segments=opts["bad_segments"],
-        )
-        record = prep[:1] + record + prep[1:]  # load, events, then the cleaning
-        lowpass = None if h_freq is None else dict(h_freq=h_freq, sfreq=sfreq, on="continuous")
-        used = sorted({k for keys in keys_of.values() for k in keys})
-        codes = {event_id[k] for k in used}
-        sel_events = events[np.isin(events[:, 2], list(codes))]
-        # events of the chosen conditions at one sample: keep the first (as MNE's
-        # event_repeated='drop'), so that each drop-log entry matches an event
-        first = np.sort(np.unique(sel_events[:, 0], return_index=True)[1])
-        if len(first) < len(sel_events):
-            logger.warning(
-                f"{len(sel_events) - len(first)} event(s) of {name or 'the recording'} "
-                "share a sample with another chosen event; only the first is kept."
-            )
-            _step(record, "repeated_events", n_dropped=len(sel_events) - len(first))
-        sel_events = sel_events[first]
-        reject = None if opts["reject"] is None else dict(eeg=opts["reject"])
-        try:
-            with warnings.catch_warnings():  # no trial left: our DataError says more
-                warnings.filterwarnings("ignore", "All epochs were dropped")
-                epochs = mne.Epochs(
-                    raw,
-                    sel_events,
-                    event_id={k: event_id[k] for k in used},
-                    tmin=tmin,
-                    tmax=tmax,
-                    baseline=baseline,
-                    reject=reject,
-                    reject_by_annotation=True,
-                    preload=True,
-                    decim=decim,
-                    verbose=_mne_verbose(),
-                )
-        except ValueError as err:
-            raise DataError(
-                f"Could not epoch {name or 'the recording'} from tmin={tmin:g} to "
-                f"tmax={tmax:g} s with baseline={baseline} ({err})."
-            ) from err
-        drop_log = epochs.drop_log
-        ev_codes = sel_events[:, 2]
-        previous = 0
+        trials = _epoch_raw(inst, name, events, event_id, keys_of, opts, h_freq, record)
     else:
-        epochs, record = _clean_epoched(inst, name, "epochs", h_freq, opts)
-        _check_range(tmin, tmax, epochs.times, name, "epochs")
-        decim = _check_decim(opts["decim"], sfreq, epochs.info["lowpass"])
-        lowpass = _applied_lowpass(record, sfreq)
-        epochs.crop(*_clip(tmin, tmax, epochs.times), include_tmax=True, verbose=_mne_verbose())
-        if baseline is not None:
-            epochs.apply_baseline(baseline, verbose=_mne_verbose())
-        previous = sum(1 for d in epochs.drop_log if d and d != ("IGNORED",))
-        # rejection: judge the epochs present now (empty drop-log entries)
-        present = [i for i, d in enumerate(epochs.drop_log) if d == ()]
-        ev_codes = epochs.events[:, 2].copy()
-        if opts["reject"] is not None:
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", "All epochs were dropped")
-                epochs.drop_bad(reject=dict(eeg=opts["reject"]), verbose=_mne_verbose())
-        drop_log = [epochs.drop_log[i] for i in present]
-        if decim > 1:
-            epochs.decimate(decim, verbose=_mne_verbose())
-        _step(
-            record,
-            "window",
-            params=dict(tmin=tmin, tmax=tmax, baseline=baseline),
-            n_times=len(epochs.times),
-            previously_dropped=previous,
-        )
-
+        trials = _window_epochs(inst, name, opts, h_freq)
+    epochs = trials.epochs
     _step(
-        record,
+        trials.record,
         "epochs",
-        params=_params(opts),
+        params=opts.params(),
         sfreq=epochs.info["sfreq"],
         n_times=len(epochs.times),
         tmin_s=float(epochs.times[0]),
         tmax_s=float(epochs.times[-1]),
         n_channels=len(epochs.ch_names),
     )
-    out = []
-    for cond, keys in keys_of.items():
-        codes = [event_id[k] for k in keys]
-        mine = [d for d, c in zip(drop_log, ev_codes) if c in codes]
-        reasons = Counter()
-        for d in mine:
-            if d:
-                reasons[_reason(d)] += 1
-        n_rej = sum(reasons.values())
-        sub = epochs[keys] if len(epochs) else epochs
-        n = len(sub) if len(epochs) else 0
-        rec = [dict(r) for r in record]
-        _step(
-            rec,
-            "reject",
-            params=dict(reject_ptp_V=opts["reject"], condition=cond),
-            n_events=len(mine),
-            n_rejected=n_rej,
-            reasons=dict(reasons),
-            drop_log_channels=dict(Counter(ch for d in mine if d and _reason(d).startswith("peak") for ch in d)),
-            n_kept=n,
-        )
-        if n < 2:
-            raise DataError(
-                f"Condition {cond!r} of {name or 'the data'} has {n} trial(s) left after "
-                f"rejection ({len(mine)} events, {n_rej} rejected: "
-                f"{_fmt_reasons(reasons) or 'none'}); at least 2 are needed to average "
-                "and estimate a standard error. Raise the threshold (reject=...), pass "
-                "reject=None or bad_segments=None, or check the window (tmin, tmax).",
-                cli={
-                    "(reject=...), pass reject=None or bad_segments=None, or check the window (tmin, tmax)": (
-                        "(--reject UV), give --reject none or --bad-segments none, or check the window (--tmin, --tmax)"
-                    )
-                },
-            )
-        logger.info(
-            f"{cond!r}: {n} trials averaged, {n_rej} rejected" + (f" ({_fmt_reasons(reasons)})" if n_rej else "")
-        )
-        x = sub.get_data() * _V_TO_UV  # (n_trials, n_channels, n_times)
-        avg = x.mean(axis=0)
-        if opts["se_method"] == "baseline":
-            se, acf, details = _baseline_se(avg, sub.times, baseline, name, cond)
-            method = "baseline"
-        else:
-            se = x.std(axis=0, ddof=1) / np.sqrt(n)
-            # the deviations from the mean at each time: the trials' noise
-            acf, orders = _noise_acfs(x - avg[np.newaxis], avg.shape[1])
-            details = dict(
-                formula="std(trials, ddof=1) / sqrt(n_trials)",
-                **_acf_details(acf, orders, "the trials' deviations from their mean, AR(p) by AIC"),
-            )
-            method = "trials"
-        _step(
-            rec, "average", n_trials=n, se_method=method, units=EVOKED_UNITS, unit_conversion="MNE V x 1e6", **details
-        )
-        out.append(
-            ObservedEvoked(
-                times=sub.times,
-                data=avg,
-                se=se,
-                ch_names=sub.ch_names,
-                condition=cond,
-                n_trials=n,
-                se_method=method,
-                sfreq=sub.info["sfreq"],
-                tmin=tmin,
-                tmax=tmax,
-                baseline=baseline,
-                record=rec,
-                source=name,
-                n_rejected=n_rej,
-                noise_acf=acf,
-                lowpass=lowpass,
-            )
-        )
+    out = [
+        _average_condition(trials, cond, [event_id[k] for k in keys], keys, opts, name)
+        for cond, keys in keys_of.items()
+    ]
     return out, is_list
+
+
+def _epoch_raw(raw, name, events, event_id, keys_of, opts, h_freq, record):
+    """Clean a continuous recording, then cut it into the trials of the chosen conditions (MNE rejects them)."""
+    sfreq = float(raw.info["sfreq"])
+    decim = _check_decim(opts.decim, sfreq, h_freq if h_freq is not None else raw.info["lowpass"])
+    raw, prep = _preprocess(raw, name, opts.cleaning(h_freq))
+    record = prep[:1] + record + prep[1:]  # load, events, then the cleaning
+    lowpass = None if h_freq is None else dict(h_freq=h_freq, sfreq=sfreq, on="continuous")
+    used = sorted({k for keys in keys_of.values() for k in keys})
+    sel_events = _chosen_events(events, {event_id[k] for k in used}, name, record)
+    reject = None if opts.reject is None else dict(eeg=opts.reject)
+    try:
+        with warnings.catch_warnings():  # no trial left: our DataError says more
+            warnings.filterwarnings("ignore", "All epochs were dropped")
+            epochs = mne.Epochs(
+                raw,
+                sel_events,
+                event_id={k: event_id[k] for k in used},
+                **opts.window(),
+                reject=reject,
+                reject_by_annotation=True,
+                preload=True,
+                decim=decim,
+                verbose=_mne_verbose(),
+            )
+    except ValueError as err:
+        raise DataError(
+            f"Could not epoch {name or 'the recording'} from tmin={opts.tmin:g} to "
+            f"tmax={opts.tmax:g} s with baseline={opts.baseline} ({err})."
+        ) from err
+    return _Trials(epochs, record, epochs.drop_log, sel_events[:, 2], lowpass)
+
+
+def _window_epochs(inst, name, opts, h_freq):
+    """Clean epochs, then crop them to the window, baseline-correct, reject and decimate."""
+    sfreq = float(inst.info["sfreq"])
+    tmin, tmax, baseline = opts.tmin, opts.tmax, opts.baseline
+    epochs, record = _clean_epoched(inst, name, "epochs", opts.cleaning(h_freq))
+    _check_range(tmin, tmax, epochs.times, name, "epochs")
+    decim = _check_decim(opts.decim, sfreq, epochs.info["lowpass"])
+    lowpass = _applied_lowpass(record, sfreq)
+    epochs.crop(*_clip(tmin, tmax, epochs.times), include_tmax=True, verbose=_mne_verbose())
+    if baseline is not None:
+        epochs.apply_baseline(baseline, verbose=_mne_verbose())
+    previous = sum(1 for d in epochs.drop_log if d and d != ("IGNORED",))
+    # rejection: judge the epochs present now (empty drop-log entries)
+    present = [i for i, d in enumerate(epochs.drop_log) if d == ()]
+    codes = epochs.events[:, 2].copy()
+    if opts.reject is not None:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "All epochs were dropped")
+            epochs.drop_bad(reject=dict(eeg=opts.reject), verbose=_mne_verbose())
+    drop_log = [epochs.drop_log[i] for i in present]
+    if decim > 1:
+        epochs.decimate(decim, verbose=_mne_verbose())
+    _step(
+        record,
+        "window",
+        params=opts.window(),
+        n_times=len(epochs.times),
+        previously_dropped=previous,
+    )
+    return _Trials(epochs, record, drop_log, codes, lowpass)
+
+
+def _average_condition(trials, cond, codes, keys, opts, name):
+    """The ERP of one condition: its trials counted and rejected, averaged, with their standard error."""
+    sub, n_rej, rec = _kept_trials(trials, cond, codes, keys, opts, name)
+    x = sub.get_data() * _V_TO_UV  # (n_trials, n_channels, n_times)
+    avg = x.mean(axis=0)
+    if opts.se_method == "baseline":
+        se, acf, details = _baseline_se(avg, sub.times, opts.baseline, name, cond)
+        method = "baseline"
+    else:
+        se = x.std(axis=0, ddof=1) / np.sqrt(len(x))
+        # the deviations from the mean at each time: the trials' noise
+        acf, orders = _noise_acfs(x - avg[np.newaxis], avg.shape[1])
+        details = dict(
+            formula="std(trials, ddof=1) / sqrt(n_trials)",
+            **_acf_details(acf, orders, "the trials' deviations from their mean, AR(p) by AIC"),
+        )
+        method = "trials"
+    return _observed(sub, avg, (se, acf, method, details), cond, len(x), opts, rec, name, n_rej, trials.lowpass)
+
+
+def _kept_trials(trials, cond, codes, keys, opts, name):
+    """The trials of one condition left after rejection (at least 2), their rejected count, and the record."""
+    epochs = trials.epochs
+    mine = [d for d, c in zip(trials.drop_log, trials.codes) if c in codes]
+    reasons = Counter(_reason(d) for d in mine if d)
+    n_rej = sum(reasons.values())
+    sub = epochs[keys] if len(epochs) else epochs
+    n = len(sub) if len(epochs) else 0
+    rec = [dict(r) for r in trials.record]
+    _step(
+        rec,
+        "reject",
+        params=dict(reject_ptp_V=opts.reject, condition=cond),
+        n_events=len(mine),
+        n_rejected=n_rej,
+        reasons=dict(reasons),
+        drop_log_channels=dict(Counter(ch for d in mine if d and _reason(d).startswith("peak") for ch in d)),
+        n_kept=n,
+    )
+    if n < 2:
+        raise DataError(
+            f"Condition {cond!r} of {name or 'the data'} has {n} trial(s) left after "
+            f"rejection ({len(mine)} events, {n_rej} rejected: "
+            f"{_fmt_reasons(reasons) or 'none'}); at least 2 are needed to average "
+            "and estimate a standard error. Raise the threshold (reject=...), pass "
+            "reject=None or bad_segments=None, or check the window (tmin, tmax).",
+            cli={
+                "(reject=...), pass reject=None or bad_segments=None, or check the window (tmin, tmax)": (
+                    "(--reject UV), give --reject none or --bad-segments none, or check the window (--tmin, --tmax)"
+                )
+            },
+        )
+    logger.info(f"{cond!r}: {n} trials averaged, {n_rej} rejected" + (f" ({_fmt_reasons(reasons)})" if n_rej else ""))
+    return sub, n_rej, rec
+
+
+def _observed(inst, avg, noise, cond, n_trials, opts, record, name, n_rejected, lowpass):
+    """The ``average`` step, and the :class:`ObservedEvoked` of an average ``avg`` (uV) of ``inst``.
+
+    ``noise`` is ``(se, noise_acf, se_method, details)``: the standard error
+    (uV), the noise autocorrelation, how they were estimated, and what the
+    record says about it.
+    """
+    se, acf, method, details = noise
+    _step(
+        record,
+        "average",
+        n_trials=n_trials,
+        se_method=method,
+        units=EVOKED_UNITS,
+        unit_conversion="MNE V x 1e6",
+        **details,
+    )
+    return ObservedEvoked(
+        times=inst.times,
+        data=avg,
+        se=se,
+        ch_names=inst.ch_names,
+        condition=cond,
+        n_trials=n_trials,
+        se_method=method,
+        sfreq=inst.info["sfreq"],
+        **opts.window(),
+        record=record,
+        source=name,
+        n_rejected=n_rejected,
+        noise_acf=acf,
+        lowpass=lowpass,
+    )
 
 
 def _summary(x):
     return dict(min=float(np.min(x)), median=float(np.median(x)), max=float(np.max(x)))
-
-
-def _cond_name(key, keys):
-    if isinstance(key, str):
-        return key
-    return keys[0] if len(keys) == 1 else str(key)
 
 
 def _reason(drop):
@@ -1206,199 +947,48 @@ def _baseline_se(avg, times, baseline, name, cond):
     )
 
 
-# ----------------------------------------------------------------------------
-# epochs and averages: the EEG steps of preprocess
-def _clean_epoched(inst, name, kind, h_freq, opts):
-    """Projections, EEG, names, bad channels, reference, low-pass, picks and regions."""
-    record = []
-    sfreq = float(inst.info["sfreq"])
-    load = dict(
-        source=name,
-        kind=kind,
-        sfreq=sfreq,
-        n_channels=len(inst.ch_names),
-        tmin_s=float(inst.times[0]),
-        tmax_s=float(inst.times[-1]),
-        channel_types=dict(Counter(inst.get_channel_types())),
-        mne_version=mne.__version__,
-    )
-    if kind == "epochs":
-        load["n_epochs"] = len(inst)
-    else:
-        load.update(nave=int(inst.nave), comment=inst.comment)
-    _step(record, "load", **load)
-    nyq = sfreq / 2.0
-    if h_freq is not None and h_freq >= nyq:
-        raise DataError(
-            f"h_freq={h_freq:g} Hz is not below the Nyquist frequency ({nyq:g} Hz at "
-            f"sfreq={sfreq:g} Hz); lower it or pass h_freq=None (no low-pass).",
-            cli={"h_freq": "--lowpass", "=None": " none"},
-        )
-    bad_channels = opts["bad_channels"]
-    _check_bad_channels_option(bad_channels)
-
-    # ---- projections (e.g. the average-reference projector of MNE's files)
-    projs = [p["desc"] for p in inst.info["projs"]]
-    pending = [p["desc"] for p in inst.info["projs"] if not p["active"]]
-    if projs:
-        inst.apply_proj(verbose=_mne_verbose())
-    _step(record, "projections", applied=pending, already_active=[p for p in projs if p not in pending])
-    if pending:
-        logger.info(f"Applied projection(s): {', '.join(pending)}")
-
-    # ---- EEG only
-    non_eeg = [n for n, t in zip(inst.ch_names, inst.get_channel_types()) if t != "eeg"]
-    inst.pick("eeg", exclude=[])
-    _step(record, "pick_eeg", n_dropped_non_eeg=len(non_eeg), n_eeg=len(inst.ch_names))
-
-    # ---- names, and user names resolved before any work
-    rename = _standardize_names(inst, record)
-    all_eeg = list(inst.ch_names)
-    picks, regions, reference = opts["picks"], opts["regions"], opts["reference"]
-    pick_names, region_map, ref_names = _resolve_user_names(picks, regions, reference, all_eeg, rename)
-    keep = _kept_by_request(bad_channels, all_eeg, rename)
-
-    # ---- bad channels: declared, non-finite, and (epochs) flat or extreme
-    bads = {rename.get(b, b): "marked bad in info['bads']" for b in inst.info["bads"]}
-    if isinstance(bad_channels, (list, tuple)):
-        for b in _resolve_names(list(bad_channels), all_eeg, rename, "bad_channels"):
-            bads.setdefault(b, "given in bad_channels")
-    data = inst.get_data()
-    data2 = data.transpose(1, 0, 2).reshape(len(all_eeg), -1) if data.ndim == 3 else data
-    if not np.isfinite(data2).any():
-        raise DataError(f"All values of {name or 'the data'} are NaN or infinite; there is no data.")
-    for i in np.flatnonzero(~np.isfinite(data2).all(axis=1)):
-        bads.setdefault(all_eeg[i], "non-finite values")
-    inst.info["bads"] = []
-    _drop_bads(inst, bads, name)
-    found, spared = {}, {}
-    detect = _detects_bad_channels(bad_channels) and kind == "epochs"
-    if detect:
-        rows = [all_eeg.index(n) for n in inst.ch_names]
-        found, _, _ = _detect_bad_channels(data2[rows], sfreq, inst.ch_names, dict(_BAD_CHANNEL_DEFAULTS))
-        found, spared = _exempt(found, keep, name)
-        bads.update(found)
-        _drop_bads(inst, found, name)
-    del data, data2
-    _step(
-        record,
-        "bad_channels",
-        params=dict(bad_channels=bad_channels),
-        bads=bads,
-        detected=bool(detect),
-        kept_as_asked=spared,
-        n_good=len(inst.ch_names),
-    )
-    if bads:
-        logger.info(f"Bad channels dropped: {', '.join(f'{k} ({v})' for k, v in bads.items())}")
-
-    # ---- reference
-    _apply_reference(inst, reference, ref_names, bads, record, name)
-
-    # ---- filters: only a low-pass makes sense on short epochs and averages
-    lowpass = inst.info["lowpass"]
-    applied = None
-    if h_freq is not None and (lowpass is None or h_freq < lowpass):
-        inst.filter(None, h_freq, verbose=_mne_verbose())
-        applied = h_freq
-    _step(
-        record,
-        "filter",
-        params=dict(l_freq=opts["l_freq"], h_freq=h_freq, line_freq=opts["line_freq"]),
-        lowpass_applied=applied,
-        highpass=inst.info["highpass"],
-        lowpass=inst.info["lowpass"],
-        note=f"{kind}: no high-pass or notch (too short to filter; filter the continuous "
-        "recording); low-pass only where below the data's",
-    )
-
-    # ---- picks and regions
-    if pick_names is not None or region_map:
-        inst = _select(inst, pick_names, region_map, bads, record)
-    _step(record, "channels", ch_names=list(inst.ch_names), n_channels=len(inst.ch_names))
-    return inst, record
-
-
 def _from_evokeds(evokeds, name, event, opts):
-    tmin, tmax, baseline = opts["tmin"], opts["tmax"], opts["baseline"]
-    if opts["se_method"] == "trials":
+    """ERPs of the conditions ``event`` from averages; and whether a list was asked for."""
+    if opts.se_method == "trials":
         raise DataError(
             f"se_method='trials' needs single trials, but {name or 'the data'} holds "
             "averages; pass se_method='baseline' (or 'auto'), or the epochs."
         )
     comments = [ev.comment or f"#{i}" for i, ev in enumerate(evokeds)]
     wanted, is_list = _conditions(event, comments, name)
-    chosen = []
-    for key in wanted:
-        if isinstance(key, str) and key in comments:
-            idx = comments.index(key)
-        elif isinstance(key, (int, np.integer)) and not isinstance(key, bool) and -len(comments) <= key < len(comments):
-            idx = int(key)
-        else:
-            raise _unknown_event(key, comments, name, "conditions (evoked comments)")
-        chosen.append(idx)
-    h_freq = opts["h_freq"]
-    if h_freq is not None:
-        h_freq = check_positive("h_freq", h_freq, "Hz")
+    chosen = [_evoked_index(key, comments, name) for key in wanted]
+    h_freq = opts.checked_h_freq()
     # checks on every condition first: no partial output
     for idx in chosen:
         _check_eeg(evokeds[idx], f"{name or 'The evoked data'} (condition {comments[idx]!r})")
-        _check_range(tmin, tmax, evokeds[idx].times, name, "evoked response")
-    out = []
-    for idx in chosen:
-        ev = evokeds[idx].copy()
-        cond = comments[idx]
-        ev, record = _clean_epoched(ev, name, "evoked", h_freq, opts)
-        lowpass = _applied_lowpass(record, ev.info["sfreq"])
-        decim = _check_decim(opts["decim"], ev.info["sfreq"], ev.info["lowpass"])
-        ev.crop(*_clip(tmin, tmax, ev.times), include_tmax=True, verbose=_mne_verbose())
-        if baseline is not None:
-            ev.apply_baseline(baseline, verbose=_mne_verbose())
-        if decim > 1:
-            ev.decimate(decim, verbose=_mne_verbose())
-        _step(
-            record,
-            "window",
-            params=dict(tmin=tmin, tmax=tmax, baseline=baseline, decim=decim),
-            n_times=len(ev.times),
-            sfreq=ev.info["sfreq"],
-        )
-        avg = ev.data * _V_TO_UV
-        se, acf, details = _baseline_se(avg, ev.times, baseline, name, cond)
-        _step(
-            record,
-            "average",
-            n_trials=int(ev.nave),
-            se_method="baseline",
-            units=EVOKED_UNITS,
-            unit_conversion="MNE V x 1e6",
-            **details,
-        )
-        logger.warning(
-            f"{cond!r} of {name or 'the data'} is an average of {ev.nave} trials without "
-            "the trials: its standard error is the noise of the average over the "
-            f"pre-stimulus baseline ({details['baseline_samples']} samples; median "
-            f"{details['se_uV']['median']:.3g} uV), taken as constant over time "
-            "(se_method='baseline')."
-        )
-        out.append(
-            ObservedEvoked(
-                times=ev.times,
-                data=avg,
-                se=se,
-                ch_names=ev.ch_names,
-                condition=cond,
-                n_trials=int(ev.nave),
-                se_method="baseline",
-                sfreq=ev.info["sfreq"],
-                tmin=tmin,
-                tmax=tmax,
-                baseline=baseline,
-                record=record,
-                source=name,
-                n_rejected=0,
-                noise_acf=acf,
-                lowpass=lowpass,
-            )
-        )
-    return out, is_list
+        _check_range(opts.tmin, opts.tmax, evokeds[idx].times, name, "evoked response")
+    return [_from_evoked(evokeds[idx].copy(), comments[idx], name, opts, h_freq) for idx in chosen], is_list
+
+
+def _from_evoked(ev, cond, name, opts, h_freq):
+    """The ERP of one average (a private copy): cleaned, windowed, decimated; its SE from its baseline."""
+    ev, record = _clean_epoched(ev, name, "evoked", opts.cleaning(h_freq))
+    lowpass = _applied_lowpass(record, ev.info["sfreq"])
+    decim = _check_decim(opts.decim, ev.info["sfreq"], ev.info["lowpass"])
+    ev.crop(*_clip(opts.tmin, opts.tmax, ev.times), include_tmax=True, verbose=_mne_verbose())
+    if opts.baseline is not None:
+        ev.apply_baseline(opts.baseline, verbose=_mne_verbose())
+    if decim > 1:
+        ev.decimate(decim, verbose=_mne_verbose())
+    _step(
+        record,
+        "window",
+        params=dict(**opts.window(), decim=decim),
+        n_times=len(ev.times),
+        sfreq=ev.info["sfreq"],
+    )
+    avg = ev.data * _V_TO_UV
+    se, acf, details = _baseline_se(avg, ev.times, opts.baseline, name, cond)
+    logger.warning(
+        f"{cond!r} of {name or 'the data'} is an average of {ev.nave} trials without "
+        "the trials: its standard error is the noise of the average over the "
+        f"pre-stimulus baseline ({details['baseline_samples']} samples; median "
+        f"{details['se_uV']['median']:.3g} uV), taken as constant over time "
+        "(se_method='baseline')."
+    )
+    return _observed(ev, avg, (se, acf, "baseline", details), cond, int(ev.nave), opts, record, name, 0, lowpass)

@@ -128,7 +128,7 @@ def run_demo(out_dir="reports", *, config=None, verbose=None):
     result : FitResult
     report : Path
     """
-    from jrfit.data.recording import prepare_spectrum
+    from jrfit.data.spectrum import prepare_spectrum
     from jrfit.inference.spectral import fit_spectrum
     from jrfit.report.html import make_report
 

@@ -169,9 +169,9 @@ def erp_adequacy(observed, mean, sd, noise_acf, times, *, response_map=None, rng
     response_map : array, shape (n_times, n_times) | None
         The data's preprocessing as a linear map (None: the identity).
     rng : numpy.random.Generator | None
-        For the replicates (default: seeded 0, so a result repeats).
+        Draws the replicates (None: a generator seeded with 0, so that a result repeats).
     tol : dict | None
-        Overrides of :data:`ERP_ADEQUACY`.
+        Thresholds that replace those of :data:`ERP_ADEQUACY`.
 
     Returns
     -------
@@ -224,16 +224,6 @@ def erp_adequacy(observed, mean, sd, noise_acf, times, *, response_map=None, rng
             f"residuals smoother than the noise (lag-1 correlation {r1_mean:.2f} against the noise's "
             f"{float(np.median(r1_rep)):.2f}, p-value {ppp_lag1:.3f})"
         )
-    return dict(
-        fits=not problems,
-        ppp=ppp,
-        ppp_run=ppp_run,
-        ppp_lag1=ppp_lag1,
-        longest_run=run_obs,
-        spans=spans,
-        frac_outside=float(np.mean((y < lo) | (y > hi))),
-        residual_lag1=r1_mean,
-        noise_lag1=float(np.median(r1_rep)),
-        problems=problems,
-        thresholds=tol,
-    )
+    out = dict(fits=not problems, ppp=ppp, ppp_run=ppp_run, ppp_lag1=ppp_lag1, longest_run=run_obs, spans=spans)
+    out.update(frac_outside=float(np.mean((y < lo) | (y > hi))), residual_lag1=r1_mean)
+    return dict(out, noise_lag1=float(np.median(r1_rep)), problems=problems, thresholds=tol)

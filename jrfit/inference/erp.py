@@ -24,23 +24,26 @@ verdict on the model separate from the sampler's diagnostics.
 
 from __future__ import annotations
 
-import json
 import time
 
 import numpy as np
 
-from jrfit import __version__
 from jrfit.utils.log import logger, quiet_compile, verbose
 from jrfit.errors import FitError
-from jrfit.inference.spectral import FitConfig, FitResult, _CompiledModel, _regime_fractions, diagnose, stable_branch
+from jrfit.inference.compiled import CompiledModel
+from jrfit.inference.derived import regime_fractions
+from jrfit.inference.diagnostics import diagnose, status_line, warn_failures
+from jrfit.inference.erp_checks import linear_vs_nonlinear, stochastic_at_median
+from jrfit.inference.results import fit_attrs, make_result, nuts_settings, prior_group
+from jrfit.inference.spectral import FitConfig
 from jrfit.inference.priors import ERPPriors
 
-__all__ = ["ERPModel", "fit_erp", "stochastic_check", "ERP_CONFIG"]
+__all__ = ["ERPModel", "fit_erp", "ERP_CONFIG"]
 
 _PULSE = ("amplitude", "onset", "width")
 
 
-class ERPModel(_CompiledModel):
+class ERPModel(CompiledModel):
     """The compiled PyMC model of one evoked waveform (reused across channels).
 
     Parameters
@@ -57,11 +60,9 @@ class ERPModel(_CompiledModel):
 
     def __init__(self, times, priors=None, target_accept=0.9, dt_max=1e-3):
         import pymc as pm
-        import pytensor.tensor as pt
 
-        from jrfit.inference.ops import ERPOp, JRLinearOp, RestPotentialOp
+        from jrfit.inference.ops import ERPOp, JRLinearOp
         from jrfit.model.erp import peak_lag
-        from jrfit.inference.residuals import gaussian_logp
 
         self.priors = priors = priors or ERPPriors()
         self.free = priors.free
@@ -77,44 +78,31 @@ class ERPModel(_CompiledModel):
         if self.v_fixed is not None:
             op_fixed["v"] = float(self.v_fixed)
         self.op = ERPOp(self.times, self.names, op_fixed, shape=priors.shape, dt_max=dt_max)
-        lin = JRLinearOp(self.free, fixed)
         n_t = self.times.size
+        self.model = self._build(fixed, JRLinearOp(self.free, fixed))
+        self.noise_acf = _white(n_t)
+        self.response_map = np.eye(n_t)
+        self.n_kept = n_t
+        with quiet_compile():
+            self.step = pm.NUTS(model=self.model, target_accept=target_accept)
+        self._func = self.step._logp_dlogp_func
+        self._func.set_extra_values({})
+        self.compile_time = time.perf_counter() - t0
+        logger.info(f"Compiled the ERP model ({n_t} samples) in {self.compile_time:.1f} s")
+
+    def _build(self, fixed, lin):
+        """The PyMC model: rest state, pulse, electrode map and the likelihood of the standardised residuals."""
+        import pymc as pm
+        import pytensor.tensor as pt
+
+        from jrfit.inference.residuals import gaussian_logp
+
+        priors, n_t = self.priors, self.times.size
         with pm.Model() as model:
             erp_obs = pm.Data("erp_obs", np.zeros(n_t))
             se = pm.Data("se", np.ones(n_t))
-            jr = {}
-            for name, pr in priors.jr.items():
-                theta = pm.Normal(f"log_{name}", 0.0, pr.sd)
-                jr[name] = pm.Deterministic(name, pr.median * pt.exp(theta))
-            v_lo = pm.Data("v_lo", float(priors.v_bounds[0]))
-            v_hi = pm.Data("v_hi", float(priors.v_bounds[1]))
-            if self.p_fixed is not None:
-                rest = RestPotentialOp(self.free, fixed, self.p_fixed, priors.v_bounds)
-                v = pm.Deterministic("v", rest(pt.stack([jr[n] for n in self.free]))[0])
-            elif self.v_fixed is None:
-                v = pm.Uniform("v", v_lo, v_hi)
-            else:
-                v = pm.Deterministic("v", pt.as_tensor_variable(float(self.v_fixed)))
-            theta_jr = pt.stack([v] + [jr[n] for n in self.free])
-            _, p, log_jac, stable, *_ = lin(theta_jr, np.zeros(0))
-            p = pm.Deterministic("p", p)
-            if self.v_fixed is None and self.p_fixed is None:
-                pm.Potential("p_prior", priors.p.tensor_logp(p) + log_jac)
-            amp = pm.Deterministic(
-                "amplitude", priors.amplitude.median * pt.exp(pm.Normal("log_amplitude", 0.0, priors.amplitude.sd))
-            )
-            o = priors.latency
-            latency = pm.TruncatedNormal("latency", o.mean, o.sd, lower=o.lower, upper=o.upper)
-            width = pm.Deterministic(
-                "width", priors.width.median * pt.exp(pm.Normal("log_width", 0.0, priors.width.sd))
-            )
-            onset = pm.Deterministic("onset", latency - self.lag * width)
-            # |gain| log-normal; its sign is data (set per channel by find_start)
-            gain_sign = pm.Data("gain_sign", 1.0)
-            gain = pm.Deterministic(
-                "gain", gain_sign * priors.gain.median * pt.exp(pm.Normal("log_gain", 0.0, priors.gain.sd))
-            )
-            offset = pm.Normal("offset", priors.offset.mean, priors.offset.sd)
+            theta_jr, stable = self._rest_state(fixed, lin)
+            amp, onset, width, gain, offset = self._pulse_and_electrode()
             theta_op = theta_jr if self.v_fixed is None else theta_jr[1:]
             resp, _ = self.op(pt.concatenate([theta_op, pt.stack([amp, onset, width])]))
             # the data's preprocessing (low-pass, baseline correction) applied to the response
@@ -136,16 +124,56 @@ class ERPModel(_CompiledModel):
             n_kept = pm.Data("n_kept", float(n_t))
             sd = sd * pt.ones_like(erp_obs)
             pm.Potential("erp", gaussian_logp((erp_obs - mean) / sd, whiten, logdet_w, pt.log(sd).sum(), n_kept))
-        self.model = model
-        self.noise_acf = _white(n_t)
-        self.response_map = np.eye(n_t)
-        self.n_kept = n_t
-        with quiet_compile():
-            self.step = pm.NUTS(model=model, target_accept=target_accept)
-        self._func = self.step._logp_dlogp_func
-        self._func.set_extra_values({})
-        self.compile_time = time.perf_counter() - t0
-        logger.info(f"Compiled the ERP model ({n_t} samples) in {self.compile_time:.1f} s")
+        return model
+
+    def _rest_state(self, fixed, lin):
+        """The JR constants and the rest potential v (mV), inside the model: (v, constants) and stability."""
+        import pymc as pm
+        import pytensor.tensor as pt
+
+        from jrfit.inference.ops import RestPotentialOp
+
+        priors = self.priors
+        jr = {}
+        for name, pr in priors.jr.items():
+            theta = pm.Normal(f"log_{name}", 0.0, pr.sd)
+            jr[name] = pm.Deterministic(name, pr.median * pt.exp(theta))
+        v_lo = pm.Data("v_lo", float(priors.v_bounds[0]))
+        v_hi = pm.Data("v_hi", float(priors.v_bounds[1]))
+        if self.p_fixed is not None:
+            rest = RestPotentialOp(self.free, fixed, self.p_fixed, priors.v_bounds)
+            v = pm.Deterministic("v", rest(pt.stack([jr[n] for n in self.free]))[0])
+        elif self.v_fixed is None:
+            v = pm.Uniform("v", v_lo, v_hi)
+        else:
+            v = pm.Deterministic("v", pt.as_tensor_variable(float(self.v_fixed)))
+        theta_jr = pt.stack([v] + [jr[n] for n in self.free])
+        _, p, log_jac, stable, *_ = lin(theta_jr, np.zeros(0))
+        p = pm.Deterministic("p", p)
+        if self.v_fixed is None and self.p_fixed is None:
+            pm.Potential("p_prior", priors.p.tensor_logp(p) + log_jac)
+        return theta_jr, stable
+
+    def _pulse_and_electrode(self):
+        """The stimulus pulse (amplitude /s, onset and width s) and the electrode gain and offset (uV), in the model."""
+        import pymc as pm
+        import pytensor.tensor as pt
+
+        priors = self.priors
+        amp = pm.Deterministic(
+            "amplitude", priors.amplitude.median * pt.exp(pm.Normal("log_amplitude", 0.0, priors.amplitude.sd))
+        )
+        o = priors.latency
+        latency = pm.TruncatedNormal("latency", o.mean, o.sd, lower=o.lower, upper=o.upper)
+        width = pm.Deterministic("width", priors.width.median * pt.exp(pm.Normal("log_width", 0.0, priors.width.sd)))
+        onset = pm.Deterministic("onset", latency - self.lag * width)
+        # |gain| log-normal; its sign is data (set per channel by find_start)
+        gain_sign = pm.Data("gain_sign", 1.0)
+        gain = pm.Deterministic(
+            "gain", gain_sign * priors.gain.median * pt.exp(pm.Normal("log_gain", 0.0, priors.gain.sd))
+        )
+        offset = pm.Normal("offset", priors.offset.mean, priors.offset.sd)
+        return amp, onset, width, gain, offset
 
     # ------------------------------------------------------------------
     def set_data(self, erp, se, noise_acf=None, response_map=None):
@@ -182,6 +210,14 @@ class ERPModel(_CompiledModel):
         self.noise_acf = acf
         self.response_map = m
 
+    def set_branch(self, v_lo, v_hi):
+        """Restrict v (mV) to one stable fixed-point branch (no recompilation)."""
+        import pymc as pm
+
+        with self.model:
+            pm.set_data(dict(v_lo=float(v_lo), v_hi=float(v_hi)))
+        self._v_support = (float(v_lo), float(v_hi))
+
     def set_gain_sign(self, sign):
         """Fix the sign of the electrode gain (+1 or -1; no recompilation)."""
         import pymc as pm
@@ -189,6 +225,12 @@ class ERPModel(_CompiledModel):
         with self.model:
             pm.set_data(dict(gain_sign=float(sign)))
         self.gain_sign = float(sign)
+
+    def response_at(self, values):
+        """The column's response (mV, before the electrode map) at named values (v, constants, pulse)."""
+        return self.op.forward.response(
+            self._theta(values["v"], [values[n] for n in self.free], [values[n] for n in _PULSE])
+        )
 
     def _theta(self, v, jr, pulse):
         """The forward model's parameter vector (v only when it is free)."""
@@ -292,6 +334,30 @@ class ERPModel(_CompiledModel):
         return point, lp
 
 
+def stable_branch(v_best, theta, free, fixed, v_bounds, n=400):
+    """The interval of v (mV) around ``v_best`` where the fixed point is stable.
+
+    The posterior can have modes on different fixed-point branches (e.g. the
+    quiescent and the active focus), separated by unstable operating points
+    that a sampler may jump over: sampling is restricted to the stable branch
+    of the best starting point (computed at the constants ``theta``, widened by
+    two grid steps on each side; the stability constraint still applies inside).
+    """
+    from jrfit.inference.ops import _stable
+
+    v_lo, v_hi = v_bounds
+    grid = np.linspace(v_lo, v_hi, n)
+    ok = np.array([_stable(np.concatenate([[g], theta]), free, fixed) for g in grid])
+    i = int(np.argmin(np.abs(grid - v_best)))
+    lo_i, hi_i = i, i
+    while lo_i > 0 and ok[lo_i - 1]:
+        lo_i -= 1
+    while hi_i < grid.size - 1 and ok[hi_i + 1]:
+        hi_i += 1
+    step = grid[1] - grid[0]
+    return (max(v_lo, grid[lo_i] - 2 * step), min(v_hi, grid[hi_i] + 2 * step))
+
+
 # ----------------------------------------------------------------------------
 def _as_list(evoked):
     evs = list(evoked) if isinstance(evoked, (list, tuple)) else [evoked]
@@ -336,81 +402,6 @@ def _damping(idata, priors):
     params = JRParams(**{k: np.broadcast_to(x, v.shape) for k, x in params.as_dict().items()})
     ev = eigenvalues(v, params)
     return (-ev[..., 0].real).reshape(shape)
-
-
-def stochastic_check(
-    times,
-    params,
-    v,
-    amplitude,
-    onset,
-    width,
-    shape="jr",
-    *,
-    gain=1.0,
-    n_trials=100,
-    sigma=None,
-    warmup=0.5,
-    dt=1e-4,
-    seed=0,
-):
-    """Trial average of the stochastic column against its deterministic response.
-
-    Each trial starts at rest ``warmup`` s before ``times[0]`` and receives
-    the background input with white noise of intensity ``sigma`` (/s^0.5)
-    plus the stimulus pulse (:func:`jrfit.simulators.column.integrate`, splitting);
-    the trials are averaged and baseline-corrected over ``times < 0`` as the
-    data are. The deterministic response is :func:`jrfit.model.erp.erp_response`.
-
-    Returns
-    -------
-    check : dict
-        ``rel_l2`` (relative L2 difference of the two, in the ERP's units),
-        ``sigma``, ``n_trials``, and the two curves (``stochastic``,
-        ``deterministic``, uV with ``gain``).
-    """
-    from jrfit.model.erp import erp_response, pulse
-    from jrfit.model.column import operating_point
-    from jrfit.simulators.column import integrate
-
-    sigma = float(params.sigma if sigma is None else sigma)
-    times = np.asarray(times, float)
-    step = times[1] - times[0]
-    q = max(1, int(round(step / dt)))
-    dt = step / q
-    t0 = times[0] - warmup
-    n = int(round((times[-1] - t0) / dt)) + 1
-    tg = t0 + dt * np.arange(n)
-    op = operating_point(v, params)
-    mu = float(op["p"])
-    rng = np.random.default_rng(seed)
-    p = (
-        mu
-        + pulse(tg, amplitude, onset, width, shape)[None, :]
-        + sigma / np.sqrt(dt) * rng.standard_normal((n_trials, n))
-    )
-    y0 = np.array([op["y0"], op["y1"], op["y2"], 0.0, 0.0, 0.0], float)
-    batch = params.replace(mu=np.full(n_trials, mu))
-    traj = integrate(batch, p, dt, y_init=np.repeat(y0[:, None], n_trials, axis=1), method="splitting")
-    v_t = np.asarray(traj.v, float).reshape(n_trials, -1)
-    idx = np.round((times - t0) / dt).astype(int)
-    avg = v_t[:, idx].mean(axis=0)
-    avg = avg - avg[times < 0].mean() if np.any(times < 0) else avg - v
-    det = erp_response(times, params, amplitude=amplitude, onset=onset, width=width, shape=shape, v=v)
-    rel = float(np.linalg.norm(avg - det) / max(np.linalg.norm(det), 1e-300))
-    return dict(
-        rel_l2=rel,
-        sigma=sigma,
-        n_trials=int(n_trials),
-        stochastic=(gain * avg).tolist(),
-        deterministic=(gain * det).tolist(),
-    )
-
-
-def _erp_params(priors, d):
-    """JRParams of posterior draws (p as the background input mu)."""
-    vals = {k: d[k] for k in priors.free}
-    return priors.fixed.replace(mu=d["p"], **vals)
 
 
 def _likelihood_text(priors):
@@ -469,156 +460,153 @@ def fit_erp(evoked, *, priors=None, config=None, model=None, progress=True, verb
         (with noise) and ``pulse`` (input, /s) for a subset of draws;
         ``observed_data`` the ERP and ``constant_data`` its standard error.
     """
-    import arviz as az
-    import xarray as xr
-
-    from jrfit.inference.adequacy import erp_adequacy
-    from jrfit.model.erp import linear_erp_response, pulse as pulse_fn
-    from jrfit.inference.residuals import correlated_replicates
-
     evs = _as_list(evoked)
     config = config or ERP_CONFIG
     t_start = time.perf_counter()
-    times = np.asarray(evs[0].times, float)
+    model = _erp_model_for(model, priors, np.asarray(evs[0].times, float), config)
+    priors = model.priors
+    rng = np.random.default_rng(config.seed)
+    var_names = list(priors.free) + ["v", "p", "amplitude", "latency", "onset", "width", "gain", "offset"]
+    if priors.noise is not None:
+        var_names.append("noise")
+    response_maps = [ev.response_map() for ev in evs]  # each condition's low-pass and baseline correction
+    fits = {}
+    for qi, ev in enumerate(evs):
+        for ci, ch in enumerate(evs[0].ch_names):
+            job = (ev, ci, f"{ev.condition}/{ch}", response_maps[qi], len(fits))
+            fits[qi, ci] = _fit_one(model, job, rng, config, var_names, progress)
+    groups = _erp_groups(fits, evs, priors, config, rng)
+    attrs = _erp_attrs(fits, evs, model, config, t_start)
+    return make_result(groups, attrs, config, priors)
+
+
+def _erp_model_for(model, priors, times, config):
+    """The compiled model of a fit: ``model`` if it suits the data and ``priors``, else a new one."""
     if model is not None and priors is not None and priors != model.priors:
         raise FitError("fit_erp got both 'priors' and a compiled 'model' with other priors: pass only one.")
     if model is not None and (model.times.shape != times.shape or not np.allclose(model.times, times)):
         raise FitError("The compiled ERPModel has another time grid than the data: build ERPModel(times).")
     if model is None:
         model = ERPModel(times, priors, target_accept=config.target_accept)
-    priors = model.priors
-    conds = [str(ev.condition) for ev in evs]
-    chans = list(evs[0].ch_names)
-    rng = np.random.default_rng(config.seed)
-    var_names = list(priors.free) + ["v", "p", "amplitude", "latency", "onset", "width", "gain", "offset"]
-    if priors.noise is not None:
-        var_names.append("noise")
-    post = {n: np.empty((config.chains, config.draws, len(conds), len(chans))) for n in var_names + ["damping"]}
-    stats_acc, diags, regimes, lin_vs, timings, branches, stoch, adequacy, noise = ({} for _ in range(9))
-    n_ppc = config.n_ppc
-    ppc_mean = np.empty((n_ppc, len(conds), len(chans), times.size))
-    ppc = np.empty_like(ppc_mean)
-    ppc_pulse = np.empty_like(ppc_mean)
-    fwd = model.op.forward
-    response_maps = [ev.response_map() for ev in evs]  # each condition's low-pass and baseline correction
-    n_fit = 0
-    for qi, ev in enumerate(evs):
-        data = np.asarray(ev.data, float)
-        se_all = np.asarray(ev.se, float)
-        for ci, ch in enumerate(chans):
-            key = f"{conds[qi]}/{ch}"
-            t0 = time.perf_counter()
-            y, se = data[ci], se_all[ci]
-            if not (np.all(np.isfinite(y)) and np.all(np.isfinite(se)) and np.all(se > 0)):
-                raise FitError(f"{key}: the ERP or its standard error is not finite and positive; check the data.")
-            model.set_data(y, se, _noise_acf(ev, ci), response_maps[qi])
-            noise[key] = dict(
-                lag1=float(model.noise_acf[1]),
-                acf=model.noise_acf[:50].tolist(),
-                n_components=model.n_kept,
-                n_times=int(times.size),
-            )
-            start, _ = model.find_start(y, se, n_grid=config.n_grid)
-            branches[key] = [float(x) for x in model.branch]
-            idata = model.sample(start, config, int(config.seed) + 1000 * n_fit, progress)
-            n_fit += 1
-            diag = diagnose(idata)
-            for n in var_names:
-                post[n][:, :, qi, ci] = idata.posterior[n].values
-            post["damping"][:, :, qi, ci] = _damping(idata, priors)
-            for s in idata.sample_stats.data_vars:
-                if idata.sample_stats[s].ndim == 2:
-                    stats_acc.setdefault(
-                        s,
-                        np.zeros(
-                            (config.chains, config.draws, len(conds), len(chans)), dtype=idata.sample_stats[s].dtype
-                        ),
-                    )
-                    stats_acc[s][:, :, qi, ci] = idata.sample_stats[s].values
-            # posterior predictive: model mean, noisy replicate, input pulse
-            flat = _flat_draws(idata, var_names, rng, n_ppc)
-            m = flat["v"].size
-            for i in range(m):
-                th = model._theta(flat["v"][i], [flat[n][i] for n in priors.free], [flat[n][i] for n in _PULSE])
-                ppc_mean[i, qi, ci] = flat["gain"][i] * (model.response_map @ fwd.response(th)) + flat["offset"][i]
-                ppc_pulse[i, qi, ci] = pulse_fn(
-                    times, flat["amplitude"][i], flat["onset"][i], flat["width"][i], priors.shape
-                )
-            sd = se[None] if priors.noise is None else np.sqrt(se**2 + flat["noise"][:m, None] ** 2)
-            ppc[:m, qi, ci] = ppc_mean[:m, qi, ci] + sd * correlated_replicates(rng, model.noise_acf, m)
-            adequacy[key] = erp_adequacy(
-                y,
-                ppc_mean[:m, qi, ci],
-                sd,
-                model.noise_acf,
-                times,
-                response_map=model.response_map,
-                rng=np.random.default_rng(int(config.seed) + n_fit),
-            )
-            # linearised vs nonlinear response at the posterior median
-            med = {n: float(np.median(idata.posterior[n].values)) for n in var_names}
-            params = _erp_params(priors, dict(med, p=med["p"]))
-            nonlin = fwd.response(model._theta(med["v"], [med[n] for n in priors.free], [med[n] for n in _PULSE]))
-            try:
-                lin = linear_erp_response(
-                    times,
-                    params,
-                    amplitude=med["amplitude"],
-                    onset=med["onset"],
-                    width=med["width"],
-                    shape=priors.shape,
-                    v=med["v"],
-                )
-                rel = float(np.linalg.norm(nonlin - lin) / max(np.linalg.norm(nonlin), 1e-300))
-            except Exception as err:  # unstable at the median: no linear response
-                rel = float("nan")
-                logger.info(f"{key}: no linearised response at the posterior median ({err})")
-            lin_vs[key] = dict(rel_l2=rel)
-            # the stochastic column (background noise sigma, trial average) at the median
-            try:
-                sc = stochastic_check(
-                    times,
-                    params,
-                    med["v"],
-                    med["amplitude"],
-                    med["onset"],
-                    med["width"],
-                    priors.shape,
-                    gain=med["gain"],
-                    seed=config.seed,
-                )
-                stoch[key] = dict(
-                    rel_l2=sc["rel_l2"], sigma=sc["sigma"], n_trials=sc["n_trials"], stochastic_uv=sc["stochastic"]
-                )
-            except Exception as err:  # e.g. a diverging noisy trial: reported, not fatal
-                stoch[key] = dict(rel_l2=float("nan"), error=str(err))
-            regimes[key] = _regime_fractions(flat, priors)
-            diags[key] = diag
-            timings[key] = time.perf_counter() - t0
-            mean_fit = np.median(ppc_mean[:m, qi, ci], axis=0)
-            r2 = 1.0 - np.sum((y - mean_fit) ** 2) / np.sum((y - y.mean()) ** 2)
-            lin_vs[key]["r2"] = float(r2)
-            status = "ok" if diag["passed"] else "FAILED: " + "; ".join(diag["problems"])
-            status += (
-                "; model fits the data"
-                if adequacy[key]["fits"]
-                else "; MODEL MISFIT: " + "; ".join(adequacy[key]["problems"])
-            )
-            if progress:
-                logger.info(
-                    f"  {key}: R^2 {r2:.3f}, onset {med['onset'] * 1e3:.1f} ms, linear-vs-nonlinear "
-                    f"{rel:.1%}, R-hat {diag['r_hat']:.3f}, ESS {diag['ess_bulk']:.0f}, "
-                    f"{diag['divergences']} divergences [{timings[key]:.1f} s] {status}"
-                )
-            if not diag["passed"]:
-                logger.warning(f"{key}: the fit did not pass its diagnostics ({'; '.join(diag['problems'])}).")
-            if not adequacy[key]["fits"]:
-                logger.warning(f"{key}: the model does not fit the data ({'; '.join(adequacy[key]['problems'])}).")
-    # ---- assemble the InferenceData
+    return model
+
+
+def _fit_one(model, job, rng, config, var_names, progress):
+    """Fit one condition's channel: posterior, predictions, checks and verdicts.
+
+    ``job`` is (evoked, channel index, label, response map, number of fits
+    before this one); ``rng`` the fit's generator, drawn from in turn by
+    every channel and then by the prior draws.
+
+    Returns
+    -------
+    fit : dict
+        ``post`` and ``stats`` (arrays, chain x draw), ``ppc_mean``, ``ppc``
+        and ``pulse`` (predictive draws, time last; ``m`` of them filled),
+        ``diag``, ``adequacy``, ``noise``, ``branch``, ``lin``, ``stoch``,
+        ``regime`` and ``time`` (s).
+    """
+    from jrfit.inference.adequacy import erp_adequacy
+
+    ev, ci, key, response_map, n_fit = job
+    t0 = time.perf_counter()
+    y, se = np.asarray(ev.data, float)[ci], np.asarray(ev.se, float)[ci]
+    if not (np.all(np.isfinite(y)) and np.all(np.isfinite(se)) and np.all(se > 0)):
+        raise FitError(f"{key}: the ERP or its standard error is not finite and positive; check the data.")
+    model.set_data(y, se, _noise_acf(ev, ci), response_map)
+    noise = dict(
+        lag1=float(model.noise_acf[1]),
+        acf=model.noise_acf[:50].tolist(),
+        n_components=model.n_kept,
+        n_times=int(model.times.size),
+    )
+    start, _ = model.find_start(y, se, n_grid=config.n_grid)
+    branch = [float(x) for x in model.branch]
+    idata = model.sample(start, config, int(config.seed) + 1000 * n_fit, progress)
+    diag = diagnose(idata)
+    post = {n: idata.posterior[n].values for n in var_names}
+    post["damping"] = _damping(idata, model.priors)
+    stats = {s: v.values for s, v in idata.sample_stats.data_vars.items() if v.ndim == 2}
+    flat = _flat_draws(idata, var_names, rng, config.n_ppc)
+    pred = _predictive(model, flat, se, rng, config.n_ppc)
+    m = pred["m"]
+    adequacy = erp_adequacy(
+        y,
+        pred["ppc_mean"][:m],
+        pred["sd"],
+        model.noise_acf,
+        model.times,
+        response_map=model.response_map,
+        rng=np.random.default_rng(int(config.seed) + n_fit + 1),
+    )
+    med = {n: float(np.median(idata.posterior[n].values)) for n in var_names}
+    lin = dict(rel_l2=linear_vs_nonlinear(model, med, key))
+    mean_fit = np.median(pred["ppc_mean"][:m], axis=0)
+    lin["r2"] = float(1.0 - np.sum((y - mean_fit) ** 2) / np.sum((y - y.mean()) ** 2))
+    fit = dict(
+        pred,
+        post=post,
+        stats=stats,
+        diag=diag,
+        adequacy=adequacy,
+        noise=noise,
+        branch=branch,
+        lin=lin,
+        stoch=stochastic_at_median(model, med, config.seed),
+        regime=regime_fractions(flat, model.priors),
+        time=time.perf_counter() - t0,
+    )
+    _log_fit(key, fit, med, progress)
+    return fit
+
+
+def _predictive(model, flat, se, rng, n_ppc):
+    """Posterior predictive of one fit at the draws ``flat``: model mean and noisy replicate (uV), pulse (/s)."""
+    from jrfit.inference.residuals import correlated_replicates
+    from jrfit.model.erp import pulse as pulse_fn
+
+    priors, times, fwd = model.priors, model.times, model.op.forward
+    out = {k: np.empty((n_ppc, times.size)) for k in ("ppc_mean", "ppc", "pulse")}
+    m = flat["v"].size
+    for i in range(m):
+        th = model._theta(flat["v"][i], [flat[n][i] for n in priors.free], [flat[n][i] for n in _PULSE])
+        out["ppc_mean"][i] = flat["gain"][i] * (model.response_map @ fwd.response(th)) + flat["offset"][i]
+        out["pulse"][i] = pulse_fn(times, flat["amplitude"][i], flat["onset"][i], flat["width"][i], priors.shape)
+    sd = se[None] if priors.noise is None else np.sqrt(se**2 + flat["noise"][:m, None] ** 2)
+    out["ppc"][:m] = out["ppc_mean"][:m] + sd * correlated_replicates(rng, model.noise_acf, m)
+    return dict(out, sd=sd, m=m)
+
+
+def _log_fit(key, fit, med, progress):
+    diag, adequacy = fit["diag"], fit["adequacy"]
+    if progress:
+        logger.info(
+            f"  {key}: R^2 {fit['lin']['r2']:.3f}, onset {med['onset'] * 1e3:.1f} ms, linear-vs-nonlinear "
+            f"{fit['lin']['rel_l2']:.1%}, R-hat {diag['r_hat']:.3f}, ESS {diag['ess_bulk']:.0f}, "
+            f"{diag['divergences']} divergences [{fit['time']:.1f} s] {status_line(diag, adequacy)}"
+        )
+    warn_failures(key, diag, adequacy)
+
+
+def _erp_groups(fits, evs, priors, config, rng):
+    """The InferenceData groups of an ERP fit over conditions and channels (as ``inference_data`` takes them)."""
+    conds, chans = [str(ev.condition) for ev in evs], list(evs[0].ch_names)
+    times = np.asarray(evs[0].times, float)
     dims = ("chain", "draw", "condition", "channel")
     coords = dict(chain=np.arange(config.chains), draw=np.arange(config.draws), condition=conds, channel=chans)
-    posterior = xr.Dataset({n: (dims, a) for n, a in post.items()}, coords=coords)
-    stats = xr.Dataset({s: (dims, a) for s, a in stats_acc.items()}, coords=coords)
+    shape = (config.chains, config.draws, len(conds), len(chans))
+    post, stats = {}, {}
+    pshape = (config.n_ppc, len(conds), len(chans), times.size)
+    pred = {k: np.empty(pshape) for k in ("ppc_mean", "ppc", "pulse")}
+    for (qi, ci), fit in fits.items():
+        for n, a in fit["post"].items():
+            post.setdefault(n, np.empty(shape))[:, :, qi, ci] = a
+        for n, a in fit["stats"].items():
+            stats.setdefault(n, np.zeros(shape, dtype=a.dtype))[:, :, qi, ci] = a
+        m = fit["m"]
+        pred["ppc_mean"][:m, qi, ci] = fit["ppc_mean"][:m]
+        pred["pulse"][:m, qi, ci] = fit["pulse"][:m]
+        pred["ppc"][:m, qi, ci] = fit["ppc"][:m]
     pri = {k: pr.sample(rng, 1000) for k, pr in priors.jr.items()}
     pri.update(
         p=priors.p.sample(rng, 1000),
@@ -627,77 +615,66 @@ def fit_erp(evoked, *, priors=None, config=None, model=None, progress=True, verb
         width=priors.width.sample(rng, 1000),
         offset=priors.offset.sample(rng, 1000),
     )  # gain: its sign is per channel
-    prior = xr.Dataset(
-        {n: (("chain", "draw"), v[None]) for n, v in pri.items()}, coords=dict(chain=[0], draw=np.arange(1000))
-    )
     pdims = ("chain", "draw", "condition", "channel", "time")
-    pcoords = dict(chain=[0], draw=np.arange(n_ppc), condition=conds, channel=chans, time=times)
-    pp = xr.Dataset(
-        {"erp_mean": (pdims, ppc_mean[None]), "erp": (pdims, ppc[None]), "pulse": (pdims, ppc_pulse[None])},
-        coords=pcoords,
-    )
+    pp = {
+        "erp_mean": (pdims, pred["ppc_mean"][None]),
+        "erp": (pdims, pred["ppc"][None]),
+        "pulse": (pdims, pred["pulse"][None]),
+    }
     odims = ("condition", "channel", "time")
     ocoords = dict(condition=conds, channel=chans, time=times)
-    obs = xr.Dataset({"erp": (odims, np.stack([np.asarray(ev.data, float) for ev in evs]))}, coords=ocoords)
-    const = xr.Dataset(
-        {
-            "se": (odims, np.stack([np.asarray(ev.se, float) for ev in evs])),
-            "n_trials": (("condition",), np.array([int(ev.n_trials) for ev in evs])),
-        },
-        coords=ocoords,
+    const = {
+        "se": (odims, np.stack([np.asarray(ev.se, float) for ev in evs])),
+        "n_trials": (("condition",), np.array([int(ev.n_trials) for ev in evs])),
+    }
+    return dict(
+        posterior=({n: (dims, a) for n, a in post.items()}, coords),
+        sample_stats=({n: (dims, a) for n, a in stats.items()}, coords),
+        prior=prior_group(pri),
+        posterior_predictive=(
+            pp,
+            dict(chain=[0], draw=np.arange(config.n_ppc), condition=conds, channel=chans, time=times),
+        ),
+        observed_data=({"erp": (odims, np.stack([np.asarray(ev.data, float) for ev in evs]))}, ocoords),
+        constant_data=(const, ocoords),
     )
-    idata = az.InferenceData(
-        posterior=posterior,
-        sample_stats=stats,
-        prior=prior,
-        posterior_predictive=pp,
-        observed_data=obs,
-        constant_data=const,
-    )
-    from datetime import datetime, timezone
 
-    attrs = dict(
-        jrfit_version=__version__,
+
+def _erp_attrs(fits, evs, model, config, t_start):
+    """The provenance of an ERP fit (:func:`jrfit.inference.results.fit_attrs`)."""
+    priors = model.priors
+    conds, chans = [str(ev.condition) for ev in evs], list(evs[0].ch_names)
+    per = {
+        name: {f"{conds[qi]}/{chans[ci]}": fit[name] for (qi, ci), fit in fits.items()}
+        for name in ("diag", "adequacy", "noise", "regime", "lin", "stoch", "branch", "time")
+    }
+    return fit_attrs(
+        source=getattr(evs[0], "source", ""),
+        channels=chans,
+        preprocessing={c: list(getattr(ev, "record", [])) for c, ev in zip(conds, evs)},
+        priors=priors,
+        seed=config.seed,
+        sampler=nuts_settings(config, config.n_cores("pymc"), "PyMC NUTS"),
+        likelihood=_likelihood_text(priors),
+        diagnostics=per["diag"],
+        adequacy=per["adequacy"],
+        regime=per["regime"],
+        timings=dict(compile=model.compile_time, **per["time"]),
+        t_start=t_start,
         kind="erp",
-        input_file=str(getattr(evs[0], "source", "") or ""),
-        conditions=json.dumps(conds),
-        channels=json.dumps(chans),
-        preprocessing=json.dumps({c: list(getattr(ev, "record", [])) for c, ev in zip(conds, evs)}, default=str),
-        se_method=json.dumps({c: str(getattr(ev, "se_method", "")) for c, ev in zip(conds, evs)}),
-        tmin=float(times[0]),
-        tmax=float(times[-1]),
+        conditions=conds,
+        se_method={c: str(getattr(ev, "se_method", "")) for c, ev in zip(conds, evs)},
+        tmin=float(model.times[0]),
+        tmax=float(model.times[-1]),
         units="uV",
         pulse_shape=priors.shape,
-        priors=json.dumps(priors.to_dict()),
-        free_params=json.dumps(list(priors.free)),
-        seed=int(config.seed),
-        sampler=json.dumps(
-            dict(
-                draws=config.draws,
-                tune=config.tune,
-                chains=config.chains,
-                cores=config.n_cores("pymc"),
-                target_accept=config.target_accept,
-                sampler="PyMC NUTS",
-            )
-        ),
-        likelihood=_likelihood_text(priors),
         forward_model=(
             f"nonlinear JR column, RK4 dt = {model.op.forward.dt * 1e3:.3f} ms, forward sensitivities; "
             "the response passed through the data's low-pass and baseline correction"
         ),
-        lowpass=json.dumps({c: getattr(ev, "lowpass", None) for c, ev in zip(conds, evs)}),
-        diagnostics=json.dumps(diags),
-        adequacy=json.dumps(adequacy),
-        residual_correlation=json.dumps(noise),
-        regime=json.dumps(regimes),
-        linear_vs_nonlinear=json.dumps(lin_vs),
-        stochastic_check=json.dumps(stoch),
-        v_branch=json.dumps(branches),
-        timings_s=json.dumps(dict(compile=model.compile_time, **timings, total=time.perf_counter() - t_start)),
-        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        lowpass={c: getattr(ev, "lowpass", None) for c, ev in zip(conds, evs)},
+        residual_correlation=per["noise"],
+        linear_vs_nonlinear=per["lin"],
+        stochastic_check=per["stoch"],
+        v_branch=per["branch"],
     )
-    idata.attrs.update(attrs)
-    idata.posterior.attrs.update(attrs)
-    cfg = dict(config=config.__dict__, priors=priors.to_dict())
-    return FitResult(idata=idata, config=cfg)

@@ -134,7 +134,7 @@ def estimator_tapers(step):
     Parameters
     ----------
     step : dict
-        The ``"spectrum"`` step written by :func:`jrfit.data.recording.compute_spectrum`.
+        The ``"spectrum"`` step written by :func:`jrfit.data.spectrum.compute_spectrum`.
 
     Returns
     -------

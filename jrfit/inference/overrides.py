@@ -17,10 +17,10 @@ A file given with ``--config FILE.toml`` holds the same in a ``[fit]`` table::
 
     [fit]
     free = ["a", "b", "B", "C"]
-    [fit.fix]
-    C = 120
     [fit.prior]
     B = "lognormal:22:0.25"
+    [fit.fix]
+    C = 120
 
 Options on the command line override the file: its ``free`` replaces the
 file's (and frees what the file fixed), its ``fix`` and ``prior`` entries
@@ -146,13 +146,16 @@ def parse_fix(items, option="--fix"):
     return {k: it.value for k, it in _fix_items(items, option).items()}
 
 
+def _assignments(items, option, example):
+    """(name, value) pairs of a dict, or of ``NAME=VALUE`` texts (``example`` shows the form in errors)."""
+    if isinstance(items, dict):
+        return items.items()
+    return (_split_assignment(it, option, example) for it in (items or ()))
+
+
 def _fix_items(items, option):
     out = {}
-    pairs = (
-        (items or {}).items()
-        if isinstance(items, dict)
-        else (_split_assignment(it, option, "C=120") for it in (items or ()))
-    )
+    pairs = _assignments(items, option, "C=120")
     for name, value in pairs:
         origin = f"{option} {name}={value}"
         _check_fixable(name, origin)
@@ -241,11 +244,7 @@ def parse_prior(text, option="--prior"):
 
 def _prior_items(items, option):
     out = {}
-    pairs = (
-        (items or {}).items()
-        if isinstance(items, dict)
-        else (_split_assignment(it, option, "B=lognormal:22:0.25") for it in (items or ()))
-    )
+    pairs = _assignments(items, option, "B=lognormal:22:0.25")
     for name, text in pairs:
         origin = f"{option} {name}={text}"
         if name in out:

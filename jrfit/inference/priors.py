@@ -536,7 +536,7 @@ def make_erp_priors(shape="jr", overrides=None, **kwargs):
         JR constant name -> :class:`LogNormalPrior` (free it / change it) or
         None (fix it); any other :class:`ERPPriors` field name -> its value.
     **kwargs
-        Same as ``overrides``.
+        Overrides given as keywords, merged into ``overrides``.
 
     Returns
     -------

@@ -20,7 +20,6 @@ with their own seeds, so the whole fit is reproducible from ``seed``.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 import warnings
@@ -29,11 +28,13 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from pymc.smc.kernels import IMH
 
-from jrfit import __version__
 from jrfit.utils.log import logger, verbose
 from jrfit.inference.adequacy import spectral_adequacy
+from jrfit.inference.derived import regime_fractions
+from jrfit.inference.diagnostics import diagnose_smc
 from jrfit.errors import FitError
 from jrfit.inference.priors import LogNormalPrior, SpectralPriors
+from jrfit.inference.results import fit_attrs, make_result, spectrum_groups
 from jrfit.inference.synthetic import SyntheticLikelihood, WelchSettings, peak_frequency
 
 __all__ = ["SimulationConfig", "build_sim_model", "BatchedIMH", "fit_spectrum_sim", "SIGMA_PRIOR"]
@@ -271,144 +272,158 @@ def fit_spectrum_sim(spectrum, *, priors=None, config=None, progress=True, verbo
         spectrum; posterior predictive replicate spectra; attrs as the linear
         route with ``likelihood = 'simulation (synthetic likelihood, SMC)'``.
     """
-    import arviz as az
-    import pymc as pm
-    import xarray as xr
-
-    from jrfit.inference.spectral import FitResult
     from jrfit.inference.likelihood import thin_factor
 
     priors = priors or SpectralPriors()
     config = config or SimulationConfig()
     settings = WelchSettings.from_spectrum(spectrum)
     k = thin_factor(spectrum)
-    chans = list(spectrum.ch_names)
-    n_eff_all = np.broadcast_to(np.asarray(spectrum.n_eff, float), (len(chans),))
+    n_eff_all = np.broadcast_to(np.asarray(spectrum.n_eff, float), (len(spectrum.ch_names),))
     n_jobs = config.n_jobs or max(1, config.cores // max(1, min(config.chains, config.cores)))
     t_start = time.perf_counter()
-    names = list(priors.free) + ["p", "sigma", "scale", "bg", "chi", "floor", "peak_freq"]
-    post = {n: np.empty((config.chains, config.draws, len(chans))) for n in names}
-    ppc_mean, diags, timings, n_sims, regimes, adequacy = [], {}, {}, {}, {}, {}
     rng = np.random.default_rng(config.seed)
-    from jrfit.inference.spectral import _regime_fractions, diagnose_smc
-
-    for ci, ch in enumerate(chans):
-        t0 = time.perf_counter()
-        y = np.asarray(spectrum.psd[ci], float)
-        ref = float(np.median(y))
-        sl = SyntheticLikelihood(
-            spectrum.freqs,
-            y / ref,
-            float(n_eff_all[ci]),
-            settings,
-            priors.free,
-            priors.fixed,
-            n_rep=config.n_rep,
-            rep_duration=config.rep_duration,
-            seed=config.seed + ci,
-            thin=k,
-            n_jobs=n_jobs,
-        )
-        model = build_sim_model(sl, priors)
-        with model, warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            idata = pm.sample_smc(
-                draws=config.draws,
-                kernel=BatchedIMH,
-                chains=config.chains,
-                cores=config.cores,
-                random_seed=config.seed + 1000 * ci,
-                progressbar=bool(progress) and logger.level <= 20 and sys.stderr.isatty(),
-                compute_convergence_checks=False,
-                batch_loglik=_BatchLoglik(sl, priors),
-            )
-        diag = diagnose_smc(idata)
-        p = idata.posterior
-        for n in priors.free:
-            post[n][..., ci] = p[n].values
-        post["p"][..., ci] = p["p"].values
-        post["sigma"][..., ci] = p["sigma"].values
-        post["scale"][..., ci] = np.exp(p["log_scale"].values)
-        post["bg"][..., ci] = ref * np.exp(p["log_bg"].values)
-        post["chi"][..., ci] = p["chi"].values
-        post["floor"][..., ci] = ref * np.exp(p["log_floor"].values)
-        # peak frequency of the simulated JR component (replicate mean) at every draw
-        flat = {kk: p[kk].values.reshape(-1) for kk in p.data_vars}
-        theta = _natural(flat, sl.free, priors)
-        # (replicates 4x longer than the likelihood's: less Monte-Carlo noise in the peak)
-        peak = peak_frequency(sl.band_freqs, sl.jr_spectra(theta, duration=4 * sl.rep_duration))
-        post["peak_freq"][..., ci] = peak.reshape(config.chains, config.draws)
-        regimes[ch] = _regime_fractions({n: flat[n] for n in list(priors.free) + ["p"]}, priors)
-        # posterior predictive: mean replicate spectra of a subset of draws, data units
-        sel = rng.choice(peak.size, size=min(config.n_ppc, peak.size), replace=False)
-        ppc_mean.append(sl.replicates(theta[sel]).mean(axis=1) * ref)
-        idx_ch = np.searchsorted(np.round(spectrum.freqs, 9), np.round(sl.freqs, 9))
-        adequacy[ch] = spectral_adequacy(
-            np.asarray(spectrum.psd[ci], float)[idx_ch],
-            ppc_mean[-1],
-            float(n_eff_all[ci]),
-            sl.freqs,
-            rng=np.random.default_rng(config.seed + ci),
-        )
-        diags[ch] = diag
-        n_sims[ch] = _n_simulations(idata, config.n_rep) + (peak.size + sel.size) * config.n_rep
-        timings[ch] = time.perf_counter() - t0
-        if progress:
-            logger.info(
-                f"  {ch}: simulation route, peak {np.median(peak):.2f} Hz, R-hat {diag['r_hat']:.3f}, "
-                f"{n_sims[ch]} simulations of {sl.rep_duration:g} s [{timings[ch]:.1f} s]"
-                + ("" if diag["passed"] else " FAILED: " + "; ".join(diag["problems"]))
-            )
-    coords = dict(chain=np.arange(config.chains), draw=np.arange(config.draws), channel=chans)
-    posterior = xr.Dataset({n: (("chain", "draw", "channel"), a) for n, a in post.items()}, coords=coords)
-    freqs = sl.freqs
-    pp = xr.Dataset(
-        {"psd_mean": (("chain", "draw", "channel", "freq"), np.stack(ppc_mean, axis=1)[None])},
-        coords=dict(chain=[0], draw=np.arange(ppc_mean[0].shape[0]), channel=chans, freq=freqs),
-    )
-    idx = np.searchsorted(np.round(spectrum.freqs, 9), np.round(freqs, 9))
-    obs = xr.Dataset(
-        {"psd": (("channel", "freq"), np.asarray(spectrum.psd, float)[:, idx])}, coords=dict(channel=chans, freq=freqs)
-    )
-    const = xr.Dataset({"n_eff": (("channel",), n_eff_all.copy())}, coords=dict(channel=chans))
-    idata = az.InferenceData(posterior=posterior, posterior_predictive=pp, observed_data=obs, constant_data=const)
-    from datetime import datetime, timezone
-
-    attrs = dict(
-        jrfit_version=__version__,
-        input_file=str(spectrum.source or ""),
-        channels=json.dumps(chans),
-        preprocessing=json.dumps(list(spectrum.record), default=str),
-        fmin=float(freqs[0]),
-        fmax=float(freqs[-1]),
+    fits = {}
+    for ci, ch in enumerate(spectrum.ch_names):
+        job = (spectrum, ci, settings, k, float(n_eff_all[ci]), n_jobs)
+        fits[ch] = _fit_sim_channel(job, priors, config, rng, progress)
+    groups = _sim_groups(fits, spectrum, n_eff_all)
+    last = fits[spectrum.ch_names[-1]]  # the band and replicates of the last channel (the same for all)
+    per = {name: {ch: f[name] for ch, f in fits.items()} for name in ("diag", "adequacy", "regime", "time", "n_sims")}
+    attrs = fit_attrs(
+        source=spectrum.source,
+        channels=list(spectrum.ch_names),
+        preprocessing=list(spectrum.record),
+        priors=priors,
+        seed=config.seed,
+        sampler=dict(config.as_dict(), sampler="PyMC SMC (IMH kernel, batched simulations)"),
+        likelihood="simulation (synthetic likelihood, SMC)",
+        diagnostics=per["diag"],
+        adequacy=per["adequacy"],
+        regime=per["regime"],
+        timings=per["time"],
+        t_start=t_start,
+        fmin=float(last["freqs"][0]),
+        fmax=float(last["freqs"][-1]),
         units="mV^2/Hz",
         method=spectrum.method,
         thin=int(k),
-        priors=json.dumps(priors.to_dict()),
-        sigma_prior=json.dumps(SIGMA_PRIOR.__dict__),
-        free_params=json.dumps(list(priors.free)),
-        seed=int(config.seed),
-        sampler=json.dumps(dict(config.as_dict(), sampler="PyMC SMC (IMH kernel, batched simulations)")),
-        likelihood="simulation (synthetic likelihood, SMC)",
-        simulation=json.dumps(
-            dict(
-                n_rep=config.n_rep,
-                rep_duration_s=sl.rep_duration,
-                dt_s=1.0 / (settings.sfreq * int(np.ceil(1.0 / (settings.sfreq * 1e-3) - 1e-9))),
-                n_eff_replicate=sl.n_eff_rep,
-                simulations=n_sims,
-                simulated_seconds={c: n * sl.rep_duration for c, n in n_sims.items()},
-            )
+        sigma_prior=SIGMA_PRIOR.__dict__,
+        simulation=dict(
+            n_rep=config.n_rep,
+            rep_duration_s=last["rep_duration"],
+            dt_s=1.0 / (settings.sfreq * int(np.ceil(1.0 / (settings.sfreq * 1e-3) - 1e-9))),
+            n_eff_replicate=last["n_eff_rep"],
+            simulations=per["n_sims"],
+            simulated_seconds={c: n * last["rep_duration"] for c, n in per["n_sims"].items()},
         ),
-        diagnostics=json.dumps(diags),
-        adequacy=json.dumps(adequacy),
-        regime=json.dumps(regimes),
-        timings_s=json.dumps(dict(**timings, total=time.perf_counter() - t_start)),
-        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
-    idata.attrs.update(attrs)
-    idata.posterior.attrs.update(attrs)
-    return FitResult(idata=idata, config=dict(config=config.as_dict(), priors=priors.to_dict()))
+    return make_result(groups, attrs, config, priors)
+
+
+def _fit_sim_channel(job, priors, config, rng, progress):
+    """One channel of :func:`fit_spectrum_sim`: SMC posterior, predictive spectra and verdicts.
+
+    ``job`` is (spectrum, channel index, Welch settings, thinning, n_eff,
+    simulator threads); ``rng`` the fit's generator (posterior-predictive
+    draws), drawn from by every channel in turn.
+
+    Returns
+    -------
+    fit : dict
+        ``post`` (chain x draw arrays in data units, with ``peak_freq`` in
+        Hz), ``ppc_mean`` (predictive draws x bins), ``freqs`` (the bins, Hz),
+        ``diag``, ``adequacy``, ``regime``, ``n_sims``, ``time`` (s), and the
+        likelihood's ``rep_duration`` (s) and ``n_eff_rep``.
+    """
+    spectrum, ci, settings, k, n_eff, n_jobs = job
+    ch = spectrum.ch_names[ci]
+    t0 = time.perf_counter()
+    y = np.asarray(spectrum.psd[ci], float)
+    ref = float(np.median(y))
+    sl = SyntheticLikelihood(
+        spectrum.freqs,
+        y / ref,
+        n_eff,
+        settings,
+        priors.free,
+        priors.fixed,
+        n_rep=config.n_rep,
+        rep_duration=config.rep_duration,
+        seed=config.seed + ci,
+        thin=k,
+        n_jobs=n_jobs,
+    )
+    idata = _sample_smc(sl, priors, config, ci, progress)
+    diag = diagnose_smc(idata)
+    p = idata.posterior
+    post = {n: p[n].values for n in priors.free}
+    post.update(
+        p=p["p"].values,
+        sigma=p["sigma"].values,
+        scale=np.exp(p["log_scale"].values),
+        bg=ref * np.exp(p["log_bg"].values),
+        chi=p["chi"].values,
+        floor=ref * np.exp(p["log_floor"].values),
+    )
+    # peak frequency of the simulated JR component (replicate mean) at every draw
+    flat = {kk: p[kk].values.reshape(-1) for kk in p.data_vars}
+    theta = _natural(flat, sl.free, priors)
+    # (replicates 4x longer than the likelihood's: less Monte-Carlo noise in the peak)
+    peak = peak_frequency(sl.band_freqs, sl.jr_spectra(theta, duration=4 * sl.rep_duration))
+    post["peak_freq"] = peak.reshape(config.chains, config.draws)
+    regime = regime_fractions({n: flat[n] for n in list(priors.free) + ["p"]}, priors)
+    # posterior predictive: mean replicate spectra of a subset of draws, data units
+    sel = rng.choice(peak.size, size=min(config.n_ppc, peak.size), replace=False)
+    ppc_mean = sl.replicates(theta[sel]).mean(axis=1) * ref
+    idx_ch = np.searchsorted(np.round(spectrum.freqs, 9), np.round(sl.freqs, 9))
+    adequacy = spectral_adequacy(y[idx_ch], ppc_mean, n_eff, sl.freqs, rng=np.random.default_rng(config.seed + ci))
+    n_sims = _n_simulations(idata, config.n_rep) + (peak.size + sel.size) * config.n_rep
+    fit = dict(post=post, ppc_mean=ppc_mean, freqs=sl.freqs, diag=diag, adequacy=adequacy, regime=regime)
+    fit.update(n_sims=n_sims, time=time.perf_counter() - t0, rep_duration=sl.rep_duration, n_eff_rep=sl.n_eff_rep)
+    if progress:
+        logger.info(
+            f"  {ch}: simulation route, peak {np.median(peak):.2f} Hz, R-hat {diag['r_hat']:.3f}, "
+            f"{n_sims} simulations of {sl.rep_duration:g} s [{fit['time']:.1f} s]"
+            + ("" if diag["passed"] else " FAILED: " + "; ".join(diag["problems"]))
+        )
+    return fit
+
+
+def _sample_smc(sl, priors, config, ci, progress):
+    """SMC draws of channel ``ci``'s posterior under the synthetic likelihood ``sl`` (InferenceData)."""
+    import pymc as pm
+
+    model = build_sim_model(sl, priors)
+    with model, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return pm.sample_smc(
+            draws=config.draws,
+            kernel=BatchedIMH,
+            chains=config.chains,
+            cores=config.cores,
+            random_seed=config.seed + 1000 * ci,
+            progressbar=bool(progress) and logger.level <= 20 and sys.stderr.isatty(),
+            compute_convergence_checks=False,
+            batch_loglik=_BatchLoglik(sl, priors),
+        )
+
+
+def _sim_groups(fits, spectrum, n_eff_all):
+    """The InferenceData groups of a simulation-route fit (as ``inference_data`` takes them)."""
+    chans = list(spectrum.ch_names)
+    f = list(fits.values())
+    chains, draws = f[0]["post"]["p"].shape
+    coords = dict(chain=np.arange(chains), draw=np.arange(draws), channel=chans)
+    post = {n: (("chain", "draw", "channel"), np.stack([x["post"][n] for x in f], axis=-1)) for n in f[0]["post"]}
+    freqs = f[-1]["freqs"]
+    pp = {"psd_mean": (("chain", "draw", "channel", "freq"), np.stack([x["ppc_mean"] for x in f], axis=1)[None])}
+    pcoords = dict(chain=[0], draw=np.arange(f[0]["ppc_mean"].shape[0]), channel=chans, freq=freqs)
+    idx = np.searchsorted(np.round(spectrum.freqs, 9), np.round(freqs, 9))
+    return dict(
+        posterior=(post, coords),
+        posterior_predictive=(pp, pcoords),
+        **spectrum_groups(chans, freqs, np.asarray(spectrum.psd, float)[:, idx], n_eff_all),
+    )
 
 
 def _n_simulations(idata, n_rep):

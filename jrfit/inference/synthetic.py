@@ -5,7 +5,7 @@ the spectrum a parameter set predicts is obtained by simulation: a batch of
 stochastic columns (Strang splitting, :func:`jrfit.simulators.column.simulate`), the
 transient discarded, decimated to the data's rate, and the Welch PSD taken by
 the very function and settings the recording went through
-(:func:`jrfit.data.recording.welch_psd`, settings read from the spectrum's record). The
+(:func:`jrfit.data.spectrum.welch_psd`, settings read from the spectrum's record). The
 same observation model as the linear route maps it to the data's units
 (:func:`jrfit.inference.likelihood.observation_model`).
 
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import digamma
 
-from jrfit.data.recording import welch_n_eff, welch_psd
+from jrfit.data.spectrum import welch_n_eff, welch_psd
 from jrfit.errors import FitError, ModelError
 from jrfit.inference.likelihood import observation_model
 from jrfit.model.params import JRParams
@@ -91,7 +91,7 @@ class WelchSettings:
 
     @classmethod
     def from_spectrum(cls, spectrum):
-        """Read the settings from an :class:`~jrfit.data.recording.ObservedSpectrum`'s record."""
+        """Read the settings from an :class:`~jrfit.data.spectrum.ObservedSpectrum`'s record."""
         for step in list(spectrum.record)[::-1]:
             if isinstance(step, dict) and step.get("step") == "spectrum":
                 if step.get("params", {}).get("method", spectrum.method) != "welch" or "n_per_seg" not in step:
@@ -106,7 +106,7 @@ class WelchSettings:
                 )
         raise FitError(
             "The simulation route needs a Welch spectrum with its settings in the record: "
-            "compute the data's spectrum with method='welch' (jrfit.data.recording.prepare_spectrum)."
+            "compute the data's spectrum with method='welch' (jrfit.data.spectrum.prepare_spectrum)."
         )
 
     def seg_s(self):

@@ -25,13 +25,14 @@ from scipy.optimize import brentq
 
 from numba.extending import register_jitable
 from jrfit.errors import ModelError
-from jrfit.model.params import JRParams
+from jrfit.model.params import FIELDS, JRParams, constants
 
 __all__ = [
     "sigmoid",
     "sigmoid_deriv",
     "drift",
     "drift_tangent",
+    "unpack_constants",
     "rhs",
     "jacobian",
     "operating_point",
@@ -41,6 +42,8 @@ __all__ = [
     "FixedPoint",
     "eigenvalues",
     "is_stable",
+    "fixed_point_states",
+    "START_PERTURBATION",
 ]
 
 
@@ -90,9 +93,21 @@ def drift(y0, y1, y2, y3, y4, y5, p, A, B, a, b, C1, C2, C3, C4, e0, r, v0):
 
 
 @register_jitable
+def unpack_constants(c):
+    """The constants of a packed vector as a tuple (scalars, arrays or in numba).
+
+    ``c`` holds :attr:`jrfit.model.params.JRParams.CONSTANTS` in that order
+    (:meth:`jrfit.model.params.JRParams.pack`): ``(A, B, a, b, C1, C2, C3, C4,
+    e0, r, v0)``, the trailing arguments of :func:`drift`, which every kernel
+    passes as ``drift(..., p, *unpack_constants(c))``.
+    """
+    return c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10]
+
+
+@register_jitable
 def _drift_parts(y, p, c):
     """Drift and the sigmoid terms its derivative needs (shared by the tangents)."""
-    A, B, a, b, C1, C2, C3, C4, e0, r, v0 = c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10]
+    A, B, a, b, C1, C2, C3, C4, e0, r, v0 = unpack_constants(c)
     x1 = y[1] - y[2]
     s1 = sigmoid(x1, e0, r, v0)
     s2 = sigmoid(C1 * y[0], e0, r, v0)
@@ -106,20 +121,8 @@ def _drift_parts(y, p, c):
 @register_jitable
 def _tangent_from_parts(y, dy, p, dp, c, dc, sig):
     """Directional derivative of the drift given its sigmoid values ``sig``."""
-    A, B, a, b, C1, C2, C3, C4, e0, r, v0 = c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10]
-    dA, dB, da, db, dC1, dC2, dC3, dC4, de0, dr, dv0 = (
-        dc[0],
-        dc[1],
-        dc[2],
-        dc[3],
-        dc[4],
-        dc[5],
-        dc[6],
-        dc[7],
-        dc[8],
-        dc[9],
-        dc[10],
-    )
+    A, B, a, b, C1, C2, C3, C4, e0, r, v0 = unpack_constants(c)
+    dA, dB, da, db, dC1, dC2, dC3, dC4, de0, dr, dv0 = unpack_constants(dc)
     s1, s2, s3 = sig
     x1, x2, x3 = y[1] - y[2], C1 * y[0], C3 * y[0]
     dx1, dx2, dx3 = dy[1] - dy[2], dC1 * y[0] + C1 * dy[0], dC3 * y[0] + C3 * dy[0]
@@ -197,7 +200,7 @@ def rhs(y, params, p=None):
     P = params
     p = P.mu if p is None else p
     y = np.asarray(y, float)
-    out = drift(*(y[i] for i in range(6)), p, P.A, P.B, P.a, P.b, P.C1, P.C2, P.C3, P.C4, P.e0, P.r, P.v0)
+    out = drift(*(y[i] for i in range(6)), p, *constants(P))
     return np.stack(np.broadcast_arrays(*out))
 
 
@@ -283,7 +286,7 @@ def operating_point(v, params):
         ``g0 = S'(v)``, ``g1 = S'(C1 y0)``, ``g2 = S'(C3 y0)`` (/s/mV).
     """
     P = _attrs(params)
-    vals = _operating_point_core(v, P.A, P.B, P.a, P.b, P.C1, P.C2, P.C3, P.C4, P.e0, P.r, P.v0)
+    vals = _operating_point_core(v, *constants(P))
     return dict(zip(_OP_FIELDS, vals))
 
 
@@ -486,3 +489,97 @@ def _state_from_v_batch(v, params):
 def is_stable(v, params):
     """True where the fixed point at operating potential v (mV) is stable."""
     return np.all(eigenvalues(v, params).real < 0, axis=-1)
+
+
+# ----------------------------------------------------------------------------
+# start states of a batch
+START_PERTURBATION = 1.0
+"""mV added to y1 of a column started at an unstable fixed point (so that it leaves it)."""
+
+
+def _flat_attrs(flat, idx):
+    """Fields of the columns ``idx`` of a flat dict, as (len(idx), 1) arrays, with C1..C4."""
+    d = {k: flat[k][idx][:, None] for k in FIELDS}
+    for i in (1, 2, 3, 4):
+        d[f"C{i}"] = d[f"c{i}"] * d["C"]
+    return d
+
+
+def fixed_point_states(flat, p, n_grid=2001, chunk=32):
+    """Start states at the stable fixed point for constant input p, per column.
+
+    Vectorised version of ``fixed_points`` + ``stable_v(branch='upper')``:
+    the roots of ``p(v) - p`` are bracketed on a grid of v and refined by
+    bisection (to rounding), and the stable one with the highest v is taken.
+    Columns without a stable fixed point (limit cycle) start at the fixed point
+    with the highest v, with y1 raised by 1 mV so that they leave it.
+
+    Returns
+    -------
+    y : ndarray, shape (6, n)
+    stable : ndarray of bool, shape (n,)
+    """
+    keys = np.column_stack([flat[k] for k in FIELDS] + [p])
+    uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
+    inverse = np.ravel(inverse)
+    uf = {k: uniq[:, j] for j, k in enumerate(FIELDS)}
+    up = uniq[:, -1]
+    nu = uniq.shape[0]
+    y_u = np.zeros((6, nu))
+    stable_u = np.zeros(nu, bool)
+    zero_a = uf["A"] == 0
+    for i in np.flatnonzero(zero_a):  # closed form in fixed_points
+        fp = fixed_points(JRParams(**{k: uf[k][i] for k in FIELDS}), p=up[i])[0]
+        y_u[:, i] = fp.y
+        stable_u[i] = fp.stable
+    # bracket the roots of p(v) - p on a grid of v (in chunks of columns)
+    t = np.linspace(0.0, 1.0, n_grid)
+    todo = np.flatnonzero(~zero_a)
+    br_col, br_lo, br_hi, br_pos = [], [], [], []
+    for start in range(0, todo.size, chunk):
+        idx = todo[start : start + chunk]
+        P = _flat_attrs(uf, idx)
+        pc = up[idx][:, None]
+        lo, hi = v_range(_Attrs(P))
+        lo = lo + P["A"] / P["a"] * np.minimum(pc, 0.0) - 1.0
+        hi = hi + P["A"] / P["a"] * np.maximum(pc, 0.0) + 1.0
+        grid = lo + (hi - lo) * t
+        pos = (p_of_v(grid, P) - pc) > 0
+        rows, cols = np.nonzero(pos[:, :-1] != pos[:, 1:])
+        br_col.append(idx[rows])
+        br_lo.append(grid[rows, cols])
+        br_hi.append(grid[rows, cols + 1])
+        br_pos.append(pos[rows, cols])
+    col = np.concatenate(br_col + [np.zeros(0, int)])
+    vl, vh = np.concatenate(br_lo + [np.zeros(0)]), np.concatenate(br_hi + [np.zeros(0)])
+    sl = np.concatenate(br_pos + [np.zeros(0, bool)])
+    # refine all roots together by bisection, to rounding
+    Pr = _flat_attrs(uf, col)
+    Pr = {k: val[:, 0] for k, val in Pr.items()}
+    pr = up[col]
+    for _ in range(200):
+        vm = 0.5 * (vl + vh)
+        done = (vm == vl) | (vm == vh)
+        if np.all(done):
+            break
+        same = ((p_of_v(vm, Pr) - pr) > 0) == sl
+        vl = np.where(same & ~done, vm, vl)
+        vh = np.where(~same & ~done, vm, vh)
+    roots = 0.5 * (vl + vh)
+    st = np.asarray(is_stable(roots, JRParams(**{k: Pr[k] for k in FIELDS})), bool)
+    # per column: the stable root with the highest v, else the highest root
+    v_sel = np.full(nu, np.nan)
+    for i in todo:
+        mine = col == i
+        if not np.any(mine):  # cannot happen (p(v) - p changes sign); be safe
+            raise ModelError(f"No fixed point found for a column with p={up[i]:g} /s.")
+        v_all, s_all = roots[mine], st[mine]
+        stable_u[i] = np.any(s_all)
+        v_sel[i] = v_all[s_all].max() if stable_u[i] else v_all.max()
+    if todo.size:
+        Pt = _flat_attrs(uf, todo)
+        op = operating_point(v_sel[todo], {k: val[:, 0] for k, val in Pt.items()})
+        y_u[0, todo], y_u[1, todo], y_u[2, todo] = op["y0"], op["y1"], op["y2"]
+    unstable = ~stable_u
+    y_u[1, unstable] += START_PERTURBATION
+    return y_u[:, inverse], stable_u[inverse]

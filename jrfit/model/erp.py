@@ -38,7 +38,7 @@ from numba.extending import register_jitable
 
 from jrfit.errors import ModelError
 from jrfit.model.column import _attrs, _drift_parts, _tangent_from_parts, operating_point
-from jrfit.model.params import JRParams
+from jrfit.model.params import CONSTANTS, JRParams
 
 __all__ = [
     "PULSE_SHAPES",
@@ -64,7 +64,6 @@ PULSE_DEFAULTS = {
 }
 """Default pulse parameters: amplitude (/s), onset (s), width (s)."""
 
-_CONSTS = ("A", "B", "a", "b", "C1", "C2", "C3", "C4", "e0", "r", "v0")
 _PULSE = ("amplitude", "onset", "width")
 _H = 1e-20
 
@@ -132,10 +131,10 @@ def pulse(times, amplitude=None, onset=None, width=None, shape="jr"):
 # ----------------------------------------------------------------------------
 # the integrator with forward sensitivities
 @njit(cache=True, error_model="numpy")
-def _erp_kernel(n_out, n_sub, t0, dt, y_init, s_init, c, dc, mu, dmu, pulse_par, dpulse, shape, n_pow, out, dout):
+def _erp_kernel(n_out, n_sub, t0, dt, y_init, s_init, c, dc, mu, dmu, pulse_par, dpulse, shape, n_pow, out, dout):  # noqa: C901 (numba kernel)
     """RK4 of the column and its K tangents; writes v(t) - v_rest and its tangents.
 
-    y_init (6,), s_init (K, 6), c (11,), dc (K, 11), mu float, dmu (K,),
+    y_init (6,), s_init (K, 6), c (11,) in JRParams.CONSTANTS order, dc (K, 11), mu float, dmu (K,),
     pulse_par (3,) = (amplitude, onset, width), dpulse (K, 3); out (n_out,),
     dout (n_out, K). Output sample j is at t0 + j * n_sub * dt. The tangents
     follow the same RK4 stages, so they are the exact derivative of the
@@ -217,7 +216,7 @@ def _setup(theta, names, fixed):
     op = operating_point(d["v"], d)
     zero = 0.0 * op["y0"]
     y_init = [op["y0"], op["y1"], op["y2"], zero, zero, zero]
-    consts = [getattr(P, k) + zero for k in _CONSTS]
+    consts = [getattr(P, k) + zero for k in CONSTANTS]  # the kernel's packed order
     pulse_par = [d[k] + zero for k in _PULSE]
     return y_init, consts, op["p"] + zero, pulse_par
 

@@ -24,12 +24,15 @@ import numpy as np
 from numba import njit
 
 from jrfit.model.column import _dp_dv_core, _operating_point_core
+from jrfit.model.params import LINEAR_CONSTANTS
 from jrfit.model.spectrum import _char_poly_core, _loop_gains_core, _poly_at_iw, _psd_num_core, routh_column6
 
 __all__ = ["BASE_NAMES", "linear_forward", "pack"]
 
-BASE_NAMES = ("A", "B", "a", "b", "C", "c1", "c2", "c3", "c4", "e0", "r", "v0", "sigma")
-"""Order of the constants in the kernel's parameter vector (JRParams names)."""
+BASE_NAMES = LINEAR_CONSTANTS
+"""Order of the constants in the kernel's parameter vector: the JRParams fields without ``mu``
+(:data:`jrfit.model.params.LINEAR_CONSTANTS`; :func:`_eval` reads them by position)."""
+assert BASE_NAMES == ("A", "B", "a", "b", "C", "c1", "c2", "c3", "c4", "e0", "r", "v0", "sigma")
 
 _H = 1e-20  # relative complex step
 

@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field, fields
+from collections.abc import Mapping
+from typing import ClassVar
 
 import numpy as np
 
 from jrfit.errors import JRFitError
 
-__all__ = ["JRParams", "PARAM_INFO"]
+__all__ = ["JRParams", "PARAM_INFO", "FIELDS", "CONSTANTS", "LINEAR_CONSTANTS", "pack", "constants", "readonly"]
 
 
 def _f(default, unit, meaning, lower=None, strict=False):
@@ -87,6 +89,12 @@ class JRParams:
     v0: float = _f(6.0, "mV", "sigmoid threshold (half-maximum firing)")
     mu: float = _f(220.0, "/s", "mean external input p")
     sigma: float = _f(5.0, "/s^0.5", "continuous input noise intensity", lower=0.0)
+
+    FIELDS: ClassVar[tuple] = ("A", "B", "a", "b", "C", "c1", "c2", "c3", "c4", "e0", "r", "v0", "mu", "sigma")
+    """The fields, in declaration order (the order of :meth:`flat` and of :meth:`as_dict`)."""
+    CONSTANTS: ClassVar[tuple] = ("A", "B", "a", "b", "C1", "C2", "C3", "C4", "e0", "r", "v0")
+    """The column's constants in the order of :func:`jrfit.model.column.drift` and of every
+    compiled kernel's packed vector (:meth:`pack`): C1..C4 derived, no input."""
 
     def __post_init__(self):
         shapes = []
@@ -161,6 +169,22 @@ class JRParams:
     def n_columns(self):
         """Number of parameter sets in the batch (1 for scalars)."""
         return int(np.prod(self._batch_shape, dtype=int))
+
+    def pack(self, names=None):
+        """Constants stacked in a fixed order, for the compiled kernels.
+
+        Parameters
+        ----------
+        names : sequence of str | None
+            Attribute names (fields or the derived ``C1..C4``); default
+            :attr:`CONSTANTS`, the order of :func:`jrfit.model.column.drift`.
+
+        Returns
+        -------
+        packed : ndarray, shape (len(names), *batch_shape)
+            float64, in the units of each field.
+        """
+        return pack(self, self.CONSTANTS if names is None else names, self._batch_shape)
 
     # ------------------------------------------------------------------
     def replace(self, **changes):
@@ -261,6 +285,67 @@ class JRParams:
             Continuous intensity, in /s^0.5 (``std * sqrt(dt)``).
         """
         return float(std) * np.sqrt(float(dt))
+
+
+if JRParams.FIELDS != tuple(f.name for f in fields(JRParams)):  # pragma: no cover (a field added or moved)
+    raise RuntimeError("JRParams.FIELDS must list the dataclass fields in declaration order.")
+FIELDS = JRParams.FIELDS
+"""Field names of :class:`JRParams`, in declaration order."""
+
+CONSTANTS = JRParams.CONSTANTS
+"""Order of the constants in the kernels' packed vector (:meth:`JRParams.pack`)."""
+
+LINEAR_CONSTANTS = tuple(n for n in FIELDS if n != "mu")
+"""Order of the linearised kernel's base vector (:mod:`jrfit.model.linear_kernel`): the
+fields without the input ``mu`` (``C`` and the ratios ``c1..c4``, ``sigma`` last)."""
+
+
+def _value(params, name):
+    """``params.name``, or ``params[name]`` of a mapping (with the derived C1..C4)."""
+    if not isinstance(params, Mapping):
+        return getattr(params, name)
+    if name not in params and name in ("C1", "C2", "C3", "C4"):
+        return params[f"c{name[1]}"] * params["C"]
+    return params[name]
+
+
+def constants(params):
+    """The constants of ``params`` as a tuple in :data:`CONSTANTS` order (the tail of ``drift``).
+
+    Works for any object with those attributes, whatever their type (floats,
+    arrays, PyTensor variables): ``drift(*y, p, *constants(params))``.
+    """
+    return tuple(_value(params, n) for n in CONSTANTS)
+
+
+def readonly(val):
+    """Float array view that cannot be written (no copy if already float64)."""
+    val = np.asarray(val, dtype=float).view()
+    val.flags.writeable = False
+    return val
+
+
+def pack(params, names=CONSTANTS, batch_shape=None):
+    """Values of ``names`` read from any object with those attributes, stacked.
+
+    Parameters
+    ----------
+    params : JRParams | mapping | object
+        Anything with the attributes, or a mapping of field names to values
+        (``C1..C4`` are then ``c1..c4`` times ``C`` unless given).
+    names : sequence of str
+        Attribute names, default :data:`CONSTANTS`.
+    batch_shape : tuple | None
+        Broadcast every value to this shape (None: the values must already
+        broadcast together).
+
+    Returns
+    -------
+    packed : ndarray, shape (len(names), *batch_shape), float64
+    """
+    vals = [_value(params, n) for n in names]
+    shape = np.broadcast_shapes(*(np.shape(v) for v in vals)) if batch_shape is None else batch_shape
+    return np.array([np.broadcast_to(v, shape) for v in vals], dtype=float)
 
 
 PARAM_INFO = {

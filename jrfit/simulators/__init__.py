@@ -2,6 +2,9 @@
 
 ``column`` integrates one Jansen-Rit column (stochastic, EEG-like, and
 deterministic); ``network`` couples columns through a structural connectome
-with conduction delays; ``kernels`` and ``network_kernels`` are their compiled
-(numba) inner loops. No MNE, no PyMC.
+(:mod:`jrfit.model.connectome`) with conduction delays. Both run on one
+block/thread driver (``driver``) and one anti-alias decimator
+(``decimation``, applied in the kernels); ``kernels`` and ``network_kernels``
+are their compiled (numba) inner loops, sharing the column step and the FIR.
+No MNE, no PyMC.
 """

@@ -59,42 +59,29 @@ keeps no full-rate history: only the decimated output grows with duration
 
 from __future__ import annotations
 
-import functools
-import numbers
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from jrfit.errors import JRFitError, ModelError
+from jrfit.model.column import fixed_point_states
+from jrfit.model.params import JRParams, pack, readonly
+from jrfit.simulators import driver
 from jrfit.simulators import kernels as K
+from jrfit.simulators.decimation import antialias_filter, ratio
 from jrfit.utils.check import check_option, check_positive
 from jrfit.utils.log import logger, verbose
-from jrfit.errors import JRFitError, ModelError
-from jrfit.model.column import fixed_points, is_stable, operating_point, p_of_v, v_range
-from jrfit.model.params import JRParams
 
 __all__ = ["simulate", "Simulation", "integrate", "Trajectory", "antialias_filter"]
 
-_STOP_DB = 60.0  # minimum stopband attenuation of the anti-alias filter, dB
-_PASS_EDGE = 0.4  # passband edge, fraction of the output rate sfreq
-_STOP_EDGE = 0.5  # stopband edge (output Nyquist), fraction of sfreq
 _GROUP = 64  # columns per kernel call (the group's working set stays in cache)
 _BLOCK_ELEMS = 1 << 17  # noise draws per group and block (1 MiB)
-_PERTURB = 1.0  # mV added to y1 when starting at an unstable fixed point
 
-_FIELDS = ("A", "B", "a", "b", "C", "c1", "c2", "c3", "c4", "e0", "r", "v0", "mu", "sigma")
+_column_generator = driver.column_generator  # noise stream i of a seed (looked up here at every run)
 
 
 # ----------------------------------------------------------------------------
 # result containers
-def _readonly(val):
-    """Float array view that cannot be written (no copy if already float64)."""
-    val = np.asarray(val, dtype=float).view()
-    val.flags.writeable = False
-    return val
-
-
 @dataclass(frozen=True)
 class Simulation:
     """Output of :func:`simulate`: the EEG proxy of a batch of columns.
@@ -139,7 +126,7 @@ class Simulation:
         for name in ("times", "data", "final_state"):
             val = getattr(self, name)
             if val is not None:
-                object.__setattr__(self, name, _readonly(val))
+                object.__setattr__(self, name, readonly(val))
         if self.data.ndim != 2 or self.data.shape[1] != self.times.shape[0]:
             raise JRFitError(
                 f"Simulation.data must have shape (n_columns, n_times={self.times.shape[0]}), got {self.data.shape}."
@@ -230,7 +217,7 @@ class Trajectory:
 
     def __post_init__(self):
         for name in ("times", "y"):
-            object.__setattr__(self, name, _readonly(getattr(self, name)))
+            object.__setattr__(self, name, readonly(getattr(self, name)))
 
     @property
     def v(self):
@@ -261,18 +248,8 @@ def _coefficients(flat, dt, sigma=None):
     """Per-column kernel coefficients, shape (N_COEF, n)."""
     n = flat["A"].shape[0]
     cf = np.zeros((K.N_COEF, n))
-    A, a, b, C = flat["A"], flat["a"], flat["b"], flat["C"]
-    cf[K.R_A] = A
-    cf[K.R_B] = flat["B"]
-    cf[K.R_a] = a
-    cf[K.R_b] = b
-    cf[K.R_C1] = flat["c1"] * C
-    cf[K.R_C2] = flat["c2"] * C
-    cf[K.R_C3] = flat["c3"] * C
-    cf[K.R_C4] = flat["c4"] * C
-    cf[K.R_e0] = flat["e0"]
-    cf[K.R_r] = flat["r"]
-    cf[K.R_v0] = flat["v0"]
+    A, a, b = flat["A"], flat["a"], flat["b"]
+    cf[: K.N_CONST] = pack(flat)  # rows R_A..R_v0: JRParams.CONSTANTS
     cf[K.R_mu] = flat["mu"]
     sig = flat["sigma"] if sigma is None else sigma
     cf[K.R_NS] = A * a * sig * np.sqrt(dt)
@@ -294,13 +271,6 @@ def _half_step(y, cf):
     return w
 
 
-def _attr_dict(flat, idx):
-    d = {k: flat[k][idx][:, None] for k in _FIELDS}
-    for i in (1, 2, 3, 4):
-        d[f"C{i}"] = d[f"c{i}"] * d["C"]
-    return d
-
-
 def _initial_states(flat, p, y_init, n, what):
     """``y_init`` checked, or the stable fixed point for input p per column.
 
@@ -308,98 +278,13 @@ def _initial_states(flat, p, y_init, n, what):
     """
     if y_init is not None:
         return _check_y_init(y_init, n)
-    y, stable = _fixed_point_states(flat, p)
+    y, stable = fixed_point_states(flat, p)
     if not np.all(stable):
         logger.info(
             f"{int(np.sum(~stable))} of {n} column(s) have no stable fixed point for "
             f"{what} (limit cycle): starting next to the upper fixed point."
         )
     return y
-
-
-def _fixed_point_states(flat, p, n_grid=2001, chunk=32):
-    """Start states at the stable fixed point for constant input p, per column.
-
-    Vectorised version of ``fixed_points`` + ``stable_v(branch='upper')``:
-    the roots of ``p(v) - p`` are bracketed on a grid of v and refined by
-    bisection (to rounding), and the stable one with the highest v is taken.
-    Columns without a stable fixed point (limit cycle) start at the fixed point
-    with the highest v, with y1 raised by 1 mV so that they leave it.
-
-    Returns
-    -------
-    y : ndarray, shape (6, n)
-    stable : ndarray of bool, shape (n,)
-    """
-    keys = np.column_stack([flat[k] for k in _FIELDS] + [p])
-    uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
-    inverse = np.ravel(inverse)
-    uf = {k: uniq[:, j] for j, k in enumerate(_FIELDS)}
-    up = uniq[:, -1]
-    nu = uniq.shape[0]
-    y_u = np.zeros((6, nu))
-    stable_u = np.zeros(nu, bool)
-    zero_a = uf["A"] == 0
-    for i in np.flatnonzero(zero_a):  # closed form in fixed_points
-        fp = fixed_points(JRParams(**{k: uf[k][i] for k in _FIELDS}), p=up[i])[0]
-        y_u[:, i] = fp.y
-        stable_u[i] = fp.stable
-    # bracket the roots of p(v) - p on a grid of v (in chunks of columns)
-    t = np.linspace(0.0, 1.0, n_grid)
-    todo = np.flatnonzero(~zero_a)
-    br_col, br_lo, br_hi, br_pos = [], [], [], []
-    for start in range(0, todo.size, chunk):
-        idx = todo[start : start + chunk]
-        P = _attr_dict(uf, idx)
-        pc = up[idx][:, None]
-        lo, hi = v_range(_Obj(P))
-        lo = lo + P["A"] / P["a"] * np.minimum(pc, 0.0) - 1.0
-        hi = hi + P["A"] / P["a"] * np.maximum(pc, 0.0) + 1.0
-        grid = lo + (hi - lo) * t
-        pos = (p_of_v(grid, P) - pc) > 0
-        rows, cols = np.nonzero(pos[:, :-1] != pos[:, 1:])
-        br_col.append(idx[rows])
-        br_lo.append(grid[rows, cols])
-        br_hi.append(grid[rows, cols + 1])
-        br_pos.append(pos[rows, cols])
-    col = np.concatenate(br_col + [np.zeros(0, int)])
-    vl, vh = np.concatenate(br_lo + [np.zeros(0)]), np.concatenate(br_hi + [np.zeros(0)])
-    sl = np.concatenate(br_pos + [np.zeros(0, bool)])
-    # refine all roots together by bisection, to rounding
-    Pr = _attr_dict(uf, col)
-    Pr = {k: val[:, 0] for k, val in Pr.items()}
-    pr = up[col]
-    for _ in range(200):
-        vm = 0.5 * (vl + vh)
-        done = (vm == vl) | (vm == vh)
-        if np.all(done):
-            break
-        same = ((p_of_v(vm, Pr) - pr) > 0) == sl
-        vl = np.where(same & ~done, vm, vl)
-        vh = np.where(~same & ~done, vm, vh)
-    roots = 0.5 * (vl + vh)
-    st = np.asarray(is_stable(roots, JRParams(**{k: Pr[k] for k in _FIELDS})), bool)
-    # per column: the stable root with the highest v, else the highest root
-    v_sel = np.full(nu, np.nan)
-    for i in todo:
-        mine = col == i
-        if not np.any(mine):  # cannot happen (p(v) - p changes sign); be safe
-            raise ModelError(f"No fixed point found for a column with p={up[i]:g} /s.")
-        v_all, s_all = roots[mine], st[mine]
-        stable_u[i] = np.any(s_all)
-        v_sel[i] = v_all[s_all].max() if stable_u[i] else v_all.max()
-    if todo.size:
-        Pt = _attr_dict(uf, todo)
-        op = operating_point(v_sel[todo], {k: val[:, 0] for k, val in Pt.items()})
-        y_u[0, todo], y_u[1, todo], y_u[2, todo] = op["y0"], op["y1"], op["y2"]
-    unstable = ~stable_u
-    y_u[1, unstable] += _PERTURB
-    return y_u[:, inverse], stable_u[inverse]
-
-
-class _Obj:
-    def __init__(self, d):
-        self.__dict__.update(d)
 
 
 def _check_y_init(y_init, n):
@@ -416,163 +301,6 @@ def _check_y_init(y_init, n):
     if not np.all(np.isfinite(y)):
         raise JRFitError("'y_init' must be finite.")
     return np.ascontiguousarray(y)
-
-
-def _n_jobs(n_jobs):
-    if n_jobs is None:
-        return 1
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0:
-        raise JRFitError(f"'n_jobs' must be None, a positive integer or -1 (all CPUs), got {n_jobs!r}.")
-    n_jobs = int(n_jobs)
-    if n_jobs < 0:
-        try:
-            n_cpu = len(os.sched_getaffinity(0))
-        except AttributeError:  # pragma: no cover (macOS, Windows)
-            n_cpu = os.cpu_count() or 1
-        n_jobs = max(1, n_cpu + 1 + n_jobs)
-    return n_jobs
-
-
-def _seed_sequence(seed):
-    if seed is None:
-        ss = np.random.SeedSequence()
-        return ss, ss.entropy
-    if isinstance(seed, np.random.SeedSequence):
-        return seed, seed
-    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and seed >= 0:
-        return np.random.SeedSequence(int(seed)), int(seed)
-    raise JRFitError(f"'seed' must be None, a non-negative integer or a numpy SeedSequence, got {seed!r}.")
-
-
-def _column_generator(ss, i):
-    # identical to ss.spawn(n)[i] for a fresh SeedSequence, without the side effect
-    child = np.random.SeedSequence(ss.entropy, spawn_key=tuple(ss.spawn_key) + (int(i),), pool_size=ss.pool_size)
-    return np.random.Generator(np.random.PCG64(child))
-
-
-def _ratio(sfreq, dt):
-    """Integer decimation factor q = 1 / (sfreq dt), or an error."""
-    rate = 1.0 / dt
-    if sfreq > rate * (1 + 1e-9):
-        raise JRFitError(
-            f"'sfreq' ({sfreq:g} Hz) must not exceed the integration rate 1/dt = {rate:g} Hz; lower sfreq or dt."
-        )
-    q = rate / sfreq
-    qi = int(round(q))
-    if qi < 1 or abs(q - qi) > 1e-6 * q:
-        raise JRFitError(
-            f"The integration rate 1/dt = {rate:g} Hz must be an integer multiple of "
-            f"'sfreq' ({sfreq:g} Hz); got a ratio of {q:g}. Choose e.g. "
-            f"sfreq={rate / max(1, qi):g} Hz or dt={1.0 / (sfreq * max(1, qi)):g} s."
-        )
-    return qi
-
-
-# ----------------------------------------------------------------------------
-# anti-alias filter
-def _lowpass(f_pass, f_stop):
-    """Odd-length Kaiser-window low-pass (frequencies in cycles per sample).
-
-    At least 60 dB attenuation from ``f_stop`` to Nyquist and a passband
-    ripple below 0.1 % up to ``f_pass`` (checked, lengthened until met).
-    """
-    from scipy import signal
-
-    numtaps, beta = signal.kaiserord(_STOP_DB + 1.0, 2.0 * (f_stop - f_pass))
-    numtaps |= 1
-    f = np.linspace(0, 0.5, 1 << 15)
-    tol = 10 ** (-_STOP_DB / 20)
-    while True:
-        h = signal.firwin(numtaps, 0.5 * (f_pass + f_stop), window=("kaiser", beta), fs=1.0)
-        H = np.abs(signal.freqz(h, worN=2 * np.pi * f)[1])
-        if H[f >= f_stop].max() <= tol and np.abs(H[f <= f_pass] - 1).max() <= tol:
-            return h
-        numtaps += 2
-
-
-def _kaiser_length(width):
-    from scipy import signal
-
-    return signal.kaiserord(_STOP_DB + 1.0, 2.0 * width)[0] | 1
-
-
-def _polyphase(h, q):
-    n_acc = -(-h.size // q)
-    g = np.zeros(n_acc * q)
-    g[: h.size] = h
-    return np.ascontiguousarray(g.reshape(n_acc, q).T)
-
-
-@functools.lru_cache(maxsize=32)
-def _decimation_filter(q):
-    """Two-stage anti-alias decimator by q = q1 q2 (cached).
-
-    Stage 1 (at the integration rate, decimating by q1) only has to keep
-    what would fold onto the output band [0, sfreq/2] away: passband
-    0.4 sfreq, stopband from ``fs/q1 - sfreq/2``; stage 2 (at fs/q1,
-    decimating by q2) is the sharp filter: passband 0.4 sfreq, stopband from
-    sfreq/2. The split minimising the multiply-adds per step is used (either
-    stage may be the identity). Both are linear phase; the cascade equals
-    one FIR ``h1 * (h2 upsampled by q1)`` followed by decimation by q.
-
-    Returns
-    -------
-    h_eq : ndarray
-        Equivalent single filter (odd length, symmetric).
-    delay : int
-        Its delay, in input samples.
-    G1, G2 : ndarray, shape (q_i, n_acc_i)
-        Polyphase taps of the two stages.
-    """
-    if q == 1:
-        one = np.ones((1, 1))
-        return np.ones(1), 0, one, one
-    best = None
-    for q1 in range(1, q + 1):
-        if q % q1:
-            continue
-        q2 = q // q1
-        n1 = 1 if q1 == 1 else _kaiser_length(1.0 / q1 - (0.5 + _PASS_EDGE) / q)
-        n2 = 1 if q2 == 1 else _kaiser_length((_STOP_EDGE - _PASS_EDGE) / q2)
-        cost = n1 / q1 + n2 / q + (2.0 if q1 > 1 and q2 > 1 else 0.0)  # + stage overhead
-        if best is None or cost < best[0]:
-            best = (cost, q1, q2)
-    _, q1, q2 = best
-    h1 = np.ones(1) if q1 == 1 else _lowpass(_PASS_EDGE / q, 1.0 / q1 - _STOP_EDGE / q)
-    h2 = np.ones(1) if q2 == 1 else _lowpass(_PASS_EDGE / q2, _STOP_EDGE / q2)
-    up = np.zeros((h2.size - 1) * q1 + 1)
-    up[::q1] = h2
-    h_eq = np.convolve(h1, up)
-    return h_eq, (h_eq.size - 1) // 2, _polyphase(h1, q1), _polyphase(h2, q2)
-
-
-def antialias_filter(dt, sfreq):
-    """Taps of the anti-alias FIR used by :func:`simulate` to decimate.
-
-    A linear-phase (odd length, symmetric) low-pass at the integration rate
-    ``1/dt``: passband up to 0.4 ``sfreq`` (ripple < 0.2 %), stopband from
-    0.5 ``sfreq`` (the output Nyquist frequency) with at least 60 dB
-    attenuation, so nothing above the output Nyquist folds back into the
-    band. Its delay is compensated (the output is not shifted in time). The
-    simulator applies it as a cascade of two Kaiser-window polyphase stages
-    (computing only the kept samples); this function returns the equivalent
-    single filter.
-
-    Parameters
-    ----------
-    dt : float
-        Integration step, in s.
-    sfreq : float
-        Output rate, in Hz; ``1 / (dt sfreq)`` must be an integer.
-
-    Returns
-    -------
-    h : ndarray, shape (n_taps,)
-        Taps (unit DC gain), at rate ``1/dt``.
-    """
-    dt = check_positive("dt", dt, "s")
-    sfreq = check_positive("sfreq", sfreq, "Hz")
-    return _decimation_filter(_ratio(sfreq, dt))[0].copy()
 
 
 # ----------------------------------------------------------------------------
@@ -660,91 +388,40 @@ def simulate(
     and only the decimated output grows with ``duration``.
     """
     params = _check_params(params)
-    duration = check_positive("duration", duration, "s")
-    dt = check_positive("dt", dt, "s")
-    transient = check_positive("transient", transient, "s", allow_zero=True)
+    duration, dt, transient = check_span(duration, dt, transient)
     method = check_option("method", method, ("splitting", "euler"))
-    sfreq = 1.0 / dt if sfreq is None else check_positive("sfreq", sfreq, "Hz")
-    q = _ratio(sfreq, dt)
-    sfreq = 1.0 / (q * dt)
-    n_out = int(round(duration * sfreq))
-    if n_out < 1:
-        raise JRFitError(f"'duration' ({duration:g} s) is shorter than one sample at sfreq={sfreq:g} Hz.")
-    n_jobs = _n_jobs(n_jobs)
-    ss, seed_used = _seed_sequence(seed)
+    sched = driver.schedule(duration, dt, sfreq, transient)
+    n_jobs = driver.check_n_jobs(n_jobs)
+    ss, seed_used = driver.seed_sequence(seed)
 
     flat = params.flat()
     n = params.n_columns
-    if streams is None:
-        streams = np.arange(n)
-    else:
-        streams = np.asarray(streams)
-        if streams.shape != (n,) or not np.issubdtype(streams.dtype, np.integer) or np.any(streams < 0):
-            raise JRFitError(
-                f"'streams' must hold one non-negative integer per column ({n}), got shape {streams.shape}."
-            )
+    streams = _check_streams(streams, n)
     cf = _coefficients(flat, dt)
     y0 = _initial_states(flat, flat["mu"], y_init, n, "mu")
     W0 = _half_step(y0, cf) if method == "splitting" else y0.copy()
-    x0 = y0[1] - y0[2]
-
-    h, delay, G1, G2 = _decimation_filter(q)
-    q1, q2 = G1.shape[0], G2.shape[0]
-    n_tr = int(round(transient / dt))
-    n_start = n_tr - delay  # global step fed to the filter as input 0
-    k_last = (n_out - 1) * q2 + G2.size - 1  # last stage-1 output needed
-    i_last = k_last * q1 + G1.size - 1  # last input needed
-    snap_step = n_tr + n_out * q
-    n_total = max(n_start + i_last, snap_step)
-    meth = K.SPLITTING if method == "splitting" else K.EULER
-
     logger.info(
-        f"Simulating {n} column(s) x {n_total} steps (dt={dt:g} s, {method}), "
-        f"transient {n_tr * dt:g} s, output {n_out} samples at {sfreq:g} Hz "
-        f"(anti-alias FIR: decimation {q1} x {q2}, {G1.size} + {G2.size} taps), "
-        f"n_jobs={n_jobs}."
+        f"Simulating {n} column(s) x {sched.n_total} steps (dt={dt:g} s, {method}), "
+        f"transient {sched.n_tr * dt:g} s, output {sched.n_out} samples at {sched.sfreq:g} Hz "
+        f"(anti-alias FIR: decimation {sched.G1.shape[0]} x {sched.G2.shape[0]}, {sched.G1.size} + "
+        f"{sched.G2.size} taps), n_jobs={n_jobs}."
     )
-
-    data = np.empty((n, n_out))
-    final = np.empty((6, n))
-    noisy = flat["sigma"] > 0
     size = max(1, min(_GROUP, -(-n // n_jobs)))  # every thread gets work
-    groups = [slice(s, min(s + size, n)) for s in range(0, n, size)]
-
-    def run_group(sl):
-        ng = sl.stop - sl.start
-        W = np.ascontiguousarray(W0[:, sl])
-        cfg = np.ascontiguousarray(cf[:, sl])
-        fir = []
-        for Gs in (G1, G2):
-            n_acc = Gs.shape[1]
-            acc = np.zeros((ng, n_acc) if ng < K.SMALL_GROUP else (n_acc, ng))
-            fir += [Gs, np.ascontiguousarray(Gs[:, ::-1]), acc, np.zeros(ng)]
-        fir = tuple(fir)
-        vbuf = np.empty(ng)
-        snap = np.zeros((6, ng))
-        out = data[sl]
-        nb = max(1, min(n_total, _BLOCK_ELEMS // ng))
-        noise = np.zeros((ng, nb))
-        gens = [(j, _column_generator(ss, streams[sl.start + j])) for j in range(ng) if noisy[sl.start + j]]
-        if n_start <= 0:
-            K.fir_prefeed(fir, 1 - n_start, np.ascontiguousarray(x0[sl]), out)
-        step = 0
-        while step < n_total:
-            m = min(nb, n_total - step)
-            for j, gen in gens:
-                gen.standard_normal(out=noise[j, :m])
-            K.sde_block(meth, W, cfg, noise, step, m, fir, n_start, i_last, out, snap_step, snap, vbuf)
-            step += m
-        final[:, sl] = snap
-
-    if n_jobs == 1 or len(groups) == 1:
-        for sl in groups:
-            run_group(sl)
-    else:
-        with ThreadPoolExecutor(max_workers=min(n_jobs, len(groups))) as ex:
-            list(ex.map(run_group, groups))
-
+    data, final = driver.run(
+        K.sde_block,
+        (K.SPLITTING if method == "splitting" else K.EULER,),
+        sched,
+        W0,
+        cf,
+        y0[1] - y0[2],
+        [slice(s, min(s + size, n)) for s in range(0, n, size)],
+        noisy=flat["sigma"] > 0,
+        streams=streams,
+        ss=ss,
+        generator=_column_generator,
+        n_jobs=n_jobs,
+        block_elems=_BLOCK_ELEMS,
+    )
     bad = ~np.all(np.isfinite(data), axis=1)
     if np.any(bad):
         raise ModelError(
@@ -752,18 +429,25 @@ def simulate(
             f"column(s) (first: {int(np.flatnonzero(bad)[0])}); reduce dt"
             + (" or use method='splitting'." if method == "euler" else ".")
         )
-    times = np.arange(n_out) / sfreq
-    return Simulation(
-        times=times,
-        data=data,
-        sfreq=sfreq,
-        dt=dt,
-        method=method,
-        seed=seed_used,
-        params=params,
-        transient=n_tr * dt,
-        final_state=final,
-    )
+    return Simulation(**driver.result_fields(sched, dt, data, final, method=method, seed=seed_used, params=params))
+
+
+def check_span(duration, dt, transient):
+    """``(duration, dt, transient)`` checked, in s (transient may be 0)."""
+    duration = check_positive("duration", duration, "s")
+    dt = check_positive("dt", dt, "s")
+    transient = check_positive("transient", transient, "s", allow_zero=True)
+    return duration, dt, transient
+
+
+def _check_streams(streams, n):
+    """Noise stream of each of the n columns (default ``arange(n)``), checked."""
+    if streams is None:
+        return np.arange(n)
+    streams = np.asarray(streams)
+    if streams.shape != (n,) or not np.issubdtype(streams.dtype, np.integer) or np.any(streams < 0):
+        raise JRFitError(f"'streams' must hold one non-negative integer per column ({n}), got shape {streams.shape}.")
+    return streams
 
 
 # ----------------------------------------------------------------------------
@@ -842,7 +526,7 @@ def integrate(params, p=None, dt=1e-4, *, duration=None, y_init=None, method="sp
         n_steps = P.shape[1] - 1
     if not np.all(np.isfinite(P)):
         raise JRFitError("'p' must be finite.")
-    q = 1 if sfreq is None else _ratio(check_positive("sfreq", sfreq, "Hz"), dt)
+    q = 1 if sfreq is None else ratio(check_positive("sfreq", sfreq, "Hz"), dt)
     if n_steps < 0:
         raise JRFitError("'p' must have at least one sample.")
 

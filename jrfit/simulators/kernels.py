@@ -32,8 +32,9 @@ from numba import njit
 from numba.extending import register_jitable
 
 from jrfit.model.column import drift
+from jrfit.model.params import CONSTANTS
 
-# rows of the coefficient array ``cf``
+# rows of the coefficient array ``cf``: the constants in JRParams.CONSTANTS order, then the rest
 (
     R_A,
     R_B,
@@ -67,6 +68,8 @@ from jrfit.model.column import drift
     R_HB22,  # exp(M_b dt/2)
 ) = range(30)
 N_COEF = 30
+N_CONST = len(CONSTANTS)  # rows 0 .. N_CONST - 1 hold JRParams.pack()
+assert (R_A, R_v0, R_mu) == (0, N_CONST - 1, N_CONST)
 
 SPLITTING = 0
 EULER = 1
@@ -107,6 +110,41 @@ def nonlinear_part(y0, y1, y2, p, A, B, a, b, C1, C2, C3, C4, e0, r, v0):
     """
     _, _, _, d3, d4, d5 = drift(y0, y1, y2, 0.0, 0.0, 0.0, p, A, B, a, b, C1, C2, C3, C4, e0, r, v0)
     return d3 + a * a * y0, d4 + a * a * y1, d5 + b * b * y2
+
+
+@register_jitable
+def column_constants(cf, c):
+    """Constants of column ``c``: rows R_A..R_v0 of ``cf`` as a tuple (the tail of :func:`drift`)."""
+    return (
+        cf[R_A, c],
+        cf[R_B, c],
+        cf[R_a, c],
+        cf[R_b, c],
+        cf[R_C1, c],
+        cf[R_C2, c],
+        cf[R_C3, c],
+        cf[R_C4, c],
+        cf[R_e0, c],
+        cf[R_r, c],
+        cf[R_v0, c],
+    )
+
+
+@register_jitable
+def get_state(X, c):
+    """The state ``y0..y5`` in column ``c`` of ``X`` (6, n), as a tuple."""
+    return X[0, c], X[1, c], X[2, c], X[3, c], X[4, c], X[5, c]
+
+
+@register_jitable
+def put_state(X, c, x0, x1, x2, x3, x4, x5):
+    """Write a state ``y0..y5`` into column ``c`` of ``X`` (6, n)."""
+    X[0, c] = x0
+    X[1, c] = x1
+    X[2, c] = x2
+    X[3, c] = x3
+    X[4, c] = x4
+    X[5, c] = x5
 
 
 NO_OUTPUT = -(1 << 62)  # returned by a filter stage when no output sample completes
@@ -201,21 +239,62 @@ def _fir_push_one(GR1, acc1, GR2, acc2, i, x, c, out):
             out[c, m2] = val2
 
 
+@register_jitable
+def fir_feed(fir, i, i_last, x, out):
+    """Feed filter input ``i`` (values ``x`` of every column) if it is one of 0..i_last.
+
+    ``fir`` has the (n_acc, n) accumulator layout (see :func:`sde_block`).
+    """
+    if 0 <= i <= i_last:
+        G1, GR1, acc1, z1, G2, GR2, acc2, z2 = fir
+        _fir_push(G1, acc1, z1, G2, acc2, z2, i, x, out)
+
+
 @njit(**_JIT)
-def fir_prefeed(fir, n_feed, x, out):
-    """Feed ``n_feed`` copies of ``x`` (inputs 0 .. n_feed-1): constant history."""
+def fir_prefeed(fir, n_feed, x, out, per_column):
+    """Feed ``n_feed`` copies of ``x`` (inputs 0 .. n_feed-1): constant history.
+
+    ``per_column``: the accumulators have the (n, n_acc) layout of small groups
+    (each column filtered on its own), else (n_acc, n).
+    """
     G1, GR1, acc1, z1, G2, GR2, acc2, z2 = fir
     n = x.shape[0]
     for i in range(n_feed):
-        if n < SMALL_GROUP:
+        if per_column:
             for c in range(n):
                 _fir_push_one(GR1, acc1, GR2, acc2, i, x[c], c, out)
         else:
-            _fir_push(G1, acc1, z1, G2, acc2, z2, i, x, out)
+            fir_feed(fir, i, n_feed, x, out)
 
 
 @register_jitable
-def _sde_step_in(method, w0, w1, w2, w3, w4, w5, xi, p_in, acc0, cf, c):
+def _linear_flow(cf, ra, rb, c, w0, w1, w2, w3, w4, w5):
+    """Exact linear flow of the three oscillators of column ``c``.
+
+    The 2 x 2 propagators (p11, p12, p21, p22) of rate a and rate b are the
+    rows ``ra..ra+3`` and ``rb..rb+3`` of ``cf`` (R_PA11/R_PB11: a full step,
+    R_HA11/R_HB11: half a step); returns the state ``y0..y5``.
+    """
+    a11 = cf[ra, c]
+    a12 = cf[ra + 1, c]
+    a21 = cf[ra + 2, c]
+    a22 = cf[ra + 3, c]
+    b11 = cf[rb, c]
+    b12 = cf[rb + 1, c]
+    b21 = cf[rb + 2, c]
+    b22 = cf[rb + 3, c]
+    return (
+        a11 * w0 + a12 * w3,
+        a11 * w1 + a12 * w4,
+        b11 * w2 + b12 * w5,
+        a21 * w0 + a22 * w3,
+        a21 * w1 + a22 * w4,
+        b21 * w2 + b22 * w5,
+    )
+
+
+@register_jitable
+def sde_step_in(method, w0, w1, w2, w3, w4, w5, xi, p_in, acc0, cf, c):
     """One stochastic step of column ``c`` with extra input ``p_in`` and kick ``acc0``.
 
     The mean input is ``mu + p_in`` (/s) and ``acc0`` (mV/s^2) is added to the
@@ -225,78 +304,17 @@ def _sde_step_in(method, w0, w1, w2, w3, w4, w5, xi, p_in, acc0, cf, c):
     the new time (for splitting the internal state is half a linear step
     ahead; unused outputs are optimised away).
     """
-    a = cf[R_a, c]
-    b = cf[R_b, c]
     dt = cf[R_DT, c]
     p = cf[R_mu, c] + p_in
     if method == SPLITTING:
-        n3, n4, n5 = nonlinear_part(
-            w0,
-            w1,
-            w2,
-            p,
-            cf[R_A, c],
-            cf[R_B, c],
-            a,
-            b,
-            cf[R_C1, c],
-            cf[R_C2, c],
-            cf[R_C3, c],
-            cf[R_C4, c],
-            cf[R_e0, c],
-            cf[R_r, c],
-            cf[R_v0, c],
-        )
+        n3, n4, n5 = nonlinear_part(w0, w1, w2, p, *column_constants(cf, c))
         w3 = w3 + dt * (n3 + acc0)
         w4 = w4 + dt * n4 + cf[R_NS, c] * xi
         w5 = w5 + dt * n5
-        ha11 = cf[R_HA11, c]
-        ha12 = cf[R_HA12, c]
-        ha21 = cf[R_HA21, c]
-        ha22 = cf[R_HA22, c]
-        hb11 = cf[R_HB11, c]
-        hb12 = cf[R_HB12, c]
-        s1 = ha11 * w1 + ha12 * w4
-        s2 = hb11 * w2 + hb12 * w5
-        s0 = ha11 * w0 + ha12 * w3
-        s3 = ha21 * w0 + ha22 * w3
-        s4 = ha21 * w1 + ha22 * w4
-        s5 = cf[R_HB21, c] * w2 + cf[R_HB22, c] * w5
-        pa11 = cf[R_PA11, c]
-        pa12 = cf[R_PA12, c]
-        pa21 = cf[R_PA21, c]
-        pa22 = cf[R_PA22, c]
-        pb11 = cf[R_PB11, c]
-        pb12 = cf[R_PB12, c]
-        pb21 = cf[R_PB21, c]
-        pb22 = cf[R_PB22, c]
-        u0 = pa11 * w0 + pa12 * w3
-        u3 = pa21 * w0 + pa22 * w3
-        u1 = pa11 * w1 + pa12 * w4
-        u4 = pa21 * w1 + pa22 * w4
-        u2 = pb11 * w2 + pb12 * w5
-        u5 = pb21 * w2 + pb22 * w5
+        s0, s1, s2, s3, s4, s5 = _linear_flow(cf, R_HA11, R_HB11, c, w0, w1, w2, w3, w4, w5)  # synchronised
+        u0, u1, u2, u3, u4, u5 = _linear_flow(cf, R_PA11, R_PB11, c, w0, w1, w2, w3, w4, w5)
         return u0, u1, u2, u3, u4, u5, s1 - s2, s0, s1, s2, s3, s4, s5
-    d0, d1, d2, d3, d4, d5 = drift(
-        w0,
-        w1,
-        w2,
-        w3,
-        w4,
-        w5,
-        p,
-        cf[R_A, c],
-        cf[R_B, c],
-        a,
-        b,
-        cf[R_C1, c],
-        cf[R_C2, c],
-        cf[R_C3, c],
-        cf[R_C4, c],
-        cf[R_e0, c],
-        cf[R_r, c],
-        cf[R_v0, c],
-    )
+    d0, d1, d2, d3, d4, d5 = drift(w0, w1, w2, w3, w4, w5, p, *column_constants(cf, c))
     u0 = w0 + dt * d0
     u1 = w1 + dt * d1
     u2 = w2 + dt * d2
@@ -308,8 +326,25 @@ def _sde_step_in(method, w0, w1, w2, w3, w4, w5, xi, p_in, acc0, cf, c):
 
 @register_jitable
 def _sde_step(method, w0, w1, w2, w3, w4, w5, xi, cf, c):
-    """One stochastic step of column ``c`` (:func:`_sde_step_in` without coupling)."""
-    return _sde_step_in(method, w0, w1, w2, w3, w4, w5, xi, 0.0, 0.0, cf, c)
+    """One stochastic step of column ``c`` (:func:`sde_step_in` without coupling)."""
+    return sde_step_in(method, w0, w1, w2, w3, w4, w5, xi, 0.0, 0.0, cf, c)
+
+
+@register_jitable
+def advance_column(method, W, cf, c, xi, p_in, acc0, vbuf, take, snap):
+    """One step of column ``c`` of ``W`` in place (:func:`sde_step_in`).
+
+    ``v`` at the new time goes to ``vbuf[c]``, and the synchronised state to
+    column ``c`` of ``snap`` when ``take``. The step of every group of columns
+    (single columns and networks alike) is this call.
+    """
+    u0, u1, u2, u3, u4, u5, v, s0, s1, s2, s3, s4, s5 = sde_step_in(
+        method, W[0, c], W[1, c], W[2, c], W[3, c], W[4, c], W[5, c], xi, p_in, acc0, cf, c
+    )
+    put_state(W, c, u0, u1, u2, u3, u4, u5)
+    vbuf[c] = v
+    if take:
+        put_state(snap, c, s0, s1, s2, s3, s4, s5)
 
 
 @njit(**_JIT)
@@ -358,132 +393,51 @@ def sde_block(method, W, cf, noise, step0, n_steps, fir, n_start, i_last, out, s
     n = W.shape[1]
     if n < SMALL_GROUP:
         for c in range(n):
-            w0 = W[0, c]
-            w1 = W[1, c]
-            w2 = W[2, c]
-            w3 = W[3, c]
-            w4 = W[4, c]
-            w5 = W[5, c]
+            w0, w1, w2, w3, w4, w5 = get_state(W, c)
             for k in range(n_steps):
                 n_next = step0 + k + 1
                 w0, w1, w2, w3, w4, w5, v, s0, s1, s2, s3, s4, s5 = _sde_step(
                     method, w0, w1, w2, w3, w4, w5, noise[c, k], cf, c
                 )
                 if n_next == snap_step:
-                    snap[0, c] = s0
-                    snap[1, c] = s1
-                    snap[2, c] = s2
-                    snap[3, c] = s3
-                    snap[4, c] = s4
-                    snap[5, c] = s5
+                    put_state(snap, c, s0, s1, s2, s3, s4, s5)
                 i = n_next - n_start
                 if 0 <= i <= i_last:
                     _fir_push_one(GR1, acc1, GR2, acc2, i, v, c, out)
-            W[0, c] = w0
-            W[1, c] = w1
-            W[2, c] = w2
-            W[3, c] = w3
-            W[4, c] = w4
-            W[5, c] = w5
+            put_state(W, c, w0, w1, w2, w3, w4, w5)
         return
     for k in range(n_steps):
         n_next = step0 + k + 1
         take = n_next == snap_step
         for c in range(n):
-            u0, u1, u2, u3, u4, u5, v, s0, s1, s2, s3, s4, s5 = _sde_step(
-                method, W[0, c], W[1, c], W[2, c], W[3, c], W[4, c], W[5, c], noise[c, k], cf, c
-            )
-            W[0, c] = u0
-            W[1, c] = u1
-            W[2, c] = u2
-            W[3, c] = u3
-            W[4, c] = u4
-            W[5, c] = u5
-            vbuf[c] = v
-            if take:
-                snap[0, c] = s0
-                snap[1, c] = s1
-                snap[2, c] = s2
-                snap[3, c] = s3
-                snap[4, c] = s4
-                snap[5, c] = s5
-        i = n_next - n_start
-        if 0 <= i <= i_last:
-            _fir_push(G1, acc1, z1, G2, acc2, z2, i, vbuf, out)
+            advance_column(method, W, cf, c, noise[c, k], 0.0, 0.0, vbuf, take, snap)
+        fir_feed(fir, n_next - n_start, i_last, vbuf, out)
 
 
 @register_jitable
-def _rk4_step(y0, y1, y2, y3, y4, y5, pk, pm, pn, dt, A, B, a, b, C1, C2, C3, C4, e0, r, v0):
+def _drift_at(y, h, k, p, c):
+    """:func:`drift` at the RK4 stage state ``y + h k`` (6-tuples), input ``p``, constants ``c``."""
+    return drift(
+        y[0] + h * k[0], y[1] + h * k[1], y[2] + h * k[2], y[3] + h * k[3], y[4] + h * k[4], y[5] + h * k[5], p, *c
+    )
+
+
+@register_jitable
+def _rk4_step(y, pk, pm, pn, dt, c):
+    """Classical RK4 step of the state ``y`` (6-tuple) with inputs at the start, middle and end."""
     h = 0.5 * dt
-    k10, k11, k12, k13, k14, k15 = drift(y0, y1, y2, y3, y4, y5, pk, A, B, a, b, C1, C2, C3, C4, e0, r, v0)
-    k20, k21, k22, k23, k24, k25 = drift(
-        y0 + h * k10,
-        y1 + h * k11,
-        y2 + h * k12,
-        y3 + h * k13,
-        y4 + h * k14,
-        y5 + h * k15,
-        pm,
-        A,
-        B,
-        a,
-        b,
-        C1,
-        C2,
-        C3,
-        C4,
-        e0,
-        r,
-        v0,
-    )
-    k30, k31, k32, k33, k34, k35 = drift(
-        y0 + h * k20,
-        y1 + h * k21,
-        y2 + h * k22,
-        y3 + h * k23,
-        y4 + h * k24,
-        y5 + h * k25,
-        pm,
-        A,
-        B,
-        a,
-        b,
-        C1,
-        C2,
-        C3,
-        C4,
-        e0,
-        r,
-        v0,
-    )
-    k40, k41, k42, k43, k44, k45 = drift(
-        y0 + dt * k30,
-        y1 + dt * k31,
-        y2 + dt * k32,
-        y3 + dt * k33,
-        y4 + dt * k34,
-        y5 + dt * k35,
-        pn,
-        A,
-        B,
-        a,
-        b,
-        C1,
-        C2,
-        C3,
-        C4,
-        e0,
-        r,
-        v0,
-    )
+    k1 = drift(y[0], y[1], y[2], y[3], y[4], y[5], pk, *c)
+    k2 = _drift_at(y, h, k1, pm, c)
+    k3 = _drift_at(y, h, k2, pm, c)
+    k4 = _drift_at(y, dt, k3, pn, c)
     s = dt / 6.0
     return (
-        y0 + s * (k10 + 2.0 * k20 + 2.0 * k30 + k40),
-        y1 + s * (k11 + 2.0 * k21 + 2.0 * k31 + k41),
-        y2 + s * (k12 + 2.0 * k22 + 2.0 * k32 + k42),
-        y3 + s * (k13 + 2.0 * k23 + 2.0 * k33 + k43),
-        y4 + s * (k14 + 2.0 * k24 + 2.0 * k34 + k44),
-        y5 + s * (k15 + 2.0 * k25 + 2.0 * k35 + k45),
+        y[0] + s * (k1[0] + 2.0 * k2[0] + 2.0 * k3[0] + k4[0]),
+        y[1] + s * (k1[1] + 2.0 * k2[1] + 2.0 * k3[1] + k4[1]),
+        y[2] + s * (k1[2] + 2.0 * k2[2] + 2.0 * k3[2] + k4[2]),
+        y[3] + s * (k1[3] + 2.0 * k2[3] + 2.0 * k3[3] + k4[3]),
+        y[4] + s * (k1[4] + 2.0 * k2[4] + 2.0 * k3[4] + k4[4]),
+        y[5] + s * (k1[5] + 2.0 * k2[5] + 2.0 * k3[5] + k4[5]),
     )
 
 
@@ -510,24 +464,9 @@ def ode_run(method, Y, cf, p, n_steps, q, rec):
     """
     n = Y.shape[1]
     for c in range(n):
-        A = cf[R_A, c]
-        B = cf[R_B, c]
-        a = cf[R_a, c]
-        b = cf[R_b, c]
-        C1 = cf[R_C1, c]
-        C2 = cf[R_C2, c]
-        C3 = cf[R_C3, c]
-        C4 = cf[R_C4, c]
-        e0 = cf[R_e0, c]
-        r = cf[R_r, c]
-        v0 = cf[R_v0, c]
+        consts = column_constants(cf, c)
         dt = cf[R_DT, c]
-        y0 = Y[0, c]
-        y1 = Y[1, c]
-        y2 = Y[2, c]
-        y3 = Y[3, c]
-        y4 = Y[4, c]
-        y5 = Y[5, c]
+        y0, y1, y2, y3, y4, y5 = get_state(Y, c)
         rec[0, c, 0] = y0
         rec[1, c, 0] = y1
         rec[2, c, 0] = y2
@@ -561,7 +500,7 @@ def ode_run(method, Y, cf, p, n_steps, q, rec):
             keep = m % q == 0
             if method == SPLITTING:
                 pmid = 0.5 * (p[c, k] + p[c, k + 1])
-                n3, n4, n5 = nonlinear_part(y0, y1, y2, pmid, A, B, a, b, C1, C2, C3, C4, e0, r, v0)
+                n3, n4, n5 = nonlinear_part(y0, y1, y2, pmid, *consts)
                 y3 = y3 + dt * n3
                 y4 = y4 + dt * n4
                 y5 = y5 + dt * n5
@@ -577,9 +516,7 @@ def ode_run(method, Y, cf, p, n_steps, q, rec):
                 y2, y5 = pb11 * y2 + pb12 * y5, pb21 * y2 + pb22 * y5
             else:
                 if method == EULER:
-                    d0, d1, d2, d3, d4, d5 = drift(
-                        y0, y1, y2, y3, y4, y5, p[c, k], A, B, a, b, C1, C2, C3, C4, e0, r, v0
-                    )
+                    d0, d1, d2, d3, d4, d5 = drift(y0, y1, y2, y3, y4, y5, p[c, k], *consts)
                     y0 = y0 + dt * d0
                     y1 = y1 + dt * d1
                     y2 = y2 + dt * d2
@@ -588,9 +525,7 @@ def ode_run(method, Y, cf, p, n_steps, q, rec):
                     y5 = y5 + dt * d5
                 else:
                     pmid = 0.5 * (p[c, k] + p[c, k + 1])
-                    y0, y1, y2, y3, y4, y5 = _rk4_step(
-                        y0, y1, y2, y3, y4, y5, p[c, k], pmid, p[c, k + 1], dt, A, B, a, b, C1, C2, C3, C4, e0, r, v0
-                    )
+                    y0, y1, y2, y3, y4, y5 = _rk4_step((y0, y1, y2, y3, y4, y5), p[c, k], pmid, p[c, k + 1], dt, consts)
                 s0 = y0
                 s1 = y1
                 s2 = y2
@@ -606,9 +541,4 @@ def ode_run(method, Y, cf, p, n_steps, q, rec):
                 rec[4, c, j] = s4
                 rec[5, c, j] = s5
             if m == n_steps:
-                Y[0, c] = s0
-                Y[1, c] = s1
-                Y[2, c] = s2
-                Y[3, c] = s3
-                Y[4, c] = s4
-                Y[5, c] = s5
+                put_state(Y, c, s0, s1, s2, s3, s4, s5)

@@ -3,10 +3,10 @@
 Private module. The column equations are not written here: the step calls
 :func:`jrfit.model.column.drift` (through :func:`jrfit.simulators.kernels.nonlinear_part`) and
 :func:`jrfit.model.column.sigmoid`, and the output is decimated by the polyphase
-anti-alias filter of :mod:`jrfit.simulators.kernels` (``_fir_push``). The per-column step
-:func:`_net_step` performs exactly the floating-point operations of
-:func:`jrfit.simulators.kernels._sde_step` plus two inputs, ``p_in`` (added to the mean
-input ``mu``) and ``acc0`` (added to the y3 = y0' kick); with both zero the
+anti-alias filter of :mod:`jrfit.simulators.kernels` (:func:`~jrfit.simulators.kernels.fir_feed`).
+The per-column step is the column simulator's own,
+:func:`jrfit.simulators.kernels.advance_column`, with two inputs, ``p_in`` (added to the
+mean input ``mu``) and ``acc0`` (added to the y3 = y0' kick); with both zero the
 network reproduces :func:`jrfit.simulators.column.simulate` bit for bit (tested).
 
 Layout
@@ -29,9 +29,8 @@ from __future__ import annotations
 
 from numba import njit
 
-from jrfit.simulators.kernels import _JIT, R_e0, R_r, R_v0, _fir_push
-from jrfit.simulators.kernels import _sde_step_in as _net_step  # one splitting/Euler step, with coupling inputs
 from jrfit.model.column import sigmoid
+from jrfit.simulators.kernels import _JIT, R_e0, R_r, R_v0, advance_column, fir_feed
 
 SEED = 0  # S(y0_j(t - tau_ij)) added to the acceleration y0_i'' (docs/model.md, section 11)
 TVB = 1  # S(y1_j - y2_j)(t - tau_ij) added to the input p_i of the y1 equation
@@ -86,7 +85,6 @@ def net_block(
     psi : ndarray, shape (n_sets,)
         Scratch.
     """
-    G1, GR1, acc1, z1, G2, GR2, acc2, z2 = fir
     n = W.shape[1]
     n_sets = n // n_nodes
     L = ring.shape[1] // 2
@@ -127,40 +125,7 @@ def net_block(
                         u += wgt[e] * ring[base + src[e], h + L - dly[e]]
                     u = g * u
                 if mode == SEED:
-                    acc0 = u
-                    p_in = psi[q]
+                    advance_column(method, W, cf, c, noise[c, k], psi[q], u, vbuf, take, snap)
                 else:
-                    acc0 = 0.0
-                    p_in = u + psi[q]
-                u0, u1, u2, u3, u4, u5, v, s0, s1, s2, s3, s4, s5 = _net_step(
-                    method, W[0, c], W[1, c], W[2, c], W[3, c], W[4, c], W[5, c], noise[c, k], p_in, acc0, cf, c
-                )
-                W[0, c] = u0
-                W[1, c] = u1
-                W[2, c] = u2
-                W[3, c] = u3
-                W[4, c] = u4
-                W[5, c] = u5
-                vbuf[c] = v
-                if take:
-                    snap[0, c] = s0
-                    snap[1, c] = s1
-                    snap[2, c] = s2
-                    snap[3, c] = s3
-                    snap[4, c] = s4
-                    snap[5, c] = s5
-        i_in = n_next - n_start
-        if 0 <= i_in <= i_last:
-            _fir_push(G1, acc1, z1, G2, acc2, z2, i_in, vbuf, out)
-
-
-@njit(**_JIT)
-def net_prefeed(fir, n_feed, x, out):
-    """Feed ``n_feed`` copies of ``x`` to the filter (constant history before the start).
-
-    :func:`jrfit.simulators.kernels.fir_prefeed` with the (n_acc, n) accumulator layout
-    for every group size.
-    """
-    G1, GR1, acc1, z1, G2, GR2, acc2, z2 = fir
-    for i in range(n_feed):
-        _fir_push(G1, acc1, z1, G2, acc2, z2, i, x, out)
+                    advance_column(method, W, cf, c, noise[c, k], u + psi[q], 0.0, vbuf, take, snap)
+        fir_feed(fir, n_next - n_start, i_last, vbuf, out)

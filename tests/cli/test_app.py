@@ -16,8 +16,8 @@ import pytest
 
 from jrfit import JRParams, __version__
 from jrfit.cli.app import main
-from jrfit.simulators.column import simulate
 from jrfit.model.spectrum import linear_psd
+from jrfit.simulators.column import simulate
 
 
 def _run(capsys, *argv):
@@ -337,13 +337,13 @@ def test_overwrite(tmp_path, capsys):
 
 
 def test_failure_while_writing_leaves_nothing(tmp_path, capsys, monkeypatch):
-    import jrfit.viz.figures
+    import jrfit.viz
     from jrfit.errors import JRFitError
 
     def broken(*args, **kwargs):
         raise JRFitError("figure failed")
 
-    monkeypatch.setattr(jrfit.viz.figures, "plot_psd", broken)
+    monkeypatch.setattr(jrfit.viz, "plot_psd", broken)
     code, _, err = _run(capsys, "spectrum", "--mu", 80, "--out", tmp_path / "psd.csv", "--plot", tmp_path / "psd.png")
     assert code == 2 and "figure failed" in err
     assert list(tmp_path.iterdir()) == []  # the CSV written before is rolled back
@@ -483,9 +483,9 @@ def test_fit_psd_recording_after_the_channel_list(tmp_path, capsys):
 
 
 def test_keep_bad_channels_reaches_preprocessing(tmp_path, monkeypatch):
-    import jrfit.data.recording
-    from jrfit.errors import JRFitError as Stop
+    import jrfit.data.spectrum
     from jrfit.datasets.example import make_example_recording
+    from jrfit.errors import JRFitError as Stop
 
     seen = {}
 
@@ -493,7 +493,7 @@ def test_keep_bad_channels_reaches_preprocessing(tmp_path, monkeypatch):
         seen.update(kwargs)
         raise Stop("stop")
 
-    monkeypatch.setattr(jrfit.data.recording, "prepare_spectrum", fake_prepare)
+    monkeypatch.setattr(jrfit.data.spectrum, "prepare_spectrum", fake_prepare)
     rec = make_example_recording(tmp_path / "ex_raw.fif")
     main(["fit-psd", str(rec), "--out", str(tmp_path / "a"), "--quiet"])
     assert seen["bad_channels"] == "auto"
@@ -510,10 +510,10 @@ def test_keep_bad_channels_reaches_preprocessing(tmp_path, monkeypatch):
 
 def test_cleaning_and_erp_options_reach_the_library(tmp_path, monkeypatch):
     """--seg-length, --bad-segments, --channel-types (fit-psd); --reject, --lowpass (fit-erp)."""
-    import jrfit.data.recording
     import jrfit.data.evoked
-    from jrfit.errors import JRFitError as Stop
+    import jrfit.data.spectrum
     from jrfit.datasets.example import make_example_recording
+    from jrfit.errors import JRFitError as Stop
 
     seen = {}
 
@@ -522,7 +522,7 @@ def test_cleaning_and_erp_options_reach_the_library(tmp_path, monkeypatch):
         seen.update(kwargs)
         raise Stop("stop")
 
-    monkeypatch.setattr(jrfit.data.recording, "prepare_spectrum", fake)
+    monkeypatch.setattr(jrfit.data.spectrum, "prepare_spectrum", fake)
     monkeypatch.setattr(jrfit.data.evoked, "prepare_evoked", fake)
     rec = make_example_recording(tmp_path / "ex_raw.fif")
     out = str(tmp_path / "o")
@@ -557,9 +557,9 @@ def test_cleaning_and_erp_options_reach_the_library(tmp_path, monkeypatch):
 
 def test_channel_types_from_the_command_line(tmp_path, capsys):
     """EEG typed as misc: the error names --channel-types; with it, the channels are EEG again."""
-    from jrfit.data.recording import prepare_spectrum
-    from jrfit.errors import DataError
+    from jrfit.data.spectrum import prepare_spectrum
     from jrfit.datasets.example import make_example_recording
+    from jrfit.errors import DataError
 
     raw = mne.io.read_raw_fif(make_example_recording(tmp_path / "ex_raw.fif"), preload=True, verbose=False)
     with pytest.warns(RuntimeWarning, match="unit"):
@@ -607,3 +607,16 @@ def test_unwritable_caches_are_named_before_any_work(tmp_path):
     run = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert run.returncode == 2 and "ArviZ's cache folder" in run.stderr and "XDG_CACHE_HOME" in run.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_fit_psd_shows_the_library_defaults():
+    """The band and simulation-route defaults of `jrfit fit-psd` are those of the library functions it calls."""
+    import inspect
+
+    from jrfit.cli import fit_psd
+    from jrfit.data.spectrum import prepare_spectrum
+    from jrfit.inference.simulation import SimulationConfig
+
+    sig = inspect.signature(prepare_spectrum).parameters
+    assert (fit_psd._FMIN, fit_psd._FMAX) == (sig["fmin"].default, sig["fmax"].default)
+    assert (fit_psd._SIM_DRAWS, fit_psd._SIM_REPS) == (SimulationConfig().draws, SimulationConfig().n_rep)

@@ -165,8 +165,8 @@ def test_two_runs_into_one_folder(recording, tmp_path):
 
 def test_unwritable_folder_is_refused_before_any_work(recording, tmp_path, monkeypatch, capsys):
     """The folder's writability is checked before loading (a permission error names the folder)."""
+    import jrfit.data.spectrum
     import jrfit.utils.outputs
-    import jrfit.data.recording
     from jrfit.cli.app import main
 
     def denied(*args, **kwargs):
@@ -176,7 +176,7 @@ def test_unwritable_folder_is_refused_before_any_work(recording, tmp_path, monke
         raise AssertionError("loaded the recording before checking the output folder")
 
     monkeypatch.setattr(jrfit.utils.outputs.tempfile, "mkstemp", denied)
-    monkeypatch.setattr(jrfit.data.recording, "prepare_spectrum", must_not_load)
+    monkeypatch.setattr(jrfit.data.spectrum, "prepare_spectrum", must_not_load)
     rc = main(["fit-psd", str(recording), "--out", str(tmp_path), "--quiet", *ARGS])
     err = capsys.readouterr().err
     assert rc == 2
@@ -185,8 +185,8 @@ def test_unwritable_folder_is_refused_before_any_work(recording, tmp_path, monke
 
 
 def test_a_live_lock_is_refused_and_a_stale_one_taken_over(tmp_path):
-    from jrfit.utils.outputs import OutputSet
     from jrfit.errors import JRFitError
+    from jrfit.utils.outputs import OutputSet
 
     with OutputSet(tmp_path, ["r.html", "r.nc"]) as held:
         with pytest.raises(JRFitError, match="Another jrfit run"):

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 import jrfit
-from jrfit.errors import DataError
 from jrfit.data.evoked import ObservedEvoked, prepare_evoked
+from jrfit.errors import DataError
 
 NAMES = ["Fz", "F3", "F4", "C3", "Cz", "C4", "Pz", "O1", "Oz", "O2"]
 SFREQ = 250.0
@@ -216,7 +216,7 @@ def test_rejection_is_counted_and_explained():
     kept = prepare_evoked(raw, "A", reject=None, **RAW_AS_IS)
     assert kept.n_trials == 30 and kept.n_rejected == 0
     assert kept.se[3].max() > 10 * erp.se[3].max()
-    # bad segments of jrfit.data.recording reject the trials that overlap them
+    # bad segments of jrfit.data.preprocess reject the trials that overlap them
     auto = prepare_evoked(raw, "A", reject=None, **{**RAW_AS_IS, "bad_segments": "auto"})
     rej = next(r for r in auto.record if r["step"] == "reject")
     assert auto.n_rejected == 3

@@ -1,4 +1,4 @@
-"""Bifurcation diagram, limit cycles and regimes against published and independent facts.
+"""Bifurcation diagram (jrfit.dynamics.bifurcation) against published and independent facts.
 
 Published values: docs/model.md, sections 5 and 9 (Grimbert & Faugeras 2006 for the
 default Jansen-Rit parameters). Independent checks use the Jacobian's
@@ -14,19 +14,16 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from scipy.integrate import solve_ivp  # noqa: E402
 from scipy.optimize import brentq  # noqa: E402
 
 from jrfit import JRFitError, JRParams, ModelError  # noqa: E402
 from jrfit.dynamics.bifurcation import (  # noqa: E402
-    REGIMES,
     Bifurcation,
     bifurcation,
-    hurwitz_determinant,
     limit_cycle,
     regime,
 )
-from jrfit.model.column import dp_dv, drift, eigenvalues, fixed_points, p_of_v, rhs  # noqa: E402
+from jrfit.model.column import dp_dv, eigenvalues, fixed_points, p_of_v  # noqa: E402
 from jrfit.model.spectrum import char_poly_coeffs, routh_hurwitz  # noqa: E402
 
 P = JRParams()
@@ -37,11 +34,6 @@ TOL_P = 0.05  # /s, the required precision of the published points
 def bif():
     """The default diagram, computed once (about 7 s)."""
     return bifurcation()
-
-
-@pytest.fixture(scope="module")
-def cycle220():
-    return limit_cycle(P, 220.0)
 
 
 def _one(points, p_ref):
@@ -116,16 +108,6 @@ def test_routh_hurwitz_counts_two_roots_crossing(bif):
             assert n_rhp(v) == int(np.sum(eigenvalues(v, P).real > 0))
 
 
-def test_hurwitz_determinant_is_product_of_routh_entries():
-    v = np.array([-2.0, 1.0, 4.0, 6.5, 7.5, 9.0])
-    for k in range(1, 6):
-        prod = np.ones_like(v)
-        for i in range(1, k + 1):
-            prod = prod * np.array([routh_hurwitz(char_poly_coeffs(x, P))[i] for x in v])
-        scale = float(P.a) ** (k * (k + 1) // 2)  # s -> a s rescaling of the determinant
-        np.testing.assert_allclose(hurwitz_determinant(v, P, order=k) * scale, prod, rtol=1e-8)
-
-
 def test_folds_merge_two_fixed_points(bif):
     for pt, three_side in ((_one(bif.folds, 113.59), -1.0), (_one(bif.folds, -41.30), +1.0)):
         # dp/dv vanishes there (scale of dp/dv: a/A = 30.8 /s/mV)
@@ -182,123 +164,6 @@ def test_alpha_cycle_branch(bif):
     order = np.argsort(a.p)
     inside = (sim.p > 100) & (sim.p < 300)
     np.testing.assert_allclose(np.interp(sim.p[inside], a.p[order], a.v_max[order]), sim.v_max[inside], atol=0.02)
-
-
-# ---------------------------------------------------------------------------
-# the alpha limit cycle at p = 220 (docs/model.md section 9)
-def test_limit_cycle_p220(cycle220):
-    lc = cycle220
-    assert lc.kind == "alpha limit cycle" and lc.stable
-    assert lc.frequency == pytest.approx(10.94, abs=0.05)
-    assert 2.9 <= lc.peak_to_peak <= 3.0
-    assert lc.v.max() == pytest.approx(lc.v_max, abs=1e-4)
-    assert np.sort(np.abs(lc.multipliers))[-1] == pytest.approx(1.0, abs=1e-6)
-
-
-def test_limit_cycle_agrees_with_dop853(cycle220):
-    """A tight-tolerance scipy integrator (not used by jrfit.dynamics.bifurcation) agrees."""
-    lc = cycle220
-
-    def event(t, y):
-        return y[1] - y[2] - 0.5 * (lc.v_max + lc.v_min)
-
-    event.direction = 1.0
-    sol = solve_ivp(
-        lambda t, y: rhs(y, P, 220.0),
-        (0.0, 6 * lc.period),
-        lc.y0,
-        method="DOP853",
-        rtol=1e-10,
-        atol=1e-12,
-        events=event,
-        dense_output=True,
-    )
-    te = sol.t_events[0]
-    period = np.diff(te).mean()
-    assert period == pytest.approx(lc.period, rel=1e-7)
-    t = np.linspace(0.0, 6 * lc.period, 60001)
-    y = sol.sol(t)
-    v = y[1] - y[2]
-    assert v.max() - v.min() == pytest.approx(lc.peak_to_peak, abs=1e-4)
-
-
-def _forward_euler_cycle(dt, p=220.0, t_transient=5.0, t_measure=5.0):
-    """Frequency (Hz) and peak to peak (mV) of the cycle under plain forward Euler."""
-    args = (p, P.A, P.B, P.a, P.b, P.C1, P.C2, P.C3, P.C4, P.e0, P.r, P.v0)
-    y = [0.0] * 6
-    n_tr, n = int(round(t_transient / dt)), int(round(t_measure / dt))
-    v = np.empty(n)
-    for i in range(n_tr + n):
-        d = drift(*y, *args)
-        y = [yi + dt * di for yi, di in zip(y, d)]
-        if i >= n_tr:
-            v[i - n_tr] = y[1] - y[2]
-    mid = 0.5 * (v.max() + v.min())
-    up = np.flatnonzero((v[:-1] < mid) & (v[1:] >= mid))
-    t = (up + (mid - v[up]) / (v[up + 1] - v[up])) * dt
-    return (len(t) - 1) / (t[-1] - t[0]), v.max() - v.min()
-
-
-def test_forward_euler_artefact(cycle220):
-    """Forward Euler at dt = 1 ms gives the '10 Hz, 6 mV' artefact (docs/model.md section 9)."""
-    f, ptp = _forward_euler_cycle(1e-3)
-    assert f == pytest.approx(10.0, abs=0.15)
-    assert ptp == pytest.approx(6.1, abs=0.2)
-    # far from the exact cycle: about 0.9 Hz too slow and twice the amplitude
-    assert cycle220.frequency - f > 0.7
-    assert ptp / cycle220.peak_to_peak > 1.9
-
-
-# ---------------------------------------------------------------------------
-# regimes
-@pytest.mark.parametrize(
-    "changes, label",
-    [
-        (dict(mu=60.0), "noise-driven oscillatory focus"),
-        (dict(mu=350.0), "noise-driven oscillatory focus"),
-        (dict(mu=220.0), "alpha limit cycle"),
-        (dict(mu=125.0), "spike-like cycle"),
-        (dict(mu=-100.0), "quiescent focus"),
-        (dict(mu=113.5), "quiescent node"),
-        (dict(B=0.0), "runaway"),
-        (dict(mu=1000.0), "runaway"),
-    ],
-)
-def test_regime_labels(changes, label):
-    r = regime(P.replace(**changes))
-    assert r.label == label and str(r) == label
-    assert r.label in REGIMES
-
-
-def test_regime_details():
-    r = regime(P.replace(mu=60.0))
-    assert r.frequency == pytest.approx(9.89, abs=0.05)
-    assert r.quality > 10 and r.n_fixed_points == 3 and r.n_stable == 2
-    assert r.coexisting == ("quiescent focus",)
-    r = regime(P.replace(mu=125.0))
-    assert 1.0 < r.frequency < 5.0 and 8.0 < r.peak_to_peak < 10.5
-    assert "alpha limit cycle" in r.coexisting  # reached from the unstable focus
-    r = regime(P.replace(mu=220.0))
-    assert r.frequency == pytest.approx(10.94, abs=0.1)
-    # the quality-factor threshold decides between oscillatory and quiescent foci
-    assert regime(P, 600.0).label == "noise-driven oscillatory focus"  # Q = 2.96
-    assert regime(P, 600.0, q_min=4.0).label == "quiescent focus"
-    # a cycle coexisting with a stable fixed point is found only on request
-    assert regime(P, 100.0).coexisting == ()
-    assert "alpha limit cycle" in regime(P, 100.0, find_cycles=True).coexisting
-    with pytest.raises(ModelError, match="needs a simulation"):
-        regime(P, 220.0, find_cycles=False)
-
-
-def test_regime_batch():
-    batch = P.replace(mu=np.array([[60.0, 220.0, 125.0], [-100.0, 350.0, 1000.0]]))
-    out = regime(batch)
-    assert out.shape == (2, 3)
-    labels = np.array([r.label for r in out.ravel()]).reshape(2, 3)
-    assert labels[0].tolist() == ["noise-driven oscillatory focus", "alpha limit cycle", "spike-like cycle"]
-    assert labels[1].tolist() == ["quiescent focus", "noise-driven oscillatory focus", "runaway"]
-    # p given separately broadcasts against a single parameter set
-    assert [r.label for r in regime(P, p=[60.0, 220.0])] == ["noise-driven oscillatory focus", "alpha limit cycle"]
 
 
 def test_argument_errors():

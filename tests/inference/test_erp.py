@@ -8,9 +8,9 @@ import json
 import numpy as np
 import pytest
 
-from jrfit.errors import FitError
-from jrfit.datasets.example import ERP_TRUTH, make_erp_epochs
 from jrfit.data.evoked import prepare_evoked
+from jrfit.datasets.example import ERP_TRUTH, make_erp_epochs
+from jrfit.errors import FitError
 from jrfit.inference.erp import ERP_CONFIG
 from jrfit.inference.spectral import FitConfig
 
@@ -198,8 +198,8 @@ def test_cli_fit_erp_defaults_to_the_only_condition(tmp_path, capsys, monkeypatc
     """An epochs file with one condition needs no --event: that condition is the one fitted."""
     import jrfit.inference.erp
     from jrfit.cli.app import main
-    from jrfit.errors import JRFitError as Stop
     from jrfit.datasets.example import make_erp_epochs
+    from jrfit.errors import JRFitError as Stop
 
     def fake_fit(evokeds, **kwargs):  # stop before sampling, reporting what would be fitted
         evokeds = evokeds if isinstance(evokeds, list) else [evokeds]

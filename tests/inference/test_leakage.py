@@ -2,15 +2,14 @@
 
 import numpy as np
 import pytest
+from independent import damping, simulate_column
 from scipy.optimize import brentq
 from scipy.signal import get_window
 
-from jrfit.data.recording import ObservedSpectrum, compute_spectrum
+from jrfit.data.spectrum import ObservedSpectrum, compute_spectrum
 from jrfit.inference.leakage import LeakageKernel, leakage_kernel
 from jrfit.model.params import JRParams
 from jrfit.model.spectrum import psd_from_v
-
-from independent import damping, simulate_column
 
 FS, N = 250.0, 1000  # 4-s segments
 

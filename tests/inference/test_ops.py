@@ -102,26 +102,15 @@ def test_erp_op_never_raises():
 def test_synthetic_likelihood_op_never_raises():
     import pytensor
     import pytensor.tensor as pt
+    from inference.spectra import synthetic_likelihood as _sl
 
-    from jrfit.data.recording import prepare_spectrum
+    from jrfit.data.spectrum import prepare_spectrum
     from jrfit.inference.simulation import _SLOp
-    from jrfit.inference.synthetic import SyntheticLikelihood, WelchSettings
     from jrfit.simulators.column import simulate
 
     sim = simulate(JRParams(mu=220.0, sigma=2.0), 20.0, dt=1e-3, sfreq=250.0, seed=1)
     spec = prepare_spectrum(sim.to_raw(), reference=None, line_freq=None, verbose=False)
-    y = np.asarray(spec.psd[0], float)
-    sl = SyntheticLikelihood(
-        spec.freqs,
-        y / np.median(y),
-        spec.n_eff,
-        WelchSettings.from_spectrum(spec),
-        ("a", "b", "B"),
-        JRParams(),
-        thin=2,
-        n_rep=3,
-        rep_duration=4.0,
-    )
+    sl, _ = _sl(spec, n_rep=3, rep_duration=4.0)
     theta = pt.dvector("theta")
     fn = pytensor.function([theta], _SLOp(sl)(theta))
     rng = np.random.default_rng(3)

@@ -195,11 +195,10 @@ def test_low_passed_noise_is_whitened_in_the_band_the_filter_lets_through(tmp_pa
     correlated (the filter's stopband is overstated); in the kept components they are white, and an average
     of pure noise is judged adequate against a zero mean."""
     import independent
+    import mne
 
     from jrfit.data.evoked import prepare_evoked
     from jrfit.inference.residuals import projected_whitening
-
-    import mne
 
     rng = np.random.default_rng(9)
     fname = tmp_path / "white-epo.fif"

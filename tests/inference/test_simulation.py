@@ -6,11 +6,12 @@ import json
 
 import numpy as np
 import pytest
+from inference.spectra import synthetic_likelihood as _sl
 
 from jrfit import JRParams
-from jrfit.data.recording import compute_spectrum, prepare_spectrum
+from jrfit.data.spectrum import compute_spectrum, prepare_spectrum
 from jrfit.inference.priors import SpectralPriors
-from jrfit.inference.synthetic import SyntheticLikelihood, WelchSettings, peak_frequency, simulated_psd
+from jrfit.inference.synthetic import WelchSettings, peak_frequency, simulated_psd
 from jrfit.simulators.column import simulate
 
 LC_TRUTH = JRParams(mu=220.0, sigma=2.0)  # between the Hopf points: the alpha limit cycle
@@ -20,20 +21,6 @@ LC_TRUTH = JRParams(mu=220.0, sigma=2.0)  # between the Hopf points: the alpha l
 def lc_spectrum():
     sim = simulate(LC_TRUTH, 60.0, dt=1e-3, sfreq=250.0, seed=1)
     return prepare_spectrum(sim.to_raw(), reference=None, line_freq=None, verbose=False)
-
-
-def _sl(spec, **kw):
-    y = np.asarray(spec.psd[0], float)
-    return SyntheticLikelihood(
-        spec.freqs,
-        y / np.median(y),
-        spec.n_eff,
-        WelchSettings.from_spectrum(spec),
-        ("a", "b", "B"),
-        JRParams(),
-        thin=2,
-        **kw,
-    ), float(np.median(y))
 
 
 def _theta(ref, **kw):
@@ -110,9 +97,9 @@ def test_peak_frequency_interpolates():
 
 @pytest.mark.slow
 def test_limit_cycle_recovery_and_linear_route_flagged(lc_spectrum, tmp_path):
-    from jrfit.inference.spectral import FitConfig, fit_spectrum
     from jrfit.inference.routes import check_linear
     from jrfit.inference.simulation import SimulationConfig, fit_spectrum_sim
+    from jrfit.inference.spectral import FitConfig, fit_spectrum
 
     res = fit_spectrum_sim(lc_spectrum, config=SimulationConfig(draws=150, chains=2, cores=2, seed=0))
     post = res.idata.posterior
@@ -143,9 +130,9 @@ def test_limit_cycle_recovery_and_linear_route_flagged(lc_spectrum, tmp_path):
 def test_routes_agree_at_a_stable_point():
     """Example channel O2 (a stable focus): both routes' medians lie in the other's 90 % interval."""
     from jrfit.datasets.example import example_path
-    from jrfit.inference.spectral import FitConfig
     from jrfit.inference.routes import fit_psd
     from jrfit.inference.simulation import SimulationConfig
+    from jrfit.inference.spectral import FitConfig
 
     spec = prepare_spectrum(example_path(), reference=None, verbose=False).pick(["O2"])
     lin = fit_psd(spec, likelihood="auto", config=FitConfig(cores=2), progress=False)

@@ -5,11 +5,12 @@ import warnings
 
 import numpy as np
 import pytest
+from inference.spectra import synthetic as _synthetic
 
 from jrfit import JRParams
-from jrfit.data.recording import ObservedSpectrum, prepare_spectrum
-from jrfit.inference.spectral import FitConfig, SpectralModel, fit_spectrum
+from jrfit.data.spectrum import ObservedSpectrum, prepare_spectrum
 from jrfit.inference.likelihood import whittle_logp
+from jrfit.inference.spectral import FitConfig, SpectralModel, fit_spectrum
 from jrfit.model.spectrum import linear_psd
 
 FAST = FitConfig(draws=200, tune=250, chains=2, seed=1, n_ppc=50)
@@ -19,15 +20,6 @@ FAST = FitConfig(draws=200, tune=250, chains=2, seed=1, n_ppc=50)
 def model():
     """One compiled model, reused by every test of this module (as in a run)."""
     return SpectralModel()
-
-
-def _synthetic(truth, seed, n_eff=30.0, freqs=np.arange(2.0, 40.0, 0.25), name="X"):
-    """Welch-like PSD of a JR column at known parameters plus 1/f and floor (mV^2/Hz)."""
-    rng = np.random.default_rng(seed)
-    S = 4e-3 * linear_psd(freqs, truth.replace(sigma=1.0)) + 2e-6 / freqs**1.2 + 2e-8
-    psd = rng.gamma(n_eff, S / n_eff)
-    rec = ({"step": "spectrum", "enbw_hz": 0.375, "freq_spacing_hz": 0.25},)
-    return ObservedSpectrum(freqs=freqs, psd=psd[None], ch_names=(name,), n_eff=n_eff, record=rec)
 
 
 def _peak(truth, fmin=2.0, fmax=40.0):
@@ -57,8 +49,8 @@ def test_op_gradient_matches_finite_differences():
 def test_compiled_kernel_matches_numpy_model_and_finite_differences(names):
     """The numba kernel against the NumPy functions (values), central finite
     differences of them (Jacobians) and the Jacobian eigenvalues (stability)."""
-    from jrfit.model.linear_kernel import linear_forward, pack
     from jrfit.model.column import dp_dv, eigenvalues, operating_point
+    from jrfit.model.linear_kernel import linear_forward, pack
     from jrfit.model.spectrum import psd_from_v
 
     base = JRParams(sigma=1.0)
@@ -246,32 +238,6 @@ def test_real_recordings_fit_alpha_peak(which, eeglab_fname, eegmmidb_fname, mod
     assert set(diag) >= {"r_hat", "ess_bulk", "ess_tail", "divergences", "bfmi", "passed", "problems"}
 
 
-def test_observation_objective_gradient_matches_finite_differences():
-    """The analytic gradient that initialisation's L-BFGS uses, against central differences."""
-    from jrfit.inference.spectral import _observation_objective
-    from jrfit.inference.leakage import leakage_kernel
-    from jrfit.inference.priors import SpectralPriors
-
-    truth = JRParams(mu=350.0)  # a stable focus
-    spec = _synthetic(truth, seed=3)
-    freqs = np.asarray(spec.freqs)
-    kernel = leakage_kernel(spec, freqs)
-    psd_jr = linear_psd(kernel.fine_freqs, truth.replace(sigma=1.0))
-    y = spec.psd[0] / np.median(spec.psd[0])
-    pr = SpectralPriors()
-    for o in ([5.0, -2.0, 1.2, -6.0], [7.0, 0.5, 2.5, -3.0]):
-        o = np.array(o)
-        f, g = _observation_objective(o, psd_jr, kernel, y, 30.0, pr)
-        for k in range(4):
-            e = np.zeros(4)
-            e[k] = 1e-6
-            fd = (
-                _observation_objective(o + e, psd_jr, kernel, y, 30.0, pr)[0]
-                - _observation_objective(o - e, psd_jr, kernel, y, 30.0, pr)[0]
-            ) / 2e-6
-            assert g[k] == pytest.approx(fd, rel=1e-5, abs=1e-4)
-
-
 def test_routh_column6_matches_the_general_routh_array():
     """The kernel's allocation-free degree-6 Routh column against the general recursion."""
     from jrfit.model.spectrum import routh_column6, routh_hurwitz
@@ -280,17 +246,6 @@ def test_routh_column6_matches_the_general_routh_array():
     for _ in range(200):
         c = np.concatenate([[1.0], rng.uniform(0.1, 10.0, 6) * 10.0 ** rng.integers(0, 6, 6)])
         np.testing.assert_allclose(routh_column6(c), routh_hurwitz(tuple(c)), rtol=1e-9)
-
-
-def test_peak_frequency_is_not_quantised_by_the_grid():
-    """The posterior's peak frequency (400-point grid, parabolic refinement) against a 0.0005 Hz grid."""
-    from jrfit.inference.spectral import _interpolated_peak
-
-    grid, fine = np.linspace(2.0, 40.0, 400), np.linspace(2.0, 40.0, 76001)
-    for mu in (400.0, 500.0, 540.0, 700.0):
-        params = JRParams(mu=mu, sigma=1.0)
-        got = _interpolated_peak(grid, linear_psd(grid, params)[None])[0]
-        assert got == pytest.approx(fine[np.argmax(linear_psd(fine, params))], abs=0.005)  # grid step 0.095 Hz
 
 
 def test_progress_lines_per_channel_with_an_estimate(model, caplog):
@@ -310,28 +265,3 @@ def test_progress_lines_per_channel_with_an_estimate(model, caplog):
     text = caplog.text
     assert "X (1/2): start search, then 2 chains x (20 + 20) draws" in text and "Y (2/2)" in text
     assert "s left for 1 more channel(s)" in text
-
-
-def test_failed_rhat_says_when_chains_sit_in_separate_modes():
-    """Two chains at 13 and 87 ms (the two modes of an ERP latency) are named as separate modes."""
-    import arviz as az
-
-    from jrfit.inference.spectral import chain_separation, diagnose
-
-    rng = np.random.default_rng(0)
-    n = 500
-    lat = np.stack([rng.normal(0.013, 0.002, n), rng.normal(0.087, 0.002, n)])
-    b = rng.normal(50.0, 1.0, (2, n))
-    idata = az.from_dict(
-        posterior=dict(latency=lat, b=b, log_b=np.log(b)),
-        sample_stats=dict(diverging=np.zeros((2, n), bool), energy=rng.normal(size=(2, n))),
-    )
-    d = diagnose(idata)
-    assert not d["passed"] and d["r_hat_var"] == "latency"
-    msg = d["problems"][0]
-    assert msg.startswith("R-hat") and "(latency: the chains sit in separate modes, chain medians 0.01" in msg, msg
-    assert ", 0.08" in msg, msg
-    # overlapping chains that have not mixed well are not called separate modes
-    sep, med = chain_separation(np.stack([rng.normal(0.0, 1.0, n), rng.normal(0.5, 1.0, n)]))
-    assert not sep and med[1] > med[0]
-    assert chain_separation(lat)[0]

@@ -5,8 +5,10 @@ import pytest
 
 from jrfit import JRParams
 from jrfit.model.column import (
+    START_PERTURBATION,
     dp_dv,
     eigenvalues,
+    fixed_point_states,
     fixed_points,
     jacobian,
     operating_point,
@@ -20,6 +22,7 @@ from jrfit.model.spectrum import (
     linear_psd,
     psd_from_v,
     routh_hurwitz,
+    stable_v,
     transfer_function,
 )
 
@@ -160,3 +163,23 @@ def test_same_code_path_in_pytensor_with_verified_gradient():
     fn = pytensor.function(syms, graph(*syms))
     d = dict(base, A=3.25, B=22.0, a=100.0, b=50.0, C=135.0)
     np.testing.assert_allclose(fn(*vals), np.log(psd_from_v(freqs, 6.6, d)), rtol=1e-12)
+
+
+def test_start_state_matches_fixed_points():
+    """The vectorised default start agrees with spectrum.stable_v / model.fixed_points."""
+    mus = np.array([-60.0, -20.0, 0.0, 60.0, 100.0, 113.0, 120.0, 137.0, 220.0, 340.0, 500.0])
+    P = JRParams(
+        mu=np.r_[mus, 220.0, 220.0],
+        A=np.r_[np.full(mus.size, 3.25), 0.0, 3.25],
+        B=np.r_[np.full(mus.size + 1, 22.0), 0.0],
+    )
+    y, stable = fixed_point_states(P.flat(), P.flat()["mu"])
+    for i in range(P.n_columns):
+        v_ref = stable_v(P[i])
+        assert stable[i] == np.isfinite(v_ref)
+        fps = fixed_points(P[i])
+        if stable[i]:
+            assert abs(y[1, i] - y[2, i] - v_ref) < 1e-9
+        else:  # limit cycle: next to the highest fixed point
+            assert abs(y[1, i] - y[2, i] - fps[-1].v - START_PERTURBATION) < 1e-9
+        assert np.all(y[3:, i] == 0)

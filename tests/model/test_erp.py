@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from jrfit import JRParams
-from jrfit.model.erp import ERPForward, erp_response, linear_erp_response, pulse
 from jrfit.errors import ModelError
 from jrfit.model.column import drift, drift_tangent, fixed_points
+from jrfit.model.erp import ERPForward, erp_response, linear_erp_response, pulse
 
 TIMES = np.arange(-0.1, 0.5, 1 / 250)
 REST = JRParams(mu=60.0)  # the lower, stable fixed point exists and is a node
@@ -109,7 +109,7 @@ def test_bad_forward_inputs():
 
 def test_stochastic_trial_average_approaches_the_deterministic_response():
     """Noise-free trials (splitting, 0.1 ms) reproduce the RK4 response; noise moves the average."""
-    from jrfit.inference.erp import stochastic_check
+    from jrfit.inference.erp_checks import stochastic_check
 
     v = fixed_points(REST)[0].v
     quiet = stochastic_check(TIMES, REST, v, 300.0, 0.02, 0.006, sigma=0.0, n_trials=5)

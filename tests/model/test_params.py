@@ -69,3 +69,26 @@ def test_public_names_resolve():
         assert getattr(jrfit, name) is not None, name
     with pytest.raises(AttributeError):
         jrfit.not_a_name  # noqa: B018
+
+
+def test_one_constant_order():
+    """Every kernel reads its packed constants in the order defined on JRParams."""
+    import dataclasses
+    import inspect
+
+    from jrfit.model.column import drift, unpack_constants
+    from jrfit.model.linear_kernel import BASE_NAMES
+    from jrfit.model.params import CONSTANTS, FIELDS, LINEAR_CONSTANTS, constants, pack
+    from jrfit.simulators import kernels as K
+
+    P = JRParams(mu=np.array([100.0, 200.0]), c2=0.7)
+    assert FIELDS == JRParams.FIELDS == tuple(f.name for f in dataclasses.fields(JRParams))
+    assert CONSTANTS == JRParams.CONSTANTS == tuple(inspect.signature(drift).parameters)[7:]
+    assert BASE_NAMES == LINEAR_CONSTANTS == tuple(n for n in FIELDS if n != "mu")
+    packed = P.pack()
+    assert packed.shape == (11, 2)
+    np.testing.assert_array_equal(packed, pack(P.flat()))  # C1..C4 derived from a dict of fields
+    np.testing.assert_array_equal(packed[:, 1], [getattr(P[1], k) for k in CONSTANTS])
+    assert constants(P[0]) == tuple(unpack_constants(P[0].pack()))
+    rows = [getattr(K, f"R_{k}") for k in CONSTANTS]
+    assert rows == list(range(K.N_CONST)) and K.R_mu == K.N_CONST

@@ -16,15 +16,16 @@ import pytest
 
 from jrfit import JRParams, __version__
 from jrfit.errors import JRFitError
-from jrfit.model.column import p_of_v
 from jrfit.inference.priors import SpectralPriors
+from jrfit.model.column import p_of_v
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from jrfit.report import html as report  # noqa: E402
-from jrfit.viz import figures as viz
+from jrfit import viz
+from jrfit.report import dynamics, markup, summary  # noqa: E402
 from jrfit.report.html import make_report  # noqa: E402
+from jrfit.viz import results
 
 CHANNELS = ["Oz", "Fz"]
 FREE = ["a", "b", "B", "C"]
@@ -200,9 +201,9 @@ def test_report_parameter_table(report_html, idata):
         for name in FREE + ["v", "p", "scale", "bg", "chi", "floor", "peak_freq", "damping"]:
             x = post[name].sel(channel=ch).values.ravel()
             assert f"<b>{name}</b>" in sec
-            assert f"<td>{report._fmt(np.median(x))}</td>" in sec, name
+            assert f"<td>{markup._fmt(np.median(x))}</td>" in sec, name
             lo, hi = np.quantile(x, [0.05, 0.95])
-            assert f"[{report._fmt(lo)}, {report._fmt(hi)}]" in sec, name
+            assert f"[{markup._fmt(lo)}, {markup._fmt(hi)}]" in sec, name
         for header in ("median", "90 % interval", "R-hat", "bulk ESS", "tail ESS", "unit"):
             assert f"<th>{header}</th>" in sec
         assert "<td>/s</td>" in sec and "<td>mV</td>" in sec and "<td>mV\u00b2/Hz</td>" in sec
@@ -361,7 +362,7 @@ def test_plot_prior_posterior_pair_trace(idata):
     assert fig.axes[0].get_yscale() == "linear"  # scale spans less than a factor 30
     plt.close(fig)
 
-    names, corr = viz.posterior_correlation(idata, "Oz")
+    names, corr = results.posterior_correlation(idata, "Oz")
     assert names[:4] == FREE and corr.shape == (len(names), len(names))
     np.testing.assert_allclose(corr, corr.T)
     fig = viz.plot_correlation(idata, "Oz")
@@ -381,18 +382,18 @@ def test_ranks_match_scipy():
     from scipy.stats import rankdata
 
     x = np.array([3.0, 1.0, 2.0, 2.0, 5.0, 1.0])
-    np.testing.assert_array_equal(viz._ranks(x), rankdata(x) - 1)
+    np.testing.assert_array_equal(results._ranks(x), rankdata(x) - 1)
 
 
 def test_bifurcation_is_cached(idata, monkeypatch):
-    report._bifurcation_cached.cache_clear()
-    params = report._posterior_constants(idata, "Oz", idata.attrs)
+    dynamics._bifurcation_cached.cache_clear()
+    params = dynamics._posterior_constants(idata, "Oz", idata.attrs)
     assert params.a == float(f"{np.median(idata.posterior['a'].sel(channel='Oz')):.4g}")
     assert params.A == 3.25 and params.sigma == 1.0  # fixed values from the priors
-    b1 = report._bifurcation_cached(params, (-60.0, 360.0), False)
-    b2 = report._bifurcation_cached(params.replace(), (-60.0, 360.0), False)
+    b1 = dynamics._bifurcation_cached(params, (-60.0, 360.0), False)
+    b2 = dynamics._bifurcation_cached(params.replace(), (-60.0, 360.0), False)
     assert b1 is b2
-    assert report._bifurcation_cached.cache_info().hits == 1
+    assert dynamics._bifurcation_cached.cache_info().hits == 1
     fig = viz.plot_posterior_bifurcation(idata, "Oz", b1)
     assert len(fig.axes) == 2
     plt.close(fig)
@@ -404,20 +405,20 @@ def test_known_truth_is_shown_against_the_posterior():
     peak = idata.posterior["peak_freq"].sel(channel="Oz").values
     lo, hi = np.quantile(peak, [0.05, 0.95])
     idata.attrs["truth"] = json.dumps({"Oz": {"peak_freq": float(np.median(peak)), "damping": 1e3}})
-    html = report._truth_html(idata, CHANNELS, idata.attrs)
+    html = summary._truth_html(idata, CHANNELS, idata.attrs)
     assert "Known truth" in html
     rows = re.findall(r"<tr>(.*?)</tr>", html, flags=re.S)[1:]
     assert len(rows) == 2  # only Oz has a truth
     assert "peak_freq" in rows[0] and ">yes<" in rows[0]
     assert "damping" in rows[1] and "no" in rows[1] and ">yes<" not in rows[1]
-    assert report._truth_html(_synthetic_idata(), CHANNELS, {}) == ""
+    assert summary._truth_html(_synthetic_idata(), CHANNELS, {}) == ""
 
 
 def _add_positions(idata, names):
     """The preprocessing step that records the channels' 10-05 template positions (head frame, m)."""
-    from jrfit.data.recording import _standard_montage
+    from jrfit.data.channels import standard_montage
 
-    pos = _standard_montage()[1].get_positions()["ch_pos"]
+    pos = standard_montage()[1].get_positions()["ch_pos"]
     steps = json.loads(idata.attrs["preprocessing"]) + [
         dict(
             step="channel_positions",

@@ -1,23 +1,16 @@
-"""Tests of jrfit.simulators.network: connectivity, network simulation, linearised cross-spectra, CLI."""
+"""Tests of jrfit.simulators.network: network simulation, against the linearised cross-spectra, CLI."""
 
 import numpy as np
 import pytest
 from scipy import signal
 
-from jrfit import JRFitError, JRParams, ModelError
+from jrfit import JRParams
 from jrfit.cli.app import main
-from jrfit.model.column import jacobian, sigmoid_deriv
-from jrfit.simulators.network import (
-    Connectivity,
-    CrossSpectrum,
-    NetworkSimulation,
-    linear_cross_spectrum,
-    load_connectivity,
-    network_fixed_point,
-    simulate_network,
-)
+from jrfit.model.connectome import Connectivity, load_connectivity
+from jrfit.model.network import linear_cross_spectrum, network_fixed_point
+from jrfit.model.spectrum import linear_psd, stable_v
 from jrfit.simulators.column import simulate
-from jrfit.model.spectrum import linear_psd, psd_from_v, stable_v
+from jrfit.simulators.network import NetworkSimulation, simulate_network
 
 
 def _two_nodes(length_mm=0.0):
@@ -45,100 +38,6 @@ def _peak(f, p, fmin=5.0, fmax=20.0):
 def tvb76():
     pytest.importorskip("tvb_data")
     return load_connectivity("tvb76")
-
-
-def test_load_tvb76(tvb76):
-    conn = tvb76
-    assert conn.n_regions == 76 and conn.weights.shape == conn.lengths.shape == (76, 76)
-    assert np.all(np.diag(conn.weights) == 0)  # self-connections removed
-    assert conn.weights.max() == 1.0 and conn.normalization == "max"
-    assert conn.region_names[0] == "rA1" and conn.centres.shape == (76, 3)
-    tau = conn.delays(3.0)  # mm / (m/s) -> s
-    assert np.allclose(tau, conn.lengths / 3.0 * 1e-3)
-    assert 0.04 < tau[conn.weights > 0].max() < 0.05
-    row = conn.normalize("row")
-    sums = row.weights.sum(axis=1)
-    assert np.allclose(sums[sums > 0], 1.0)
-    with pytest.raises(ValueError, match="read-only"):
-        conn.weights[0, 1] = 2.0
-
-
-@pytest.mark.parametrize("fmt", ["npz", "csv", "zip", "folder", "arrays"])
-def test_load_formats_roundtrip(tmp_path, fmt):
-    rng = np.random.default_rng(0)
-    w = rng.random((5, 5))
-    ln = rng.uniform(10, 100, (5, 5))
-    names = [f"reg{i}" for i in range(5)]
-    if fmt == "npz":
-        src = tmp_path / "c.npz"
-        np.savez(src, weights=w, tract_lengths=ln, region_names=np.array(names))
-        conn = load_connectivity(src, normalize="none")
-        assert conn.region_names == tuple(names)
-    elif fmt == "csv":
-        np.savetxt(tmp_path / "w.csv", w, delimiter=",")
-        np.savetxt(tmp_path / "l.csv", ln, delimiter=",")
-        conn = load_connectivity(tmp_path / "w.csv", tmp_path / "l.csv", normalize="none")
-    elif fmt in ("zip", "folder"):
-        folder = tmp_path / "conn"
-        folder.mkdir()
-        np.savetxt(folder / "weights.txt", w)
-        np.savetxt(folder / "tract_lengths.txt", ln)
-        (folder / "centres.txt").write_text("".join(f"{n} {i} {i} {i}\n" for i, n in enumerate(names)))
-        src = folder
-        if fmt == "zip":
-            import zipfile
-
-            src = tmp_path / "conn.zip"
-            with zipfile.ZipFile(src, "w") as zf:
-                for f in folder.iterdir():
-                    zf.write(f, f.name)
-        conn = load_connectivity(src, normalize="none")
-        assert conn.region_names == tuple(names)
-    else:
-        conn = load_connectivity(w, ln, normalize="none")
-    w0 = w.copy()
-    np.fill_diagonal(w0, 0.0)
-    assert np.allclose(conn.weights, w0) and np.allclose(conn.lengths, ln)
-    assert np.allclose(load_connectivity(w, ln).weights, w0 / w0.max())
-
-
-def test_bad_connectivity_inputs():
-    good_w, good_l = np.ones((3, 3)), np.ones((3, 3))
-    with pytest.raises(JRFitError, match=r"'weights' must be a square .*shape \(3, 2\)"):
-        Connectivity(np.ones((3, 2)), good_l)
-    with pytest.raises(JRFitError, match=r"'lengths' must be >= 0 .*-1"):
-        Connectivity(good_w, -good_l)
-    bad = good_w.copy()
-    bad[1, 2] = np.nan
-    with pytest.raises(JRFitError, match=r"'weights' contains 1 non-finite.*\[1, 2\]"):
-        Connectivity(bad, good_l)
-    with pytest.raises(JRFitError, match="same shape"):
-        Connectivity(good_w, np.ones((4, 4)))
-    conn = Connectivity(good_w, good_l)
-    for speed in (0.0, -3.0, np.nan):
-        with pytest.raises(JRFitError, match=r"'speed' \(conduction speed, in m/s\) must be finite and > 0"):
-            conn.delays(speed)
-    with pytest.raises(JRFitError, match="'speed'"):
-        simulate_network(conn, 1.0, global_coupling=1.0, speed=0.0)
-    with pytest.raises(JRFitError, match="Invalid value for the 'coupling' parameter"):
-        simulate_network(conn, 1.0, global_coupling=1.0, coupling="vbi")
-    with pytest.raises(JRFitError, match="Invalid value for the 'normalize' parameter"):
-        load_connectivity(good_w, good_l, normalize="sum")
-    with pytest.raises(JRFitError, match="'lengths'"):
-        load_connectivity(good_w)
-    with pytest.raises(JRFitError, match="batch shape"):
-        simulate_network(conn, 1.0, JRParams(mu=np.ones(4) * 200), global_coupling=1.0)
-
-
-def test_missing_tvb_data_message(monkeypatch):
-    import importlib.resources as resources
-
-    def missing(name):
-        raise ModuleNotFoundError(name)
-
-    monkeypatch.setattr(resources, "files", missing)
-    with pytest.raises(ImportError, match=r'pip install "jrfit\[network\]"'):
-        load_connectivity("tvb76")
 
 
 # ----------------------------------------------------------------------------
@@ -217,87 +116,6 @@ def test_delay_rounding_warning(caplog):
     with caplog.at_level("WARNING", logger="jrfit"):
         simulate_network(conn, 1.0, JRParams(mu=400.0), global_coupling=1.0, dt=1e-3, sfreq=100.0, seed=0)
     assert "round to 0 steps" in caplog.text
-
-
-# ----------------------------------------------------------------------------
-# linearised cross-spectra
-def test_linear_cross_spectrum_uncoupled_is_psd_from_v(tvb76):
-    f = np.linspace(0.5, 45.0, 90)
-    mu = np.linspace(340.0, 600.0, tvb76.n_regions)
-    P = JRParams(mu=mu, sigma=np.linspace(1.0, 3.0, tvb76.n_regions))
-    cs = linear_cross_spectrum(tvb76, f, P, global_coupling=0.0)
-    assert isinstance(cs, CrossSpectrum) and cs.csd.shape == (76, 76, 90)
-    ref = psd_from_v(f[None, :], stable_v(P)[:, None], {k: v[:, None] for k, v in P.as_dict(broadcast=True).items()})
-    np.testing.assert_allclose(cs.psd, ref, rtol=1e-12)
-    off = cs.csd[~np.eye(76, dtype=bool)]
-    assert np.all(off == 0)
-
-
-def _network_jacobian(conn, P, G, beta, mode, y):
-    """6n x 6n Jacobian of the delay-free network (built independently of jrfit.simulators.network)."""
-    n = conn.n_regions
-    Jc = jacobian(y, P)
-    J = np.zeros((6 * n, 6 * n))
-    for i in range(n):
-        J[6 * i : 6 * i + 6, 6 * i : 6 * i + 6] = Jc[i]
-    K = G * np.asarray(conn.weights)
-    Aa = np.broadcast_to(P.A * P.a, (n,))
-    dS = lambda x: sigmoid_deriv(x, P.e0, P.r, P.v0)  # noqa: E731
-    s0, sv = np.broadcast_to(dS(y[0]), (n,)), np.broadcast_to(dS(y[1] - y[2]), (n,))
-    for i in range(n):
-        for j in range(n):
-            if mode == "seed":
-                J[6 * i + 3, 6 * j] += K[i, j] * s0[j]
-                gain = beta / n * sv[j]
-            else:
-                gain = (K[i, j] + beta / n) * sv[j]
-            J[6 * i + 4, 6 * j + 1] += Aa[i] * gain
-            J[6 * i + 4, 6 * j + 2] -= Aa[i] * gain
-    return J
-
-
-@pytest.mark.parametrize("mode", ["seed", "tvb"])
-def test_stability_count_matches_delay_free_jacobian(mode):
-    """Argument-principle count of unstable roots == Jacobian eigenvalues (zero delays)."""
-    rng = np.random.default_rng(1)
-    n_checked = n_unstable = 0
-    for trial in range(8):
-        n = 4
-        conn = Connectivity(rng.random((n, n)), np.zeros((n, n)))
-        P = JRParams(mu=rng.uniform(300.0 if mode == "tvb" else 330.0, 500.0, n), sigma=1.0)
-        G = 10 ** rng.uniform(1.0, 4.0) if mode == "seed" else 10 ** rng.uniform(-1.0, 2.0)
-        beta = float(rng.choice([0.0, rng.uniform(-10.0, 10.0)]))
-        fp = network_fixed_point(conn, P, global_coupling=G, coupling=mode, beta=beta)
-        ev = np.linalg.eigvals(_network_jacobian(conn, P, G, beta, mode, np.asarray(fp.y)))
-        assert fp.n_unstable == int(np.sum(ev.real > 0)), (trial, np.sort(ev.real)[-4:])
-        n_checked += 1
-        n_unstable += fp.n_unstable > 0
-    assert n_checked == 8 and 0 < n_unstable < 8  # both verdicts were exercised
-
-
-def test_delay_destabilises_and_linear_refuses():
-    """Stability depends on the delay; an unstable point gives a clear error."""
-    P = JRParams(mu=360.0, sigma=1.0)
-    mutual = lambda ln: Connectivity([[0.0, 1.0], [1.0, 0.0]], np.full((2, 2), ln))  # noqa: E731
-    verdicts = [
-        network_fixed_point(mutual(ln), P, global_coupling=12.0, coupling="tvb").stable
-        for ln in (0.0, 15.0, 30.0, 45.0, 60.0)
-    ]
-    assert True in verdicts and False in verdicts
-    bad = (0.0, 15.0, 30.0, 45.0, 60.0)[verdicts.index(False)]
-    with pytest.raises(ModelError, match="unstable"):
-        linear_cross_spectrum(mutual(bad), [10.0], P, global_coupling=12.0, coupling="tvb")
-
-
-def test_linear_phase_is_pure_delay():
-    f = np.linspace(2.0, 30.0, 57)
-    P = JRParams(mu=360.0, sigma=1.0)
-    tau = 0.02
-    a = linear_cross_spectrum(_two_nodes(0.0), f, P, global_coupling=10.0, coupling="tvb")
-    b = linear_cross_spectrum(_two_nodes(tau * 3e3), f, P, global_coupling=10.0, coupling="tvb")
-    dphi = np.angle(b.csd[0, 1] / a.csd[0, 1])
-    np.testing.assert_allclose(dphi, np.angle(np.exp(2j * np.pi * f * tau)), atol=1e-9)
-    np.testing.assert_allclose(b.psd, a.psd, rtol=1e-9)
 
 
 # ----------------------------------------------------------------------------
