@@ -592,7 +592,7 @@ def _check_good_data(x, good, ch_names, name, duration):
         raise DataError(
             f"Channel(s) {bad} contain NaN or infinite values outside BAD_ annotations. "
             "Drop these channels (or annotate the affected time as BAD_), e.g. with "
-            "jrfit.preprocess, which does both."
+            "jrfit.data.preprocess.preprocess, which does both."
         )
     if not good.any():
         raise DataError(
@@ -622,9 +622,9 @@ def _check_flat(xg, ch_names, name):
         bad = [ch_names[i] for i in np.flatnonzero(flat)]
         raise DataError(
             f"Channel(s) {bad} are flat (zero variance). Drop them "
-            "(raw.drop_channels) or let jrfit.preprocess find bad channels.",
+            "(raw.drop_channels) or let jrfit.data.preprocess.preprocess find bad channels.",
             cli={
-                "Drop them (raw.drop_channels) or let jrfit.preprocess find bad channels.": (
+                "Drop them (raw.drop_channels) or let jrfit.data.preprocess.preprocess find bad channels.": (
                     "Choose the others with --channels, or leave out --keep-bad-channels so that "
                     "flat channels are dropped."
                 )

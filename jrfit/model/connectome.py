@@ -424,6 +424,6 @@ def as_connectivity(conn):
     if isinstance(conn, (str, Path)):
         return load_connectivity(conn)
     raise JRFitError(
-        f"'connectivity' must be a Connectivity (see jrfit.simulators.network.load_connectivity) or a "
+        f"'connectivity' must be a Connectivity (see jrfit.load_connectivity) or a "
         f"name/path accepted by load_connectivity, got {type(conn).__name__}."
     )

@@ -137,7 +137,7 @@ def _stability_html(idata, ch, attrs):
         rows = [
             (label, f"{100 * float(frac):.1f} %") for label, frac in sorted(reg.items(), key=lambda kv: -float(kv[1]))
         ]
-        out.append("<p>Dynamical regime of the posterior draws (jrfit.dynamics.bifurcation.regime):</p>")
+        out.append("<p>Dynamical regime of the posterior draws (jrfit.dynamics.regime):</p>")
         out.append(_table(["regime", "fraction of draws"], rows))
     else:
         out.append("<p>No regime fractions recorded in the result.</p>")
