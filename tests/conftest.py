@@ -21,7 +21,7 @@ SHARED_DATA = Path(os.environ.get("JRFIT_TEST_DATA") or Path(__file__).parents[2
 # The suite runs on two workers (pytest -n auto, pytest-xdist). The slow statistical checks take
 # 2-8 min each and the rest seconds, so the workers finish together only if the longest checks start
 # first: slow tests go first, those of these modules (the longest, measured) before the others.
-_LONGEST_FIRST = ("test_validity.py", "inference/test_simulation.py", "inference/test_erp.py", "cli/test_faults.py")
+_LONGEST_FIRST = ("test_validity.py", "inference/test_simulation.py", "inference/test_erp.py", "utils/test_outputs.py")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -481,3 +481,17 @@ def test_scalp_maps_that_cannot_be_drawn_do_not_stop_the_report(tmp_path, caplog
         out = make_report(idata, tmp_path / "flat.html", cycles=False, detail="compact")
     assert out.is_file() and plt.get_fignums() == []  # the failed figure was closed
     assert ">Scalp maps<" not in out.read_text(encoding="utf-8") and "No scalp maps" in caplog.text
+
+
+def test_a_result_saved_before_the_sub_package_layout_still_reports(tmp_path):
+    """A NetCDF written at commit d98e644 (flat modules; example O2, 2 x 60 draws) opens with `jrfit report`."""
+    from pathlib import Path
+
+    from jrfit.cli import main
+
+    old = Path(__file__).parent / "data" / "spectral_fit_before_layout.nc"
+    out = tmp_path / "old_report.html"
+    assert main(["report", str(old), "--out", str(out)]) == 0
+    html = out.read_text()
+    assert "O2" in html and "FAIL" in html  # 2 x 60 draws do not pass R-hat; the verdict says so
+    assert "Dynamical regime" in html
