@@ -1,10 +1,12 @@
 """Shared numpydoc parameter descriptions of the data layer.
 
-Filled into docstrings with ``%(name)s`` by :func:`_fill_doc`, as in
-mne/utils/docs.py.
+Filled into docstrings with ``%(name)s`` by ``_fill_doc``
+(:func:`jrfit.utils.docs.fill_doc`), as in mne/utils/docs.py.
 """
 
 from __future__ import annotations
+
+from jrfit.utils.docs import fill_doc
 
 
 _docdict = dict(
@@ -106,11 +108,4 @@ _docdict = dict(
 )
 
 
-def _fill_doc(func):
-    func.__doc__ = func.__doc__ % {k: _indent(v) for k, v in _docdict.items()}
-    return func
-
-
-def _indent(text):
-    lines = text.splitlines()
-    return "\n".join(lines[:1] + ["    " + line for line in lines[1:]])
+_fill_doc = fill_doc(_docdict)

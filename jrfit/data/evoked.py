@@ -37,9 +37,10 @@ import mne
 import numpy as np
 
 from jrfit.utils.check import check_option, check_positive
+from jrfit.utils.docs import fill_doc
 from jrfit.utils.log import logger, verbose
 from jrfit.data.common import _mne_verbose, _step
-from jrfit.data.docs import _docdict, _indent
+from jrfit.data.docs import _docdict
 from jrfit.data.io import _check_eeg, _read_evoked_source, _set_channel_types
 from jrfit.data.preprocess import PreprocessOptions, _check_regions, _clean_epoched, _preprocess
 from jrfit.data.observed import ObservedMixin
@@ -113,10 +114,7 @@ _evoked_docdict = dict(
 )
 
 
-def _fill_doc(func):
-    docs = {**_docdict, **_evoked_docdict}
-    func.__doc__ = func.__doc__ % {k: _indent(v) for k, v in docs.items()}
-    return func
+_fill_doc = fill_doc({**_docdict, **_evoked_docdict})
 
 
 # ----------------------------------------------------------------------------

@@ -8,10 +8,10 @@ when None), returns the :class:`matplotlib.figure.Figure` and never calls
 
 from __future__ import annotations
 
-import re
 
 import numpy as np
 
+from jrfit.utils.docs import fill_doc
 from jrfit.viz.results import _result_error
 
 __all__ = ["close_figure", "save_figure"]
@@ -34,11 +34,7 @@ _PRIOR_COLOR = "0.55"
 _DATA_COLOR = "0.05"
 
 
-def _fill_doc(func):
-    """Fill each ``%(name)s`` of the docstring of ``func`` with the shared entry ``_DOCS[name]``."""
-    if func.__doc__:
-        func.__doc__ = re.sub(r"%\((\w+)\)s", lambda m: _DOCS[m.group(1)], func.__doc__)
-    return func
+_fill_doc = fill_doc(_DOCS, indent=False)  # each ``%(name)s`` -> the shared entry ``_DOCS[name]``
 
 
 def _get_ax(ax, figsize):
